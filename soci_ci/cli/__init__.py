@@ -1,0 +1,96 @@
+"""The command line: the only place that reads argv, sets up logging and exits.
+
+Each sub-command lives in its own module here (``ztoc.py``, ``index.py`` ...) and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
+parsed namespace and returning an exit code. The work itself is done by ``soci_ci.app`` and
+the pure packages; command modules only translate arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+from soci_ci import __version__
+from soci_ci.errors import ExitCode, SociCiError
+
+# Order is the order shown in `soci-ci --help`.
+COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
+
+log = logging.getLogger("soci_ci")
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("RUNNER_DEBUG") == "1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soci-ci",
+        description="Build SOCI indexes natively, push them, probe Fargate cold starts, gate PRs.",
+    )
+    parser.add_argument("--version", action="version", version=f"soci-ci {__version__}")
+    parser.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
+    parser.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = import_module(f"soci_ci.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def _setup_logging(*, debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("soci_ci")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def report_error(exc: SociCiError, *, debug: bool) -> None:
+    """One line on stderr (plus a hint line); a GitHub annotation when running in Actions."""
+    if debug:
+        traceback.print_exception(exc)
+    message = " ".join(str(exc).split())
+    print(f"error: {message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        title = type(exc).__name__
+        print(f"::error title=soci-ci {title}::{_escape_command(message)}", file=sys.stderr)
+
+
+def _escape_command(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args_list)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    _setup_logging(debug=debug, quiet=bool(getattr(args, "quiet", False)))
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return int(func(args))
+    except SociCiError as exc:
+        report_error(exc, debug=debug)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # a bug: say so clearly, keep the traceback for --debug
+        if debug:
+            traceback.print_exception(exc)
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: rerun with --debug and report the traceback", file=sys.stderr)
+        return int(ExitCode.INTERNAL)

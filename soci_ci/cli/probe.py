@@ -1,0 +1,16 @@
+"""`soci-ci probe` (placeholder until its owner lands it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from soci_ci.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("probe", help="(not yet available)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("soci-ci probe is not available in this build")
