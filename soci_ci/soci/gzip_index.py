@@ -1,0 +1,273 @@
+"""One pass over a gzip layer: decompressed bytes for the tar reader, checkpoints, span digests.
+
+Checkpoints are placed exactly as upstream's `gzip_zinfo.c` (derived from zlib's `zran.c`)
+places them (shared notes 1b): inflate with `Z_BLOCK`; after every call that did not end a
+member, if inflate stopped at a block boundary of a non-final block and either nothing has
+been produced yet or more than `span_size` bytes were produced since the last checkpoint,
+record {in, out, bits, the 32 KiB window before out}. Concatenated members are read through
+(`inflateReset2`), so bytes after the last member that are not gzip are an error, as upstream.
+
+Span digests (notes 1c) are SHA-256 of the compressed bytes [in_i - (bits_i != 0), in_{i+1}),
+the last span running to the end of the file; they are computed while the bytes stream by,
+so the layer is read once and never held in memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from soci_ci.errors import LayerError
+from soci_ci.soci.zlib_binding import (
+    GZIP_AUTO_WINDOW_BITS,
+    WINDOW_SIZE,
+    Z_BLOCK,
+    Z_BUF_ERROR,
+    Z_DATA_ERROR,
+    Z_NEED_DICT,
+    Z_OK,
+    Z_STREAM_END,
+    ZStream,
+    inflate_init,
+    libz,
+)
+
+INPUT_CHUNK = 1 << 20
+OUTPUT_SPACE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A point where inflate can restart: compressed `in`, uncompressed `out`, `bits`, window."""
+
+    in_offset: int
+    out_offset: int
+    bits: int
+    window: bytes
+
+
+class GzipScanner:
+    """Inflates a gzip stream once; serves the output as a `TarStream` (read/skip)."""
+
+    def __init__(self, source: BinaryIO, span_size: int) -> None:
+        self._source = source
+        self._span_size = span_size
+        self._lib = libz()
+        self._strm = ZStream()
+        inflate_init(self._strm, GZIP_AUTO_WINDOW_BITS)
+        self._strm_ref = ctypes.byref(self._strm)
+        # Input: one reusable buffer; [0, in_len) valid, starting at absolute in_start.
+        self._in_buf = ctypes.create_string_buffer(INPUT_CHUNK)
+        self._in_addr = ctypes.addressof(self._in_buf)
+        self._in_view = memoryview(self._in_buf).cast("B")
+        self._in_len = 0
+        self._in_start = 0
+        self._eof = False
+        self._tail = b""  # the byte before in_start (a span may start there)
+        # Output: WINDOW_SIZE bytes of history (zero-filled at first) then fresh output.
+        self._out_cap = WINDOW_SIZE + OUTPUT_SPACE
+        self._out_buf = ctypes.create_string_buffer(self._out_cap)
+        self._out_addr = ctypes.addressof(self._out_buf)
+        self._out_view = memoryview(self._out_buf).cast("B")
+        self._wpos = WINDOW_SIZE
+        self._rpos = WINDOW_SIZE
+        self._strm.next_out = self._out_addr + self._wpos
+        self._strm.avail_out = self._out_cap - self._wpos
+        self.total_in = 0
+        self.total_out = 0
+        self._last = 0
+        self.finished = False
+        self.checkpoints: list[Checkpoint] = []
+        self.span_digests: list[str] = []
+        self._hasher: hashlib._Hash | None = None
+        self._hashed_to = 0
+
+    # -- input and hashing ------------------------------------------------------------
+    def _feed_hash(self, upto: int) -> None:
+        """Feed the current span's hasher with compressed bytes [hashed_to, upto)."""
+        hasher = self._hasher
+        if hasher is None or upto <= self._hashed_to:
+            return
+        start = self._hashed_to
+        if start == self._in_start - 1:
+            hasher.update(self._tail)
+            start += 1
+        if upto > start:
+            base = self._in_start
+            hasher.update(self._in_view[start - base : upto - base])
+        self._hashed_to = upto
+
+    def _refill(self) -> bool:
+        if self._in_len:
+            end = self._in_start + self._in_len
+            self._feed_hash(end - 1)
+            self._tail = bytes(self._in_view[self._in_len - 1 : self._in_len])
+            self._in_start = end
+            self._in_len = 0
+        if self._eof:
+            return False
+        n = _read_into(self._source, self._in_view)
+        if n == 0:
+            self._eof = True
+            return False
+        self._in_len = n
+        self._strm.next_in = self._in_addr
+        self._strm.avail_in = n
+        return True
+
+    # -- inflate ------------------------------------------------------------------------
+    def _step(self) -> None:
+        """One inflate call (stops at the next block boundary or when output space is full)."""
+        strm = self._strm
+        if strm.avail_in == 0 and not self._refill():
+            if self.total_out == 0 and self.total_in == 0:
+                raise LayerError("empty layer: not a gzip stream (no data)")
+            raise LayerError(
+                f"truncated gzip stream: the layer ends at byte {self.total_in} "
+                "before the end of the compressed data"
+            )
+        if strm.avail_out == 0:
+            self._compact()
+        avail_in = strm.avail_in
+        avail_out = strm.avail_out
+        ret = self._lib.inflate(self._strm_ref, Z_BLOCK)
+        consumed = avail_in - strm.avail_in
+        produced = avail_out - strm.avail_out
+        self.total_in += consumed
+        self.total_out += produced
+        self._wpos += produced
+        if ret == Z_STREAM_END:
+            self._member_end()
+            return
+        if ret == Z_NEED_DICT or (ret != Z_OK and ret != Z_BUF_ERROR):
+            code = Z_DATA_ERROR if ret == Z_NEED_DICT else ret
+            raise LayerError(
+                f"could not generate gzip zinfo. gzip error: {code} "
+                f"(corrupt or non-gzip data at compressed byte {self.total_in}: {_zmsg(strm)})"
+            )
+        if ret == Z_BUF_ERROR and not consumed and not produced and strm.avail_in:
+            raise LayerError(f"inflate made no progress at compressed byte {self.total_in}")
+        data_type = strm.data_type
+        if (
+            data_type & 128
+            and not data_type & 64
+            and (self.total_out == 0 or self.total_out - self._last > self._span_size)
+        ):
+            self._add_checkpoint(data_type & 7)
+
+    def _member_end(self) -> None:
+        """A gzip member ended: continue with the next one, or finish at end of file."""
+        strm = self._strm
+        if strm.avail_in == 0 and not self._refill():
+            self.finished = True
+            return
+        self._lib.inflateReset2(self._strm_ref, GZIP_AUTO_WINDOW_BITS)
+
+    def _add_checkpoint(self, bits: int) -> None:
+        in_offset = self.total_in
+        window = self._out_view[self._wpos - WINDOW_SIZE : self._wpos].tobytes()
+        self.checkpoints.append(Checkpoint(in_offset, self.total_out, bits, window))
+        self._last = self.total_out
+        if self._hasher is not None:
+            self._feed_hash(in_offset)
+            self.span_digests.append("sha256:" + self._hasher.hexdigest())
+        self._hasher = hashlib.sha256()
+        self._hashed_to = in_offset - 1 if bits else in_offset
+
+    def _compact(self) -> None:
+        """Keep the last 32 KiB of output (the window) and anything unread; reuse the rest."""
+        keep_from = min(self._rpos, self._wpos - WINDOW_SIZE)
+        kept = self._wpos - keep_from
+        ctypes.memmove(self._out_addr, self._out_addr + keep_from, kept)
+        self._rpos -= keep_from
+        self._wpos = kept
+        self._strm.next_out = self._out_addr + self._wpos
+        self._strm.avail_out = self._out_cap - self._wpos
+
+    # -- TarStream ----------------------------------------------------------------------
+    def read(self, n: int) -> bytes:
+        available = self._wpos - self._rpos
+        if available >= n:
+            start = self._rpos
+            self._rpos = start + n
+            return self._out_view[start : start + n].tobytes()
+        out = bytearray()
+        while len(out) < n:
+            if self._rpos == self._wpos:
+                if self.finished:
+                    break
+                self._step()
+                continue
+            take = min(n - len(out), self._wpos - self._rpos)
+            out += self._out_view[self._rpos : self._rpos + take]
+            self._rpos += take
+        return bytes(out)
+
+    def skip(self, n: int) -> int:
+        done = 0
+        while done < n:
+            if self._rpos == self._wpos:
+                if self.finished:
+                    break
+                self._step()
+                continue
+            take = min(n - done, self._wpos - self._rpos)
+            self._rpos += take
+            done += take
+        return done
+
+    def finish(self) -> None:
+        """Inflate whatever the tar reader did not need; validate; close the last span."""
+        while not self.finished:
+            self._rpos = self._wpos
+            self._step()
+        while self._refill():
+            pass
+        if self._hasher is not None:
+            self._feed_hash(self._in_start + self._in_len)
+            self.span_digests.append("sha256:" + self._hasher.hexdigest())
+            self._hasher = None
+        self.close()
+
+    @property
+    def compressed_size(self) -> int:
+        return self._in_start + self._in_len
+
+    def close(self) -> None:
+        if self._strm.state:
+            self._lib.inflateEnd(self._strm_ref)
+            self._strm.state = None
+
+
+def _read_into(source: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        total = 0
+        while total < len(view):
+            n = readinto(view[total:])
+            if not n:
+                break
+            total += n
+        return total
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def _zmsg(strm: ZStream) -> str:
+    msg = strm.msg
+    return msg.decode("ascii", "replace") if msg else "invalid data"
+
+
+def zinfo_blob(checkpoints: list[Checkpoint], span_size: int) -> bytes:
+    """The gzip zinfo blob (notes 1b): int32 N, int64 span, then N × (in, out, bits, window)."""
+    parts = [len(checkpoints).to_bytes(4, "little", signed=True)]
+    parts.append(span_size.to_bytes(8, "little", signed=True))
+    for cp in checkpoints:
+        parts.append(cp.in_offset.to_bytes(8, "little", signed=True))
+        parts.append(cp.out_offset.to_bytes(8, "little", signed=True))
+        parts.append(bytes((cp.bits,)))
+        parts.append(cp.window)
+    return b"".join(parts)

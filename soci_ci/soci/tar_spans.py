@@ -1,0 +1,82 @@
+"""One pass over an uncompressed tar layer: the bytes for the tar reader and span digests.
+
+Uncompressed layers (notes 1b, "Uncompressed tar layers") are cut into fixed windows of the
+file, span i = [i·span, min((i+1)·span, size)); their SHA-256 digests are computed as the
+bytes stream by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+class PlainScanner:
+    """Serves a plain tar file as a `TarStream` while hashing fixed-size spans."""
+
+    def __init__(self, source: BinaryIO, span_size: int) -> None:
+        self._source = source
+        self._span_size = span_size
+        self._buf = b""
+        self._pos = 0  # read position inside _buf
+        self._eof = False
+        self.compressed_size = 0
+        self.span_digests: list[str] = []
+        self._hasher = hashlib.sha256()
+        self._span_fill = 0
+
+    def _hash(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self._span_size - self._span_fill)
+            self._hasher.update(view[:take])
+            self._span_fill += take
+            view = view[take:]
+            if self._span_fill == self._span_size:
+                self.span_digests.append("sha256:" + self._hasher.hexdigest())
+                self._hasher = hashlib.sha256()
+                self._span_fill = 0
+
+    def _more(self) -> bool:
+        if self._eof:
+            return False
+        data = self._source.read(CHUNK)
+        if not data:
+            self._eof = True
+            return False
+        self.compressed_size += len(data)
+        self._hash(data)
+        self._buf = self._buf[self._pos :] + data if self._pos < len(self._buf) else data
+        self._pos = 0
+        return True
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) - self._pos < n and self._more():
+            pass
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
+        return out
+
+    def skip(self, n: int) -> int:
+        done = 0
+        while done < n:
+            avail = len(self._buf) - self._pos
+            if avail == 0:
+                self._buf, self._pos = b"", 0
+                if not self._more():
+                    break
+                continue
+            take = min(avail, n - done)
+            self._pos += take
+            done += take
+        return done
+
+    def finish(self) -> None:
+        self._buf, self._pos = b"", 0
+        while self._more():
+            self._buf = b""
+        if self._span_fill:
+            self.span_digests.append("sha256:" + self._hasher.hexdigest())
+            self._span_fill = 0
