@@ -1,16 +1,86 @@
-"""`soci-ci ztoc` (placeholder until its owner lands it)."""
+"""`soci-ci ztoc LAYER --output FILE`: build the zTOC of one layer blob."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
 
-from soci_ci.errors import UsageError
+from soci_ci.errors import InputError, UsageError
+from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE
+from soci_ci.soci.ztoc import Compression, build_ztoc, compression_from_media_type, sniff_compression
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("ztoc", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "ztoc",
+        help="build the zTOC of one layer blob (byte-identical to the soci CLI)",
+        description="Write the zTOC of LAYER to FILE and print `<digest> <size>`.",
+    )
+    parser.add_argument("layer", metavar="LAYER", type=Path, help="layer blob (tar, tar+gzip)")
+    parser.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
+    parser.add_argument(
+        "--span-size", type=int, default=DEFAULT_SPAN_SIZE, metavar="BYTES",
+        help=f"uncompressed bytes per span (default {DEFAULT_SPAN_SIZE})",
+    )
+    parser.add_argument(
+        "--media-type", metavar="MEDIATYPE",
+        help="layer media type; default: detect gzip/zstd/tar from the bytes",
+    )
+    parser.add_argument(
+        "--build-tool-identifier", default=DEFAULT_BUILD_TOOL, metavar="TEXT",
+        help=f'stored in the zTOC (default "{DEFAULT_BUILD_TOOL}"; '
+        '"AWS SOCI CLI v0.2" reproduces the official tool)',
+    )
     parser.set_defaults(func=run)
 
 
+def _compression(layer: Path, media_type: str | None) -> Compression:
+    if media_type:
+        found = compression_from_media_type(media_type)
+        if found is None:
+            raise UsageError(f"media type {media_type!r} is not a layer type SOCI can index")
+        return found
+    with layer.open("rb") as fh:
+        return sniff_compression(fh.read(4))
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("soci-ci ztoc is not available in this build")
+    layer: Path = args.layer
+    output: Path = args.output
+    if args.span_size <= 0:
+        raise UsageError(f"--span-size must be a positive number of bytes, got {args.span_size}")
+    try:
+        compression = _compression(layer, args.media_type)
+        source = layer.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read layer {layer}: {exc.strerror}") from None
+    with source:
+        result = build_ztoc(
+            source,
+            compression=compression,
+            span_size=args.span_size,
+            build_tool_identifier=args.build_tool_identifier,
+        )
+    _write_atomically(output, result.data)
+    sys.stdout.write(f"{result.digest} {result.size}\n")
+    return 0
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise

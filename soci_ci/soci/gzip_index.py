@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import queue
+import threading
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from soci_ci.errors import LayerError
 from soci_ci.soci.zlib_binding import (
@@ -35,6 +37,7 @@ from soci_ci.soci.zlib_binding import (
 )
 
 INPUT_CHUNK = 1 << 20
+INPUT_BUFFERS = 4
 OUTPUT_SPACE = 1 << 20
 
 
@@ -58,10 +61,20 @@ class GzipScanner:
         self._strm = ZStream()
         inflate_init(self._strm, GZIP_AUTO_WINDOW_BITS)
         self._strm_ref = ctypes.byref(self._strm)
-        # Input: one reusable buffer; [0, in_len) valid, starting at absolute in_start.
-        self._in_buf = ctypes.create_string_buffer(INPUT_CHUNK)
-        self._in_addr = ctypes.addressof(self._in_buf)
-        self._in_view = memoryview(self._in_buf).cast("B")
+        # Input: a few reusable buffers, so the hashing thread can work on one while inflate
+        # reads the next; [0, in_len) of the current one is valid, at absolute in_start.
+        self._pool = [ctypes.create_string_buffer(INPUT_CHUNK) for _ in range(INPUT_BUFFERS)]
+        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(INPUT_BUFFERS):
+            self._free.put(i)
+        self._in_index = -1
+        self._in_addr = 0
+        self._in_view = memoryview(b"")
+        self._hash_jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._hash_thread = threading.Thread(
+            target=_hash_worker, args=(self._hash_jobs, self._free), daemon=True
+        )
+        self._hash_thread.start()
         self._in_len = 0
         self._in_start = 0
         self._eof = False
@@ -92,11 +105,11 @@ class GzipScanner:
             return
         start = self._hashed_to
         if start == self._in_start - 1:
-            hasher.update(self._tail)
+            self._hash_jobs.put((hasher, self._tail))
             start += 1
         if upto > start:
             base = self._in_start
-            hasher.update(self._in_view[start - base : upto - base])
+            self._hash_jobs.put((hasher, self._in_view[start - base : upto - base]))
         self._hashed_to = upto
 
     def _refill(self) -> bool:
@@ -106,8 +119,15 @@ class GzipScanner:
             self._tail = bytes(self._in_view[self._in_len - 1 : self._in_len])
             self._in_start = end
             self._in_len = 0
+        if self._in_index >= 0:
+            self._hash_jobs.put((None, self._in_index))  # buffer free once hashed
+            self._in_index = -1
         if self._eof:
             return False
+        self._in_index = self._free.get()
+        buf = self._pool[self._in_index]
+        self._in_addr = ctypes.addressof(buf)
+        self._in_view = memoryview(buf).cast("B")
         n = _read_into(self._source, self._in_view)
         if n == 0:
             self._eof = True
@@ -172,7 +192,7 @@ class GzipScanner:
         self._last = self.total_out
         if self._hasher is not None:
             self._feed_hash(in_offset)
-            self.span_digests.append("sha256:" + self._hasher.hexdigest())
+            self._hash_jobs.put((self._hasher, self.span_digests))
         self._hasher = hashlib.sha256()
         self._hashed_to = in_offset - 1 if bits else in_offset
 
@@ -227,7 +247,7 @@ class GzipScanner:
             pass
         if self._hasher is not None:
             self._feed_hash(self._in_start + self._in_len)
-            self.span_digests.append("sha256:" + self._hasher.hexdigest())
+            self._hash_jobs.put((self._hasher, self.span_digests))
             self._hasher = None
         self.close()
 
@@ -236,9 +256,29 @@ class GzipScanner:
         return self._in_start + self._in_len
 
     def close(self) -> None:
+        if self._hash_thread.is_alive():
+            self._hash_jobs.put(None)
+            self._hash_thread.join()
         if self._strm.state:
             self._lib.inflateEnd(self._strm_ref)
             self._strm.state = None
+
+
+# A hashing job: (hasher, bytes) feeds bytes; (hasher, list) appends the final digest to the
+# list; (None, buffer index) gives an input buffer back once everything before it is hashed.
+_Job = tuple[Any, Any]
+
+
+def _hash_worker(jobs: queue.SimpleQueue[_Job | None], free: queue.SimpleQueue[int]) -> None:
+    """Hash compressed bytes off the inflate thread (hashlib releases the GIL)."""
+    while (job := jobs.get()) is not None:
+        hasher, payload = job
+        if hasher is None:
+            free.put(payload)
+        elif isinstance(payload, list):
+            payload.append("sha256:" + hasher.hexdigest())
+        else:
+            hasher.update(payload)
 
 
 def _read_into(source: BinaryIO, view: memoryview) -> int:
