@@ -60,6 +60,6 @@ class ImageSink(Protocol):
         """Store a manifest/index by digest with its exact bytes (no tag)."""
         ...
 
-    def tag(self, tag: str, data: bytes, media_type: str, digest: str) -> None:
-        """Point `tag` at an already pushed manifest/index."""
+    def tag(self, tag: str, data: bytes, media_type: str, digest: str) -> bool:
+        """Point `tag` at an already pushed manifest/index; False if it already did."""
         ...

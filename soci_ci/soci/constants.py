@@ -26,3 +26,5 @@ DEFAULT_MIN_LAYER_SIZE = 10 << 20  # 10 MiB
 ZTOC_VERSION = "0.9"
 UPSTREAM_BUILD_TOOL = "AWS SOCI CLI v0.2"
 DEFAULT_BUILD_TOOL = f"soci-ci v{__version__}"
+# Blobs carry no media type of their own; this one only labels the `{}` config in plans.
+EMPTY_CONFIG_MEDIA_TYPE = "application/json"

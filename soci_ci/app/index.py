@@ -1,0 +1,459 @@
+"""`soci-ci index`: select layers, build zTOCs in parallel while streaming, write the SOCI index.
+
+Source- and sink-agnostic: an OCI layout, an oci-archive or a registry all go through the
+same plan, so the bytes written are identical wherever the image lives. The plan lists
+children before parents (zTOCs and the `{}` config, SOCI index manifests, rewritten image
+manifests, the image index) and tags last, so no tag ever points at an incomplete graph;
+anything the destination already has is not written again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from soci_ci.errors import InputError, LayerError
+from soci_ci.oci import media_types as mt
+from soci_ci.oci.digest import sha256_digest
+from soci_ci.oci.hashing_reader import HashingReader
+from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
+from soci_ci.oci.store import Fetched, ImageSink, ImageSource
+from soci_ci.soci import constants as c
+from soci_ci.soci.convert import PlatformSoci, convert
+from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
+from soci_ci.soci.ztoc import (
+    Compression,
+    UnsupportedCompression,
+    build_ztoc,
+    compression_from_media_type,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    INDEXED = "indexed"
+    UP_TO_DATE = "up-to-date"
+    NOT_APPLICABLE = "not-applicable"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexOptions:
+    index_format: IndexFormat = IndexFormat.V2
+    span_size: int = c.DEFAULT_SPAN_SIZE
+    min_layer_size: int = c.DEFAULT_MIN_LAYER_SIZE
+    platforms: tuple[Platform, ...] = ()
+    build_tool_identifier: str = c.DEFAULT_BUILD_TOOL
+    tag: str | None = None  # tag of the SOCI-enabled image (v2)
+    optimize_xattrs: bool = False
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerReport:
+    platform: str
+    digest: str
+    media_type: str
+    size: int
+    ztoc_digest: str | None = None
+    ztoc_size: int | None = None
+    spans: int | None = None
+    files: int | None = None
+    seconds: float | None = None
+    skipped: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanItem:
+    digest: str
+    data: bytes
+    media_type: str
+    is_manifest: bool
+    what: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    items: tuple[PlanItem, ...]
+    tags: tuple[tuple[str, PlanItem], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexReport:
+    outcome: Outcome
+    image: str
+    index_format: IndexFormat
+    original_digest: str
+    original_media_type: str
+    soci_image_digest: str | None = None
+    soci_indexes: dict[str, str] = field(default_factory=dict)  # platform -> index digest
+    manifest_digests: dict[str, str] = field(default_factory=dict)  # old -> rewritten
+    tag: str | None = None
+    layers: tuple[LayerReport, ...] = ()
+    notes: tuple[str, ...] = ()
+    written: int = 0
+    already_present: int = 0
+    message: str = ""
+    plan: Plan | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": str(self.outcome),
+            "message": self.message,
+            "image": self.image,
+            "format": str(self.index_format),
+            "original_image": {"digest": self.original_digest, "mediaType": self.original_media_type},
+            "soci_image": (
+                {"digest": self.soci_image_digest, "tag": self.tag}
+                if self.soci_image_digest
+                else None
+            ),
+            "soci_indexes": [{"platform": p, "digest": d} for p, d in self.soci_indexes.items()],
+            "rewritten_manifests": self.manifest_digests,
+            "ztocs": [
+                {
+                    "platform": r.platform, "layer": r.digest, "layer_media_type": r.media_type,
+                    "layer_size": r.size, "digest": r.ztoc_digest, "size": r.ztoc_size,
+                    "spans": r.spans, "files": r.files, "seconds": r.seconds,
+                }
+                for r in self.layers
+                if r.ztoc_digest
+            ],
+            "skipped_layers": [
+                {"platform": r.platform, "layer": r.digest, "size": r.size, "reason": r.skipped}
+                for r in self.layers
+                if r.skipped
+            ],
+            "notes": list(self.notes),
+            "written": self.written,
+            "already_present": self.already_present,
+        }
+
+
+class TagReader(Protocol):
+    def read_tag(self, tag: str) -> Fetched | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Target:
+    image: Descriptor
+    manifest: Manifest
+    platform: Platform
+
+
+def _read_small_blob(source: ImageSource, desc: Descriptor, limit: int = 4 << 20) -> bytes:
+    if desc.size > limit:
+        raise InputError(f"blob {desc.digest} is {desc.size} bytes; too large for a config")
+    with source.open_blob(desc.digest, desc.size) as fh:
+        data = fh.read(limit + 1)
+    if sha256_digest(data) != desc.digest:
+        raise InputError(f"config blob {desc.digest} does not match its digest")
+    return data
+
+
+def _platform_from_config(source: ImageSource, manifest: Manifest) -> Platform:
+    cfg = load_json(_read_small_blob(source, manifest.config), "image config")
+    if not isinstance(cfg, dict):
+        raise InputError("image config is not a JSON object")
+    return Platform.from_json(cfg, "image config")
+
+
+def _parse_manifest(fetched: Fetched, what: str) -> Manifest:
+    return Manifest.from_json(load_json(fetched.data, what), what)
+
+
+def select_targets(
+    source: ImageSource, root: Fetched, platforms: Sequence[Platform]
+) -> tuple[list[_Target], Index | None, list[str]]:
+    """The image manifests to index, the original image index (if any), and notes."""
+    notes: list[str] = []
+    if root.media_type in mt.MANIFEST_TYPES:
+        manifest = _parse_manifest(root, "image manifest")
+        platform = _platform_from_config(source, manifest)
+        if platforms and not any(platform.matches(p) for p in platforms):
+            raise InputError(
+                f"the image is {platform}; no --platform matches "
+                f"({', '.join(str(p) for p in platforms)})"
+            )
+        image = Descriptor(media_type=root.media_type, digest=root.digest, size=len(root.data))
+        return [_Target(image=image, manifest=manifest, platform=platform)], None, notes
+    if root.media_type not in mt.INDEX_TYPES:
+        raise InputError(f"unsupported image media type {root.media_type!r}")
+    index = Index.from_json(load_json(root.data, "image index"), "image index")
+    targets = []
+    for desc in index.manifests or ():
+        if desc.artifact_type in (c.SOCI_INDEX_V1, c.SOCI_INDEX_V2):
+            continue
+        if desc.annotation(mt.ANNOTATION_REFERENCE_TYPE) == mt.ATTESTATION_MANIFEST:
+            continue
+        if desc.media_type not in mt.MANIFEST_TYPES:
+            notes.append(f"entry {desc.digest} ({desc.media_type}) is not an image manifest: left as is")
+            continue
+        if platforms and (desc.platform is None or not any(desc.platform.matches(p) for p in platforms)):
+            continue
+        fetched = source.fetch_manifest(desc.digest)
+        manifest = _parse_manifest(fetched, f"manifest {desc.digest}")
+        platform = desc.platform or _platform_from_config(source, manifest)
+        targets.append(_Target(image=desc, manifest=manifest, platform=platform))
+    if not targets:
+        wanted = ", ".join(str(p) for p in platforms) or "any"
+        raise InputError(f"the image index has no image manifest for platform {wanted}")
+    return targets, index, notes
+
+
+def _is_layer(media_type: str) -> bool:
+    return media_type.startswith(mt.OCI_LAYER_PREFIX) or media_type.startswith(
+        "application/vnd.docker.image.rootfs."
+    )
+
+
+def _classify(layer: Descriptor, options: IndexOptions) -> tuple[Compression | None, str | None]:
+    if layer.media_type == c.SOCI_PREFETCH:
+        return None, "prefetch artifact"
+    if not _is_layer(layer.media_type):
+        raise InputError(f"manifest lists {layer.digest} with non-layer media type {layer.media_type!r}")
+    if layer.size < options.min_layer_size:
+        return None, f"size {layer.size} is less than min-layer-size {options.min_layer_size}"
+    compression = compression_from_media_type(layer.media_type)
+    if compression is None:
+        return None, f"unsupported layer media type {layer.media_type}"
+    if compression is Compression.ZSTD:
+        return None, "zstd compression is not supported by SOCI"
+    return compression, None
+
+
+def _build_one(
+    source: ImageSource, layer: Descriptor, compression: Compression, options: IndexOptions
+) -> tuple[bytes, LayerReport]:
+    started = time.monotonic()
+    with source.open_blob(layer.digest, layer.size) as raw:
+        reader = HashingReader(raw)
+        try:
+            built = build_ztoc(
+                reader,  # type: ignore[arg-type]
+                compression=compression,
+                span_size=options.span_size,
+                build_tool_identifier=options.build_tool_identifier,
+            )
+        except UnsupportedCompression:
+            raise
+        except LayerError as exc:
+            raise LayerError(f"layer {layer.digest}: {exc.message}", hint=exc.hint) from None
+        reader.drain()
+    if reader.digest != layer.digest or reader.size != layer.size:
+        raise InputError(
+            f"layer {layer.digest} content does not match its descriptor "
+            f"(got {reader.digest}, {reader.size} bytes)"
+        )
+    seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "  indexed %s (%.1f MB): %d files, %d spans, zTOC %d bytes, %.2f s",
+        layer.digest[:19], layer.size / 1e6, built.entry_count, built.span_count, built.size, seconds,
+    )
+    report = LayerReport(
+        platform="", digest=layer.digest, media_type=layer.media_type, size=layer.size,
+        ztoc_digest=built.digest, ztoc_size=built.size, spans=built.span_count,
+        files=built.entry_count, seconds=seconds,
+    )
+    disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
+    return _Built(data=built.data, report=report, disable_xattrs=disable)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Built:
+    data: bytes
+    report: LayerReport
+    disable_xattrs: bool
+
+
+def _item(data: bytes, media_type: str, *, manifest: bool, what: str) -> PlanItem:
+    return PlanItem(
+        digest=sha256_digest(data), data=data, media_type=media_type, is_manifest=manifest,
+        what=what,
+    )
+
+
+def build_plan(
+    source: ImageSource, options: IndexOptions, *, existing_tag: TagReader | None = None
+) -> IndexReport:
+    """Read the image, build every zTOC, and return the report with the write plan."""
+    root = source.resolve()
+    targets, original_index, notes = select_targets(source, root, options.platforms)
+    log.info("%s: %d platform manifest(s) to consider", source.display_name, len(targets))
+
+    jobs: dict[str, tuple[Descriptor, Compression]] = {}
+    per_platform: list[list[tuple[Descriptor, str | None]]] = []
+    for target in targets:
+        rows = []
+        for layer in target.manifest.layers or ():
+            compression, reason = _classify(layer, options)
+            if compression is not None:
+                jobs.setdefault(layer.digest, (layer, compression))
+            rows.append((layer, reason))
+        per_platform.append(rows)
+
+    built: dict[str, _Built] = {}
+    if jobs:
+        total = sum(layer.size for layer, _ in jobs.values())
+        log.info(
+            "building %d zTOC(s) from %.1f MB of layers with %d worker(s)",
+            len(jobs), total / 1e6, min(options.workers, len(jobs)),
+        )
+        with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(jobs)))) as pool:
+            futures = {
+                digest: pool.submit(_build_one, source, layer, comp, options)
+                for digest, (layer, comp) in jobs.items()
+            }
+            for digest, future in futures.items():
+                built[digest] = future.result()
+
+    reports: list[LayerReport] = []
+    items: list[PlatformSoci] = []
+    plan: list[PlanItem] = [
+        _item(c.EMPTY_CONFIG, c.EMPTY_CONFIG_MEDIA_TYPE, manifest=False, what="SOCI index config {}")
+    ]
+    seen_ztocs: set[str] = set()
+    v1_indexes: list[tuple[_Target, PlanItem]] = []
+    for target, rows in zip(targets, per_platform, strict=True):
+        refs = []
+        for layer, reason in rows:
+            if reason is not None:
+                reports.append(LayerReport(
+                    platform=str(target.platform), digest=layer.digest,
+                    media_type=layer.media_type, size=layer.size, skipped=reason,
+                ))
+                continue
+            b = built[layer.digest]
+            reports.append(LayerReport(**{**_fields(b.report), "platform": str(target.platform)}))
+            refs.append(ZtocRef(
+                layer=layer, digest=b.report.ztoc_digest or "", size=b.report.ztoc_size or 0,
+                span_size=options.span_size, disable_xattrs=b.disable_xattrs,
+            ))
+            if b.report.ztoc_digest not in seen_ztocs:
+                seen_ztocs.add(b.report.ztoc_digest or "")
+                plan.append(_item(b.data, c.ZTOC_MEDIA_TYPE, manifest=False, what=f"zTOC of {layer.digest}"))
+        if not refs:
+            notes.append(f"{target.platform}: no layer to index, no SOCI index for this platform")
+            continue
+        subject = None
+        if options.index_format is IndexFormat.V1:
+            subject = Descriptor(
+                media_type=target.image.media_type, digest=target.image.digest,
+                size=target.image.size,
+            )
+        index_bytes = soci_index_manifest(
+            index_format=options.index_format, ztocs=refs,
+            build_tool_identifier=options.build_tool_identifier, subject=subject,
+        ).to_json()
+        index_item = _item(index_bytes, mt.OCI_MANIFEST, manifest=True, what=f"SOCI index ({target.platform})")
+        plan.append(index_item)
+        v1_indexes.append((target, index_item))
+        items.append(PlatformSoci(
+            image=target.image, manifest=target.manifest, platform=target.platform,
+            soci_index=index_bytes,
+        ))
+
+    base = IndexReport(
+        outcome=Outcome.NOT_APPLICABLE, image=source.display_name,
+        index_format=options.index_format, original_digest=root.digest,
+        original_media_type=root.media_type, layers=tuple(reports), notes=tuple(notes),
+    )
+    if not items:
+        return _replace(base, message=(
+            "SOCI not applicable: no layer qualifies for a zTOC (all layers are smaller than "
+            f"--min-layer-size {options.min_layer_size} or unsupported); nothing was written"
+        ))
+
+    soci_indexes = {str(t.platform): i.digest for t, i in v1_indexes}
+    tags: list[tuple[str, PlanItem]] = []
+    if options.index_format is IndexFormat.V2:
+        conv = convert(items, original_index)
+        for data in conv.manifests:
+            plan.append(_item(data, mt.OCI_MANIFEST, manifest=True, what="SOCI-enabled image manifest"))
+        index_item = _item(conv.index, mt.OCI_INDEX, manifest=True, what="SOCI-enabled image index")
+        plan.append(index_item)
+        if options.tag:
+            tags.append((options.tag, index_item))
+        for digest in conv.attestations_updated:
+            notes.append(f"attestation manifest {digest} kept; its reference now points at the SOCI-enabled manifest")
+        return _replace(
+            base, outcome=Outcome.INDEXED, soci_image_digest=conv.index_digest,
+            soci_indexes=soci_indexes, manifest_digests=conv.manifest_digests, tag=options.tag,
+            notes=tuple(notes), plan=Plan(items=tuple(plan), tags=tuple(tags)),
+        )
+    for target, index_item in v1_indexes:
+        fallback = referrers_fallback(target.image.digest, index_item, existing_tag)
+        plan.append(fallback[1])
+        tags.append(fallback)
+    return _replace(
+        base, outcome=Outcome.INDEXED, soci_indexes=soci_indexes, notes=tuple(notes),
+        plan=Plan(items=tuple(plan), tags=tuple(tags)),
+    )
+
+
+def referrers_fallback(
+    subject_digest: str, index_item: PlanItem, existing: TagReader | None
+) -> tuple[str, PlanItem]:
+    """The OCI referrers tag schema: an image index tagged `sha256-<hex>` listing referrers."""
+    tag = subject_digest.replace(":", "-")
+    manifest = Manifest.from_json(load_json(index_item.data, "SOCI index"))
+    desc = descriptor_for(
+        index_item.data, mt.OCI_MANIFEST, annotations=dict(manifest.annotations or {}),
+        artifact_type=manifest.config.media_type,
+    )
+    entries: list[Descriptor] = []
+    current = existing.read_tag(tag) if existing is not None else None
+    if current is not None:
+        old = Index.from_json(load_json(current.data, f"referrers tag {tag}"), f"referrers tag {tag}")
+        entries = [d for d in old.manifests or () if d.digest != desc.digest]
+    data = Index(media_type=mt.OCI_INDEX, manifests=(*entries, desc)).to_json()
+    return tag, _item(data, mt.OCI_INDEX, manifest=True, what=f"referrers index {tag}")
+
+
+def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
+    """Write what the destination lacks, children first, tags last."""
+    if report.plan is None:
+        return report
+    written = present = 0
+    for item in report.plan.items:
+        exists = sink.has_manifest(item.digest) if item.is_manifest else sink.has_blob(item.digest)
+        if exists:
+            present += 1
+            continue
+        if item.is_manifest:
+            sink.push_manifest(item.data, item.media_type, item.digest)
+        else:
+            sink.push_blob(item.digest, item.data)
+        log.debug("wrote %s %s", item.what, item.digest)
+        written += 1
+    tags_changed = 0
+    for tag, item in report.plan.tags:
+        if sink.tag(tag, item.data, item.media_type, item.digest):
+            tags_changed += 1
+            written += 1
+    if written == 0:
+        return _replace(
+            report, outcome=Outcome.UP_TO_DATE, already_present=present,
+            message="already SOCI-enabled: an identical index is present, nothing was written",
+        )
+    what = "SOCI-enabled image" if report.index_format is IndexFormat.V2 else "SOCI index (v1)"
+    return _replace(
+        report, written=written, already_present=present,
+        message=f"{what} written: {written} new object(s), {present} already present",
+    )
+
+
+def _replace(report: IndexReport, **changes: Any) -> IndexReport:
+    from dataclasses import replace
+
+    return replace(report, **changes)
+
+
+def _fields(report: LayerReport) -> dict[str, Any]:
+    return {name: getattr(report, name) for name in LayerReport.__dataclass_fields__}
