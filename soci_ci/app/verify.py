@@ -1,0 +1,167 @@
+"""`soci-ci verify`: find the image's SOCI indexes the way the snapshotter does, check each zTOC."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from soci_ci.app.index import TagReader
+from soci_ci.errors import InputError
+from soci_ci.oci import media_types as mt
+from soci_ci.oci.digest import sha256_digest
+from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
+from soci_ci.oci.store import Fetched, ImageSource
+from soci_ci.soci import constants as c
+from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, kw_only=True)
+class IndexCheck:
+    platform: str
+    image_digest: str
+    index_digest: str
+    index_format: str
+    problems: list[str] = field(default_factory=list)
+    layers: list[LayerCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(layer.ok for layer in self.layers)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyReport:
+    image: str
+    indexes: tuple[IndexCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.indexes) and all(i.ok for i in self.indexes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "ok": self.ok,
+            "indexes": [
+                {
+                    "platform": i.platform, "image_manifest": i.image_digest,
+                    "soci_index": i.index_digest, "format": i.index_format, "ok": i.ok,
+                    "problems": i.problems,
+                    "layers": [
+                        {
+                            "layer": lc.layer, "layer_size": lc.layer_size, "ztoc": lc.ztoc,
+                            "spans": lc.spans, "files_total": lc.files_total,
+                            "files_checked": len(lc.files), "ok": lc.ok,
+                            "problems": lc.problems,
+                            "files": [
+                                {"name": f.name, "size": f.size, "fetched": f.fetched,
+                                 "requests": f.requests, "ok": f.ok}
+                                for f in lc.files
+                            ],
+                        }
+                        for lc in i.layers
+                    ],
+                }
+                for i in self.indexes
+            ],
+        }
+
+
+def _manifest(fetched: Fetched, what: str) -> Manifest:
+    return Manifest.from_json(load_json(fetched.data, what), what)
+
+
+def _read_blob(source: ImageSource, desc: Descriptor) -> bytes:
+    with source.open_blob(desc.digest, desc.size) as fh:
+        data = fh.read()
+    if sha256_digest(data) != desc.digest:
+        raise InputError(f"blob {desc.digest} does not match its digest")
+    return data
+
+
+def find_indexes(
+    source: ImageSource, tag_reader: TagReader | None
+) -> list[tuple[str, Descriptor, Manifest, Fetched, str]]:
+    """(platform, image descriptor, image manifest, SOCI index, how it was found)."""
+    root = source.resolve()
+    found = []
+    if root.media_type in mt.INDEX_TYPES:
+        index = Index.from_json(load_json(root.data, "image index"))
+        by_digest = {d.digest: d for d in index.manifests or ()}
+        for desc in index.manifests or ():
+            if desc.artifact_type != c.SOCI_INDEX_V2:
+                continue
+            image_digest = desc.annotation(c.ANNOTATION_IMAGE_MANIFEST_DIGEST) or ""
+            image_desc = by_digest.get(image_digest)
+            if image_desc is None:
+                raise InputError(
+                    f"SOCI index {desc.digest} names image manifest {image_digest or '(none)'}, "
+                    "which is not in the image index"
+                )
+            image = _manifest(source.fetch_manifest(image_digest), f"manifest {image_digest}")
+            found.append((str(desc.platform or ""), image_desc, image,
+                          source.fetch_manifest(desc.digest), "v2 image index entry"))
+        if not found:
+            raise InputError(f"{source.display_name} has no SOCI index v2 entry in its image index")
+        return found
+    image = _manifest(root, "image manifest")
+    image_desc = Descriptor(media_type=root.media_type, digest=root.digest, size=len(root.data))
+    index_digest = (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST)
+    if index_digest:
+        return [("", image_desc, image, source.fetch_manifest(index_digest), "v2 annotation")]
+    tag = root.digest.replace(":", "-")
+    referrers = tag_reader.read_tag(tag) if tag_reader is not None else None
+    if referrers is not None:
+        index = Index.from_json(load_json(referrers.data, f"referrers tag {tag}"))
+        for desc in index.manifests or ():
+            if desc.artifact_type == c.SOCI_INDEX_V1:
+                found.append(("", image_desc, image, source.fetch_manifest(desc.digest), "v1 referrer"))
+    if not found:
+        raise InputError(
+            f"no SOCI index found for {source.display_name} (no com.amazon.soci.index-digest "
+            "annotation and no v1 referrer)",
+            hint="run `soci-ci index` first, and verify the SOCI-enabled tag (TAG-soci) for v2",
+        )
+    return found
+
+
+def verify_image(
+    source: ImageSource, tag_reader: TagReader | None, *, sample: int | None, seed: int = 0
+) -> VerifyReport:
+    checks = []
+    for platform, image_desc, image, soci, how in find_indexes(source, tag_reader):
+        index = _manifest(soci, f"SOCI index {soci.digest}")
+        fmt = {c.SOCI_INDEX_V1: "v1", c.SOCI_INDEX_V2: "v2"}.get(index.config.media_type, "?")
+        check = IndexCheck(platform=platform, image_digest=image_desc.digest,
+                           index_digest=soci.digest, index_format=fmt)
+        checks.append(check)
+        log.info("checking SOCI index %s (%s, found by %s)", soci.digest[:19], fmt, how)
+        if fmt == "?":
+            check.problems.append(f"unknown index version: config media type {index.config.media_type!r}")
+            continue
+        if fmt == "v2" and (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST) != soci.digest:
+            check.problems.append("the image manifest does not carry com.amazon.soci.index-digest "
+                                  "for this index: Fargate would not find it")
+        layers = {layer.digest: layer for layer in image.layers or ()}
+        for desc in index.layers or ():
+            if desc.media_type != c.ZTOC_MEDIA_TYPE:
+                continue
+            layer_digest = desc.annotation(c.ANNOTATION_IMAGE_LAYER_DIGEST) or ""
+            layer = layers.get(layer_digest)
+            if layer is None:
+                check.problems.append(f"zTOC {desc.digest} names layer {layer_digest}, not in the image")
+                continue
+            ztoc = _read_blob(source, desc)
+            reader = BlobReader(
+                open_stream=lambda layer=layer: source.open_blob(layer.digest, layer.size),  # type: ignore[misc]
+                read_range=lambda a, b, layer=layer: source.read_blob_range(layer.digest, a, b),  # type: ignore[misc]
+            )
+            result = verify_layer(layer, ztoc, desc.digest, reader, sample=sample, seed=seed)
+            log.info("  layer %s: %d spans, %d/%d files checked, %s", layer.digest[:19],
+                     result.spans, len(result.files), result.files_total,
+                     "ok" if result.ok else "PROBLEMS")
+            check.layers.append(result)
+    return VerifyReport(image=source.display_name, indexes=tuple(checks))
