@@ -1,0 +1,116 @@
+"""Checkpoints and spans of gzip layers: chunking, members, headers, corrupt input."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+
+import pytest
+
+from soci_ci.errors import LayerError
+from soci_ci.oci.manifest import Descriptor
+from soci_ci.soci.verify import BlobReader, verify_layer
+from soci_ci.soci.ztoc import Compression, build_ztoc
+from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
+from tests.support.layers import Entry, build_tar, gz, gz_members, zlib_stream
+
+
+class Trickle(io.RawIOBase):
+    """A non-seekable stream that hands out at most `step` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+        self._step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        n = min(self._step, len(buf), len(self._data) - self._pos)
+        buf[:n] = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def sample_tar(files: int = 40, seed: int = 7) -> bytes:
+    rng = random.Random(seed)
+    entries = []
+    for i in range(files):
+        if i % 3 == 0:
+            data = rng.randbytes(rng.randint(1, 90_000))
+        else:
+            data = (f"line {i} " * rng.randint(10, 9000)).encode()
+        entries.append(Entry(name=f"d/file{i}".encode(), data=data))
+    return build_tar(entries).data
+
+
+def ztoc(data: bytes, span: int = 65536, step: int | None = None) -> bytes:
+    stream = Trickle(data, step) if step else io.BytesIO(data)
+    return build_ztoc(stream, compression=Compression.GZIP, span_size=span).data  # type: ignore[arg-type]
+
+
+def verify_bytes(layer: bytes, ztoc_bytes: bytes) -> None:
+    desc = Descriptor(media_type="application/vnd.oci.image.layer.v1.tar+gzip",
+                      digest="sha256:" + "0" * 64, size=len(layer))
+    reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=lambda a, b: layer[a:b])
+    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None)
+    assert check.problems == []
+    assert check.files and all(f.ok for f in check.files)
+
+
+def test_chunking_does_not_move_checkpoints() -> None:
+    layer = gz(sample_tar())
+    reference = ztoc(layer)
+    for step in (1, 7, 1000, 65536):
+        assert ztoc(layer, step=step) == reference
+
+
+def test_checkpoints_every_span_and_lazy_reads_work() -> None:
+    layer = gz(sample_tar())
+    data = ztoc(layer, span=65536)
+    z = parse_ztoc(data)
+    _, cps = parse_checkpoints(z.checkpoints_blob)
+    assert cps[0].in_offset == 10 and cps[0].out_offset == 0 and cps[0].bits == 0
+    outs = [c.out_offset for c in cps]
+    assert all(b - a > 65536 for a, b in zip(outs, outs[1:], strict=False))
+    assert len(z.span_digests) == len(cps) > 5
+    verify_bytes(layer, data)
+
+
+def test_concatenated_members_are_read_through() -> None:
+    tar = sample_tar()
+    layer = gz_members(tar, 5)
+    data = ztoc(layer, span=65536)
+    z = parse_ztoc(data)
+    assert z.uncompressed_archive_size == len(tar)
+    verify_bytes(layer, data)
+
+
+def test_fname_header_moves_the_first_checkpoint() -> None:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="layer.tar", mode="wb", fileobj=buf, mtime=1) as fh:
+        fh.write(sample_tar(3))
+    z = parse_ztoc(ztoc(buf.getvalue()))
+    _, cps = parse_checkpoints(z.checkpoints_blob)
+    assert cps[0].in_offset == 10 + len("layer.tar") + 1
+
+
+def test_zlib_wrapped_stream_is_accepted_like_upstream() -> None:
+    z = parse_ztoc(ztoc(zlib_stream(sample_tar(3))))
+    assert len(z.entries) == 3
+
+
+@pytest.mark.parametrize(("mangle", "message"), [
+    (lambda b: b[: len(b) // 2], "truncated gzip"),
+    (lambda b: b + bytes(1024), "gzip error: -3"),
+    (lambda b: b + b"garbage!", "gzip error: -3"),
+    (lambda b: b[:200] + bytes(reversed(b[200:4000])) + b[4000:], "gzip"),
+    (lambda b: b[:-4] + b"\x00\x00\x00\x01", "gzip error"),  # wrong ISIZE
+    (lambda b: b"", "empty layer"),
+])
+def test_corrupt_gzip_is_a_clean_error(mangle, message: str) -> None:  # type: ignore[no-untyped-def]
+    layer = mangle(gz(sample_tar(10)))
+    with pytest.raises(LayerError, match=message):
+        ztoc(layer)
