@@ -89,23 +89,32 @@ def find_indexes(
     root = source.resolve()
     found = []
     if root.media_type in mt.INDEX_TYPES:
+        # As the snapshotter: each image manifest names its SOCI index (v2 annotation).
         index = Index.from_json(load_json(root.data, "image index"))
-        by_digest = {d.digest: d for d in index.manifests or ()}
+        listed = {d.digest: d for d in index.manifests or ()}
         for desc in index.manifests or ():
-            if desc.artifact_type != c.SOCI_INDEX_V2:
+            if desc.media_type not in mt.MANIFEST_TYPES or desc.artifact_type:
                 continue
-            image_digest = desc.annotation(c.ANNOTATION_IMAGE_MANIFEST_DIGEST) or ""
-            image_desc = by_digest.get(image_digest)
-            if image_desc is None:
-                raise InputError(
-                    f"SOCI index {desc.digest} names image manifest {image_digest or '(none)'}, "
-                    "which is not in the image index"
-                )
-            image = _manifest(source.fetch_manifest(image_digest), f"manifest {image_digest}")
-            found.append((str(desc.platform or ""), image_desc, image,
-                          source.fetch_manifest(desc.digest), "v2 image index entry"))
+            if desc.annotation(mt.ANNOTATION_REFERENCE_TYPE) == mt.ATTESTATION_MANIFEST:
+                continue
+            image = _manifest(source.fetch_manifest(desc.digest), f"manifest {desc.digest}")
+            index_digest = (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST)
+            if not index_digest:
+                continue
+            how = "v2 annotation"
+            soci_desc = listed.get(index_digest)
+            if soci_desc is None:
+                how += " (SOCI index not listed in the image index)"
+            elif soci_desc.artifact_type != c.SOCI_INDEX_V2:
+                how += " (index entry lacks artifactType; older clients drop it)"
+            found.append((str(desc.platform or ""), desc, image,
+                          source.fetch_manifest(index_digest), how))
         if not found:
-            raise InputError(f"{source.display_name} has no SOCI index v2 entry in its image index")
+            raise InputError(
+                f"{source.display_name} has no image manifest with a SOCI index "
+                "(com.amazon.soci.index-digest)",
+                hint="verify the SOCI-enabled tag (TAG-soci) written by `soci-ci index`",
+            )
         return found
     image = _manifest(root, "image manifest")
     image_desc = Descriptor(media_type=root.media_type, digest=root.digest, size=len(root.data))

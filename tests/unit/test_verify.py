@@ -1,0 +1,109 @@
+"""`soci-ci verify` accepts good indexes and catches broken ones."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from soci_ci.cli import main
+from soci_ci.oci.digest import sha256_digest
+from soci_ci.oci.manifest import Descriptor
+from soci_ci.soci.ztoc import Compression, build_ztoc
+from soci_ci.soci.verify import BlobReader, verify_layer
+from soci_ci.soci.ztoc_reader import parse_ztoc
+from tests.support.layers import Entry, build_tar, gz
+from tests.support.vectors import vectors_dir
+
+
+def layer_and_ztoc(span: int = 65536) -> tuple[bytes, bytes]:
+    tar = build_tar([Entry(name=f"f{i}".encode(), data=(f"{i} " * 20000).encode()) for i in range(20)])
+    layer = gz(tar.data)
+    return layer, build_ztoc(io.BytesIO(layer), compression=Compression.GZIP, span_size=span).data
+
+
+def check(layer: bytes, ztoc: bytes) -> list[str]:
+    desc = Descriptor(media_type="application/vnd.oci.image.layer.v1.tar+gzip",
+                      digest=sha256_digest(layer), size=len(layer))
+    reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=lambda a, b: layer[a:b])
+    return verify_layer(desc, ztoc, sha256_digest(ztoc), reader, sample=None).problems
+
+
+def test_good_index_passes() -> None:
+    assert check(*layer_and_ztoc()) == []
+
+
+def test_wrong_span_digest_is_found() -> None:
+    layer, ztoc = layer_and_ztoc()
+    digest_at = ztoc.find(b"sha256:") + 7
+    broken = ztoc[:digest_at] + (b"0" if ztoc[digest_at:digest_at + 1] != b"0" else b"1") + ztoc[digest_at + 1:]
+    assert any("digest mismatch" in p for p in check(layer, broken))
+
+
+def test_shuffled_checkpoint_is_found() -> None:
+    layer, ztoc = layer_and_ztoc()
+    blob = parse_ztoc(ztoc).checkpoints_blob
+    start = ztoc.find(blob)
+    second_in = 12 + 32785  # in_offset of checkpoint 1
+    mutated = bytearray(blob)
+    mutated[second_in : second_in + 8] = (int.from_bytes(blob[second_in:second_in + 8], "little") + 3).to_bytes(8, "little")
+    broken = ztoc[:start] + bytes(mutated) + ztoc[start + len(blob):]
+    assert check(layer, broken)
+
+
+def test_wrong_layer_bytes_are_found() -> None:
+    layer, ztoc = layer_and_ztoc()
+    other, _ = layer_and_ztoc()
+    assert check(layer[:-8] + b"\x00" * 8, ztoc)
+    assert check(other, ztoc) == []
+
+
+def test_garbage_ztoc_is_a_problem_not_a_crash() -> None:
+    layer, _ = layer_and_ztoc()
+    assert check(layer, b"\xff" * 64)
+
+
+def test_syncflush_vector_is_flagged_like_the_snapshotter(tmp_path: Path) -> None:
+    """Upstream builds this zTOC, but span 0 is empty: the snapshotter rejects it."""
+    layer = (vectors_dir() / "layers" / "entries_syncflush.tar.gz").read_bytes()
+    ztoc = build_ztoc(io.BytesIO(layer), compression=Compression.GZIP, span_size=65536).data
+    assert any("ErrNonMonotonicCheckpoints" in p for p in check(layer, ztoc))
+
+
+def test_verify_command_exit_codes(tmp_path: Path) -> None:
+    root = tmp_path / "img"
+    assert main(["example", f"oci:{root}:t"]) == 0
+    assert main(["verify", f"oci:{root}:t"]) == 3  # not indexed yet: clear input error
+    assert main(["index", f"oci:{root}:t"]) == 0
+    out = tmp_path / "v.json"
+    assert main(["verify", f"oci:{root}:t-soci", "--output-json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    files = report["indexes"][0]["layers"][0]["files"]
+    assert files and all(f["ok"] and 0 < f["fetched"] <= report["indexes"][0]["layers"][0]["layer_size"] for f in files)
+    # Swap the zTOC blob for one with a wrong digest list: verify must fail with exit 1.
+    index = json.loads((root / "blobs" / "sha256" / report["indexes"][0]["soci_index"].split(":")[1]).read_bytes())
+    ztoc_digest = index["layers"][0]["digest"]
+    path = root / "blobs" / "sha256" / ztoc_digest.split(":")[1]
+    data = path.read_bytes()
+    at = data.find(b"sha256:") + 7
+    path.write_bytes(data[:at] + (b"a" if data[at:at + 1] != b"a" else b"b") + data[at + 1:])
+    assert main(["verify", f"oci:{root}:t-soci"]) == 3  # blob no longer matches its digest
+
+
+@pytest.mark.parametrize("sample", ["1", "3"])
+def test_sample(tmp_path: Path, sample: str) -> None:
+    root = tmp_path / "img"
+    main(["example", f"oci:{root}:t"])
+    main(["index", f"oci:{root}:t"])
+    out = tmp_path / "v.json"
+    assert main(["verify", f"oci:{root}:t-soci", "--sample", sample, "--output-json", str(out)]) == 0
+    assert len(json.loads(out.read_text())["indexes"][0]["layers"][0]["files"]) == int(sample)
+
+
+def test_v1_index_verified_through_referrers_tag(tmp_path: Path) -> None:
+    root = tmp_path / "img"
+    main(["example", f"oci:{root}:t"])
+    assert main(["index", f"oci:{root}:t", "--format", "v1"]) == 0
+    assert main(["verify", f"oci:{root}:t"]) == 0
