@@ -45,9 +45,11 @@ def _binaries() -> list[Path]:
 def make_layer(path: Path, size_mb: int, *, seed: int = 1) -> None:
     """A tar of text, real binaries and random data, gzip -6."""
     rng = random.Random(seed)
-    words = [w.encode() for w in open("/usr/share/dict/words").read().split()] if Path(
-        "/usr/share/dict/words"
-    ).exists() else [f"word{i}".encode() for i in range(5000)]
+    words = (
+        [w.encode() for w in open("/usr/share/dict/words").read().split()]
+        if Path("/usr/share/dict/words").exists()
+        else [f"word{i}".encode() for i in range(5000)]
+    )
     bins = _binaries()
     target = size_mb * MiB
     raw = path.with_suffix("")
@@ -130,15 +132,19 @@ def best_of(n: int, fn) -> float:  # type: ignore[no-untyped-def]
 
 def run_cli(path: Path, out: Path) -> tuple[float, float]:
     """Wall time and peak RSS (MiB) of `soci-ci ztoc` as a child process."""
+    # VmHWM (peak RSS of this process image); ru_maxrss would include the parent's pages
+    # that the child had before exec.
     code = (
-        "import resource,sys;from soci_ci.cli import main;rc=main(sys.argv[1:]);"
-        "sys.stderr.write('RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss);"
-        "sys.exit(rc)"
+        "import sys;from soci_ci.cli import main;rc=main(sys.argv[1:]);"
+        "hwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0];"
+        "sys.stderr.write('RSS %s\\n' % hwm.split()[1]);sys.exit(rc)"
     )
     t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", code, "ztoc", str(path), "--output", str(out)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - t
     rss_kb = int(proc.stderr.strip().splitlines()[-1].split()[1])
@@ -185,34 +191,42 @@ def main() -> int:
             print(f"generating {large} ...", file=sys.stderr)
             make_layer(large, args.large_mb, seed=2)
         t_large, rss_large = run_cli(large, work / "large.ztoc")
-        rows.append((f"peak RSS on {args.large_mb} MB layer", f"{rss_large:.1f} MiB in {t_large:.1f} s"))
+        rows.append(
+            (f"peak RSS on {args.large_mb} MB layer", f"{rss_large:.1f} MiB in {t_large:.1f} s")
+        )
 
     small = work / f"small-{args.small_files}.tar.gz"
     if not small.exists():
         make_small_files_layer(small, args.small_files)
     t_small_zlib = best_of(3, lambda: zlib_stream(small))
     t_small = best_of(3, lambda: _api(small))
-    rows.append((
-        f"{args.small_files} small files: ztoc - zlib",
-        f"{t_small - t_small_zlib:.2f} s beyond decompression (target < 0.5 s)",
-    ))
+    rows.append(
+        (
+            f"{args.small_files} small files: ztoc - zlib",
+            f"{t_small - t_small_zlib:.2f} s beyond decompression (target < 0.5 s)",
+        )
+    )
 
     layers = [layer] * args.layers
     t_seq = best_of(1, lambda: [_api(p) for p in layers])
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         t_par = best_of(1, lambda: list(pool.map(_api, layers)))
-    rows.append((
-        f"{args.layers} layers, {os.cpu_count()} threads vs 1",
-        f"{t_seq:.2f} s -> {t_par:.2f} s ({t_seq / t_par:.2f}x)",
-    ))
+    rows.append(
+        (
+            f"{args.layers} layers, {os.cpu_count()} threads vs 1",
+            f"{t_seq:.2f} s -> {t_par:.2f} s ({t_seq / t_par:.2f}x)",
+        )
+    )
 
     width = max(len(k) for k, _ in rows)
     print(f"| {'measure'.ljust(width)} | result |")
     print(f"|{'-' * (width + 2)}|--------|")
     for k, v in rows:
         print(f"| {k.ljust(width)} | {v} |")
-    print(f"(self RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)",
-          file=sys.stderr)
+    print(
+        f"(self RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -60,7 +60,9 @@ class InputError(SociCiError):
 class LayerError(InputError):
     """A layer blob is corrupt or uses a tar/gzip feature the SOCI format cannot express."""
 
-    default_hint = "the official soci CLI rejects this layer too; rebuild it with a standard tar/gzip"
+    default_hint = (
+        "the official soci CLI rejects this layer too; rebuild it with a standard tar/gzip"
+    )
 
 
 class RegistryError(SociCiError):
@@ -98,9 +100,7 @@ class AwsError(SociCiError):
     exit_code = ExitCode.AWS
     default_hint = "check the AWS region, credentials and the IAM policy in the README"
 
-    def __init__(
-        self, message: str, *, hint: str | None = None, throttled: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, throttled: bool = False) -> None:
         super().__init__(message, hint=hint)
         self.throttled = throttled
 

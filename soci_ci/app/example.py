@@ -20,10 +20,30 @@ from soci_ci.oci.layout import OciLayout
 from soci_ci.oci.manifest import Descriptor, Manifest
 
 MTIME = 1700000000
-WORDS = (
-    "container image layer fargate task cold start lazy loading seekable index span "
-    "checkpoint registry manifest digest gzip tar snapshot pull ready latency"
-).split()
+WORDS = [
+    "container",
+    "image",
+    "layer",
+    "fargate",
+    "task",
+    "cold",
+    "start",
+    "lazy",
+    "loading",
+    "seekable",
+    "index",
+    "span",
+    "checkpoint",
+    "registry",
+    "manifest",
+    "digest",
+    "gzip",
+    "tar",
+    "snapshot",
+    "pull",
+    "ready",
+    "latency",
+]
 
 
 def _tar(files: list[tuple[str, bytes, int]]) -> bytes:
@@ -62,11 +82,13 @@ def _text(rng: random.Random, size: int) -> bytes:
 
 def example_layers() -> list[bytes]:
     rng = random.Random(20231114)
-    app = _tar([
-        ("app/bin/server", rng.randbytes(12 * 1024 * 1024), 0o755),
-        *[(f"app/assets/page{i}.html", _text(rng, 96 * 1024), 0o644) for i in range(24)],
-        ("app/README.txt", b"soci-ci example application\n", 0o644),
-    ])
+    app = _tar(
+        [
+            ("app/bin/server", rng.randbytes(12 * 1024 * 1024), 0o755),
+            *[(f"app/assets/page{i}.html", _text(rng, 96 * 1024), 0o644) for i in range(24)],
+            ("app/README.txt", b"soci-ci example application\n", 0o644),
+        ]
+    )
     conf = _tar([("etc/app/app.conf", b"listen = 0.0.0.0:8080\nlog = stdout\n", 0o644)])
     return [_gzip(app), _gzip(conf)]
 
@@ -75,16 +97,21 @@ def write_example(root: Path, tag: str = "latest") -> str:
     """Write the example image into the layout at `root`; return its manifest digest."""
     layout = OciLayout(root, tag, create=True)
     layers = example_layers()
-    config = marshal(Ordered(
-        ("created", "2023-11-14T22:13:20Z"),
-        ("architecture", "amd64"),
-        ("os", "linux"),
-        ("config", Ordered(("Cmd", ["/app/bin/server"]), ("WorkingDir", "/app"))),
-        ("rootfs", Ordered(
-            ("type", "layers"),
-            ("diff_ids", [sha256_digest(zlib.decompress(layer, 31)) for layer in layers]),
-        )),
-    ))
+    config = marshal(
+        Ordered(
+            ("created", "2023-11-14T22:13:20Z"),
+            ("architecture", "amd64"),
+            ("os", "linux"),
+            ("config", Ordered(("Cmd", ["/app/bin/server"]), ("WorkingDir", "/app"))),
+            (
+                "rootfs",
+                Ordered(
+                    ("type", "layers"),
+                    ("diff_ids", [sha256_digest(zlib.decompress(layer, 31)) for layer in layers]),
+                ),
+            ),
+        )
+    )
     for blob in (config, *layers):
         layout.push_blob(sha256_digest(blob), blob)
     manifest = Manifest(

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -108,7 +108,10 @@ class IndexReport:
             "message": self.message,
             "image": self.image,
             "format": str(self.index_format),
-            "original_image": {"digest": self.original_digest, "mediaType": self.original_media_type},
+            "original_image": {
+                "digest": self.original_digest,
+                "mediaType": self.original_media_type,
+            },
             "soci_image": (
                 {"digest": self.soci_image_digest, "tag": self.tag}
                 if self.soci_image_digest
@@ -118,9 +121,15 @@ class IndexReport:
             "rewritten_manifests": self.manifest_digests,
             "ztocs": [
                 {
-                    "platform": r.platform, "layer": r.digest, "layer_media_type": r.media_type,
-                    "layer_size": r.size, "digest": r.ztoc_digest, "size": r.ztoc_size,
-                    "spans": r.spans, "files": r.files, "seconds": r.seconds,
+                    "platform": r.platform,
+                    "layer": r.digest,
+                    "layer_media_type": r.media_type,
+                    "layer_size": r.size,
+                    "digest": r.ztoc_digest,
+                    "size": r.ztoc_size,
+                    "spans": r.spans,
+                    "files": r.files,
+                    "seconds": r.seconds,
                 }
                 for r in self.layers
                 if r.ztoc_digest
@@ -193,9 +202,13 @@ def select_targets(
         if desc.annotation(mt.ANNOTATION_REFERENCE_TYPE) == mt.ATTESTATION_MANIFEST:
             continue
         if desc.media_type not in mt.MANIFEST_TYPES:
-            notes.append(f"entry {desc.digest} ({desc.media_type}) is not an image manifest: left as is")
+            notes.append(
+                f"entry {desc.digest} ({desc.media_type}) is not an image manifest: left as is"
+            )
             continue
-        if platforms and (desc.platform is None or not any(desc.platform.matches(p) for p in platforms)):
+        if platforms and (
+            desc.platform is None or not any(desc.platform.matches(p) for p in platforms)
+        ):
             continue
         fetched = source.fetch_manifest(desc.digest)
         manifest = _parse_manifest(fetched, f"manifest {desc.digest}")
@@ -217,7 +230,9 @@ def _classify(layer: Descriptor, options: IndexOptions) -> tuple[Compression | N
     if layer.media_type == c.SOCI_PREFETCH:
         return None, "prefetch artifact"
     if not _is_layer(layer.media_type):
-        raise InputError(f"manifest lists {layer.digest} with non-layer media type {layer.media_type!r}")
+        raise InputError(
+            f"manifest lists {layer.digest} with non-layer media type {layer.media_type!r}"
+        )
     if layer.size < options.min_layer_size:
         return None, f"size {layer.size} is less than min-layer-size {options.min_layer_size}"
     compression = compression_from_media_type(layer.media_type)
@@ -230,7 +245,7 @@ def _classify(layer: Descriptor, options: IndexOptions) -> tuple[Compression | N
 
 def _build_one(
     source: ImageSource, layer: Descriptor, compression: Compression, options: IndexOptions
-) -> tuple[bytes, LayerReport]:
+) -> _Built:
     started = time.monotonic()
     with source.open_blob(layer.digest, layer.size) as raw:
         reader = HashingReader(raw)
@@ -254,12 +269,23 @@ def _build_one(
     seconds = round(time.monotonic() - started, 3)
     log.info(
         "  indexed %s (%.1f MB): %d files, %d spans, zTOC %d bytes, %.2f s",
-        layer.digest[:19], layer.size / 1e6, built.entry_count, built.span_count, built.size, seconds,
+        layer.digest[:19],
+        layer.size / 1e6,
+        built.entry_count,
+        built.span_count,
+        built.size,
+        seconds,
     )
     report = LayerReport(
-        platform="", digest=layer.digest, media_type=layer.media_type, size=layer.size,
-        ztoc_digest=built.digest, ztoc_size=built.size, spans=built.span_count,
-        files=built.entry_count, seconds=seconds,
+        platform="",
+        digest=layer.digest,
+        media_type=layer.media_type,
+        size=layer.size,
+        ztoc_digest=built.digest,
+        ztoc_size=built.size,
+        spans=built.span_count,
+        files=built.entry_count,
+        seconds=seconds,
     )
     disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
     return _Built(data=built.data, report=report, disable_xattrs=disable)
@@ -274,7 +300,10 @@ class _Built:
 
 def _item(data: bytes, media_type: str, *, manifest: bool, what: str) -> PlanItem:
     return PlanItem(
-        digest=sha256_digest(data), data=data, media_type=media_type, is_manifest=manifest,
+        digest=sha256_digest(data),
+        data=data,
+        media_type=media_type,
+        is_manifest=manifest,
         what=what,
     )
 
@@ -303,7 +332,9 @@ def build_plan(
         total = sum(layer.size for layer, _ in jobs.values())
         log.info(
             "building %d zTOC(s) from %.1f MB of layers with %d worker(s)",
-            len(jobs), total / 1e6, min(options.workers, len(jobs)),
+            len(jobs),
+            total / 1e6,
+            min(options.workers, len(jobs)),
         )
         with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(jobs)))) as pool:
             futures = {
@@ -316,7 +347,9 @@ def build_plan(
     reports: list[LayerReport] = []
     items: list[PlatformSoci] = []
     plan: list[PlanItem] = [
-        _item(c.EMPTY_CONFIG, c.EMPTY_CONFIG_MEDIA_TYPE, manifest=False, what="SOCI index config {}")
+        _item(
+            c.EMPTY_CONFIG, c.EMPTY_CONFIG_MEDIA_TYPE, manifest=False, what="SOCI index config {}"
+        )
     ]
     seen_ztocs: set[str] = set()
     v1_indexes: list[tuple[_Target, PlanItem]] = []
@@ -324,75 +357,116 @@ def build_plan(
         refs = []
         for layer, reason in rows:
             if reason is not None:
-                reports.append(LayerReport(
-                    platform=str(target.platform), digest=layer.digest,
-                    media_type=layer.media_type, size=layer.size, skipped=reason,
-                ))
+                reports.append(
+                    LayerReport(
+                        platform=str(target.platform),
+                        digest=layer.digest,
+                        media_type=layer.media_type,
+                        size=layer.size,
+                        skipped=reason,
+                    )
+                )
                 continue
             b = built[layer.digest]
             reports.append(LayerReport(**{**_fields(b.report), "platform": str(target.platform)}))
-            refs.append(ZtocRef(
-                layer=layer, digest=b.report.ztoc_digest or "", size=b.report.ztoc_size or 0,
-                span_size=options.span_size, disable_xattrs=b.disable_xattrs,
-            ))
+            refs.append(
+                ZtocRef(
+                    layer=layer,
+                    digest=b.report.ztoc_digest or "",
+                    size=b.report.ztoc_size or 0,
+                    span_size=options.span_size,
+                    disable_xattrs=b.disable_xattrs,
+                )
+            )
             if b.report.ztoc_digest not in seen_ztocs:
                 seen_ztocs.add(b.report.ztoc_digest or "")
-                plan.append(_item(b.data, c.ZTOC_MEDIA_TYPE, manifest=False, what=f"zTOC of {layer.digest}"))
+                plan.append(
+                    _item(b.data, c.ZTOC_MEDIA_TYPE, manifest=False, what=f"zTOC of {layer.digest}")
+                )
         if not refs:
             notes.append(f"{target.platform}: no layer to index, no SOCI index for this platform")
             continue
         subject = None
         if options.index_format is IndexFormat.V1:
             subject = Descriptor(
-                media_type=target.image.media_type, digest=target.image.digest,
+                media_type=target.image.media_type,
+                digest=target.image.digest,
                 size=target.image.size,
             )
         index_bytes = soci_index_manifest(
-            index_format=options.index_format, ztocs=refs,
-            build_tool_identifier=options.build_tool_identifier, subject=subject,
+            index_format=options.index_format,
+            ztocs=refs,
+            build_tool_identifier=options.build_tool_identifier,
+            subject=subject,
         ).to_json()
-        index_item = _item(index_bytes, mt.OCI_MANIFEST, manifest=True, what=f"SOCI index ({target.platform})")
+        index_item = _item(
+            index_bytes, mt.OCI_MANIFEST, manifest=True, what=f"SOCI index ({target.platform})"
+        )
         plan.append(index_item)
         v1_indexes.append((target, index_item))
-        items.append(PlatformSoci(
-            image=target.image, manifest=target.manifest, platform=target.platform,
-            soci_index=index_bytes,
-        ))
+        items.append(
+            PlatformSoci(
+                image=target.image,
+                manifest=target.manifest,
+                platform=target.platform,
+                soci_index=index_bytes,
+            )
+        )
 
     base = IndexReport(
-        outcome=Outcome.NOT_APPLICABLE, image=source.display_name,
-        index_format=options.index_format, original_digest=root.digest,
-        original_media_type=root.media_type, layers=tuple(reports), notes=tuple(notes),
+        outcome=Outcome.NOT_APPLICABLE,
+        image=source.display_name,
+        index_format=options.index_format,
+        original_digest=root.digest,
+        original_media_type=root.media_type,
+        layers=tuple(reports),
+        notes=tuple(notes),
     )
     if not items:
-        return _replace(base, message=(
-            "SOCI not applicable: no layer qualifies for a zTOC (all layers are smaller than "
-            f"--min-layer-size {options.min_layer_size} or unsupported); nothing was written"
-        ))
+        return _replace(
+            base,
+            message=(
+                "SOCI not applicable: no layer qualifies for a zTOC (all layers are smaller than "
+                f"--min-layer-size {options.min_layer_size} or unsupported); nothing was written"
+            ),
+        )
 
     soci_indexes = {str(t.platform): i.digest for t, i in v1_indexes}
     tags: list[tuple[str, PlanItem]] = []
     if options.index_format is IndexFormat.V2:
         conv = convert(items, original_index)
         for data in conv.manifests:
-            plan.append(_item(data, mt.OCI_MANIFEST, manifest=True, what="SOCI-enabled image manifest"))
+            plan.append(
+                _item(data, mt.OCI_MANIFEST, manifest=True, what="SOCI-enabled image manifest")
+            )
         index_item = _item(conv.index, mt.OCI_INDEX, manifest=True, what="SOCI-enabled image index")
         plan.append(index_item)
         if options.tag:
             tags.append((options.tag, index_item))
         for digest in conv.attestations_updated:
-            notes.append(f"attestation manifest {digest} kept; its reference now points at the SOCI-enabled manifest")
+            notes.append(
+                f"attestation manifest {digest} kept; its reference now points at the "
+                "SOCI-enabled manifest"
+            )
         return _replace(
-            base, outcome=Outcome.INDEXED, soci_image_digest=conv.index_digest,
-            soci_indexes=soci_indexes, manifest_digests=conv.manifest_digests, tag=options.tag,
-            notes=tuple(notes), plan=Plan(items=tuple(plan), tags=tuple(tags)),
+            base,
+            outcome=Outcome.INDEXED,
+            soci_image_digest=conv.index_digest,
+            soci_indexes=soci_indexes,
+            manifest_digests=conv.manifest_digests,
+            tag=options.tag,
+            notes=tuple(notes),
+            plan=Plan(items=tuple(plan), tags=tuple(tags)),
         )
     for target, index_item in v1_indexes:
         fallback = referrers_fallback(target.image.digest, index_item, existing_tag)
         plan.append(fallback[1])
         tags.append(fallback)
     return _replace(
-        base, outcome=Outcome.INDEXED, soci_indexes=soci_indexes, notes=tuple(notes),
+        base,
+        outcome=Outcome.INDEXED,
+        soci_indexes=soci_indexes,
+        notes=tuple(notes),
         plan=Plan(items=tuple(plan), tags=tuple(tags)),
     )
 
@@ -404,13 +478,17 @@ def referrers_fallback(
     tag = subject_digest.replace(":", "-")
     manifest = Manifest.from_json(load_json(index_item.data, "SOCI index"))
     desc = descriptor_for(
-        index_item.data, mt.OCI_MANIFEST, annotations=dict(manifest.annotations or {}),
+        index_item.data,
+        mt.OCI_MANIFEST,
+        annotations=dict(manifest.annotations or {}),
         artifact_type=manifest.config.media_type,
     )
     entries: list[Descriptor] = []
     current = existing.read_tag(tag) if existing is not None else None
     if current is not None:
-        old = Index.from_json(load_json(current.data, f"referrers tag {tag}"), f"referrers tag {tag}")
+        old = Index.from_json(
+            load_json(current.data, f"referrers tag {tag}"), f"referrers tag {tag}"
+        )
         entries = [d for d in old.manifests or () if d.digest != desc.digest]
     data = Index(media_type=mt.OCI_INDEX, manifests=(*entries, desc)).to_json()
     return tag, _item(data, mt.OCI_INDEX, manifest=True, what=f"referrers index {tag}")
@@ -439,19 +517,21 @@ def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
             written += 1
     if written == 0:
         return _replace(
-            report, outcome=Outcome.UP_TO_DATE, already_present=present,
+            report,
+            outcome=Outcome.UP_TO_DATE,
+            already_present=present,
             message="already SOCI-enabled: an identical index is present, nothing was written",
         )
     what = "SOCI-enabled image" if report.index_format is IndexFormat.V2 else "SOCI index (v1)"
     return _replace(
-        report, written=written, already_present=present,
+        report,
+        written=written,
+        already_present=present,
         message=f"{what} written: {written} new object(s), {present} already present",
     )
 
 
 def _replace(report: IndexReport, **changes: Any) -> IndexReport:
-    from dataclasses import replace
-
     return replace(report, **changes)
 
 

@@ -29,7 +29,7 @@ def parse_image_ref(text: str) -> ImageRef:
     for transport in ("oci-archive", "oci"):
         prefix = transport + ":"
         if text.startswith(prefix):
-            rest = text[len(prefix):]
+            rest = text[len(prefix) :]
             path, sep, tag = rest.rpartition(":")
             if not sep or "/" in tag:
                 path, tag = rest, ""

@@ -47,18 +47,30 @@ class VerifyReport:
             "ok": self.ok,
             "indexes": [
                 {
-                    "platform": i.platform, "image_manifest": i.image_digest,
-                    "soci_index": i.index_digest, "format": i.index_format, "ok": i.ok,
+                    "platform": i.platform,
+                    "image_manifest": i.image_digest,
+                    "soci_index": i.index_digest,
+                    "format": i.index_format,
+                    "ok": i.ok,
                     "problems": i.problems,
                     "layers": [
                         {
-                            "layer": lc.layer, "layer_size": lc.layer_size, "ztoc": lc.ztoc,
-                            "spans": lc.spans, "files_total": lc.files_total,
-                            "files_checked": len(lc.files), "ok": lc.ok,
+                            "layer": lc.layer,
+                            "layer_size": lc.layer_size,
+                            "ztoc": lc.ztoc,
+                            "spans": lc.spans,
+                            "files_total": lc.files_total,
+                            "files_checked": len(lc.files),
+                            "ok": lc.ok,
                             "problems": lc.problems,
                             "files": [
-                                {"name": f.name, "size": f.size, "fetched": f.fetched,
-                                 "requests": f.requests, "ok": f.ok}
+                                {
+                                    "name": f.name,
+                                    "size": f.size,
+                                    "fetched": f.fetched,
+                                    "requests": f.requests,
+                                    "ok": f.ok,
+                                }
                                 for f in lc.files
                             ],
                         }
@@ -107,8 +119,9 @@ def find_indexes(
                 how += " (SOCI index not listed in the image index)"
             elif soci_desc.artifact_type != c.SOCI_INDEX_V2:
                 how += " (index entry lacks artifactType; older clients drop it)"
-            found.append((str(desc.platform or ""), desc, image,
-                          source.fetch_manifest(index_digest), how))
+            found.append(
+                (str(desc.platform or ""), desc, image, source.fetch_manifest(index_digest), how)
+            )
         if not found:
             raise InputError(
                 f"{source.display_name} has no image manifest with a SOCI index "
@@ -127,7 +140,9 @@ def find_indexes(
         index = Index.from_json(load_json(referrers.data, f"referrers tag {tag}"))
         for desc in index.manifests or ():
             if desc.artifact_type == c.SOCI_INDEX_V1:
-                found.append(("", image_desc, image, source.fetch_manifest(desc.digest), "v1 referrer"))
+                found.append(
+                    ("", image_desc, image, source.fetch_manifest(desc.digest), "v1 referrer")
+                )
     if not found:
         raise InputError(
             f"no SOCI index found for {source.display_name} (no com.amazon.soci.index-digest "
@@ -137,6 +152,13 @@ def find_indexes(
     return found
 
 
+def _layer_reader(source: ImageSource, layer: Descriptor) -> BlobReader:
+    return BlobReader(
+        open_stream=lambda: source.open_blob(layer.digest, layer.size),
+        read_range=lambda start, end: source.read_blob_range(layer.digest, start, end),
+    )
+
+
 def verify_image(
     source: ImageSource, tag_reader: TagReader | None, *, sample: int | None, seed: int = 0
 ) -> VerifyReport:
@@ -144,16 +166,24 @@ def verify_image(
     for platform, image_desc, image, soci, how in find_indexes(source, tag_reader):
         index = _manifest(soci, f"SOCI index {soci.digest}")
         fmt = {c.SOCI_INDEX_V1: "v1", c.SOCI_INDEX_V2: "v2"}.get(index.config.media_type, "?")
-        check = IndexCheck(platform=platform, image_digest=image_desc.digest,
-                           index_digest=soci.digest, index_format=fmt)
+        check = IndexCheck(
+            platform=platform,
+            image_digest=image_desc.digest,
+            index_digest=soci.digest,
+            index_format=fmt,
+        )
         checks.append(check)
         log.info("checking SOCI index %s (%s, found by %s)", soci.digest[:19], fmt, how)
         if fmt == "?":
-            check.problems.append(f"unknown index version: config media type {index.config.media_type!r}")
+            check.problems.append(
+                f"unknown index version: config media type {index.config.media_type!r}"
+            )
             continue
         if fmt == "v2" and (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST) != soci.digest:
-            check.problems.append("the image manifest does not carry com.amazon.soci.index-digest "
-                                  "for this index: Fargate would not find it")
+            check.problems.append(
+                "the image manifest does not carry com.amazon.soci.index-digest "
+                "for this index: Fargate would not find it"
+            )
         layers = {layer.digest: layer for layer in image.layers or ()}
         for desc in index.layers or ():
             if desc.media_type != c.ZTOC_MEDIA_TYPE:
@@ -161,16 +191,20 @@ def verify_image(
             layer_digest = desc.annotation(c.ANNOTATION_IMAGE_LAYER_DIGEST) or ""
             layer = layers.get(layer_digest)
             if layer is None:
-                check.problems.append(f"zTOC {desc.digest} names layer {layer_digest}, not in the image")
+                check.problems.append(
+                    f"zTOC {desc.digest} names layer {layer_digest}, not in the image"
+                )
                 continue
             ztoc = _read_blob(source, desc)
-            reader = BlobReader(
-                open_stream=lambda layer=layer: source.open_blob(layer.digest, layer.size),  # type: ignore[misc]
-                read_range=lambda a, b, layer=layer: source.read_blob_range(layer.digest, a, b),  # type: ignore[misc]
-            )
+            reader = _layer_reader(source, layer)
             result = verify_layer(layer, ztoc, desc.digest, reader, sample=sample, seed=seed)
-            log.info("  layer %s: %d spans, %d/%d files checked, %s", layer.digest[:19],
-                     result.spans, len(result.files), result.files_total,
-                     "ok" if result.ok else "PROBLEMS")
+            log.info(
+                "  layer %s: %d spans, %d/%d files checked, %s",
+                layer.digest[:19],
+                result.spans,
+                len(result.files),
+                result.files_total,
+                "ok" if result.ok else "PROBLEMS",
+            )
             check.layers.append(result)
     return VerifyReport(image=source.display_name, indexes=tuple(checks))

@@ -32,11 +32,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=[f.value for f in IndexFormat], default="v2")
     parser.add_argument("--span-size", type=int, default=DEFAULT_SPAN_SIZE, metavar="BYTES")
     parser.add_argument(
-        "--min-layer-size", type=int, default=DEFAULT_MIN_LAYER_SIZE, metavar="BYTES",
+        "--min-layer-size",
+        type=int,
+        default=DEFAULT_MIN_LAYER_SIZE,
+        metavar="BYTES",
         help=f"skip layers smaller than this (default {DEFAULT_MIN_LAYER_SIZE})",
     )
     parser.add_argument(
-        "--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]",
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
         help="index only these platforms (repeatable; default: all)",
     )
     parser.add_argument("--build-tool-identifier", default=DEFAULT_BUILD_TOOL, metavar="TEXT")
@@ -44,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tag", help="tag of the SOCI-enabled image (v2; default: <source tag>-soci)"
     )
     parser.add_argument(
-        "--optimizations", choices=["xattr"], action="append", default=[],
+        "--optimizations",
+        choices=["xattr"],
+        action="append",
+        default=[],
         help="xattr: mark layers without xattrs (com.amazon.soci.disable-xattrs)",
     )
     parser.add_argument("--workers", type=int, default=None, help="parallel zTOC builds")

@@ -1,4 +1,4 @@
-"""`soci-ci verify IMAGE`: check a SOCI index as the snapshotter will use it, and prove lazy reads."""
+"""`soci-ci verify IMAGE`: check a SOCI index as the snapshotter uses it; prove lazy reads."""
 
 from __future__ import annotations
 

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from soci_ci.errors import InputError, UsageError
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE
-from soci_ci.soci.ztoc import Compression, build_ztoc, compression_from_media_type, sniff_compression
+from soci_ci.soci.ztoc import (
+    Compression,
+    build_ztoc,
+    compression_from_media_type,
+    sniff_compression,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,15 +28,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("layer", metavar="LAYER", type=Path, help="layer blob (tar, tar+gzip)")
     parser.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
     parser.add_argument(
-        "--span-size", type=int, default=DEFAULT_SPAN_SIZE, metavar="BYTES",
+        "--span-size",
+        type=int,
+        default=DEFAULT_SPAN_SIZE,
+        metavar="BYTES",
         help=f"uncompressed bytes per span (default {DEFAULT_SPAN_SIZE})",
     )
     parser.add_argument(
-        "--media-type", metavar="MEDIATYPE",
+        "--media-type",
+        metavar="MEDIATYPE",
         help="layer media type; default: detect gzip/zstd/tar from the bytes",
     )
     parser.add_argument(
-        "--build-tool-identifier", default=DEFAULT_BUILD_TOOL, metavar="TEXT",
+        "--build-tool-identifier",
+        default=DEFAULT_BUILD_TOOL,
+        metavar="TEXT",
         help=f'stored in the zTOC (default "{DEFAULT_BUILD_TOOL}"; '
         '"AWS SOCI CLI v0.2" reproduces the official tool)',
     )

@@ -54,7 +54,9 @@ def _unpack(path: Path, dest: Path) -> None:
                 if not name:
                     continue
                 target = (dest / name).resolve()
-                if os.path.isabs(member.name) or not str(target).startswith(str(dest.resolve())):
+                if Path(member.name).is_absolute() or not str(target).startswith(
+                    str(dest.resolve())
+                ):
                     raise InputError(f"OCI archive {path} has an unsafe member {member.name!r}")
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ def sha256_digest(data: bytes) -> str:
 def check_digest(digest: str) -> str:
     """Validate a digest string before it is used in a path or URL."""
     if not _DIGEST.fullmatch(digest):
-        raise InputError(f"unsupported or malformed digest {digest[:80]!r} (expected sha256:<64 hex>)")
+        raise InputError(
+            f"unsupported or malformed digest {digest[:80]!r} (expected sha256:<64 hex>)"
+        )
     return digest
 
 

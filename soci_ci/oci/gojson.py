@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_ESCAPE = re.compile("[\\x00-\\x1f\"\\\\<>&\u2028\u2029\udc80-\udcff]")
+_ESCAPE = re.compile('[\\x00-\\x1f"\\\\<>&\u2028\u2029\udc80-\udcff]')
 _NAMED = {
     '"': '\\"',
     "\\": "\\\\",

@@ -89,8 +89,9 @@ class OciLayout:
     def resolve(self) -> Fetched:
         desc = self._root_descriptor()
         fetched = self.fetch_manifest(desc.digest)
-        return Fetched(data=fetched.data, media_type=desc.media_type or fetched.media_type,
-                       digest=desc.digest)
+        return Fetched(
+            data=fetched.data, media_type=desc.media_type or fetched.media_type, digest=desc.digest
+        )
 
     def fetch_manifest(self, digest: str) -> Fetched:
         path = self.blob_path(digest)
@@ -114,7 +115,9 @@ class OciLayout:
         with fh:
             actual = os.fstat(fh.fileno()).st_size
             if actual != size:
-                raise InputError(f"blob {digest} in {self.root} has {actual} bytes, expected {size}")
+                raise InputError(
+                    f"blob {digest} in {self.root} has {actual} bytes, expected {size}"
+                )
             yield fh
 
     def read_blob_range(self, digest: str, start: int, end: int) -> bytes:
@@ -153,11 +156,17 @@ class OciLayout:
                 continue
             kept.append(desc)
         kept.append(
-            Descriptor(media_type=media_type, digest=digest, size=len(data),
-                       annotations={mt.ANNOTATION_REF_NAME: tag})
+            Descriptor(
+                media_type=media_type,
+                digest=digest,
+                size=len(data),
+                annotations={mt.ANNOTATION_REF_NAME: tag},
+            )
         )
         new_index = Index(
-            schema_version=2, media_type=mt.OCI_INDEX, manifests=tuple(kept),
+            schema_version=2,
+            media_type=mt.OCI_INDEX,
+            manifests=tuple(kept),
             annotations=index.annotations,
         )
         _write_atomic(self.root / INDEX_FILE, new_index.to_json())

@@ -67,7 +67,9 @@ class Platform:
         parts = text.strip().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise InputError(f"invalid platform {text!r}: expected os/arch[/variant]")
-        return cls(os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else None)
+        return cls(
+            os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else None
+        )
 
     def matches(self, wanted: Platform) -> bool:
         if (self.os, self.architecture) != (wanted.os, wanted.architecture):

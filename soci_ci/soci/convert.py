@@ -13,6 +13,7 @@ changed; it still names the original manifest digest, which stays in the reposit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -118,6 +119,4 @@ def convert(items: Sequence[PlatformSoci], original_index: Index | None) -> Conv
 
 
 def _loads(data: bytes) -> object:
-    import json
-
     return json.loads(data)

@@ -33,8 +33,7 @@ class Builder:
         self._object_end = 0
 
     def prep(self, size: int, additional: int) -> None:
-        if size > self.minalign:
-            self.minalign = size
+        self.minalign = max(self.minalign, size)
         pad = (-(self.offset + additional)) & (size - 1)
         if pad:
             self._parts.append(_ZEROS[:pad] if pad <= 16 else bytes(pad))

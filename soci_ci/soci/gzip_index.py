@@ -161,7 +161,7 @@ class GzipScanner:
         if ret == Z_STREAM_END:
             self._member_end()
             return
-        if ret == Z_NEED_DICT or (ret != Z_OK and ret != Z_BUF_ERROR):
+        if ret == Z_NEED_DICT or ret not in (Z_OK, Z_BUF_ERROR):
             code = Z_DATA_ERROR if ret == Z_NEED_DICT else ret
             raise LayerError(
                 f"could not generate gzip zinfo. gzip error: {code} "

@@ -1,4 +1,4 @@
-"""SOCI index manifests, v1 and v2, as upstream's `NewIndex`/`MarshalIndex` write them (notes 1d)."""
+"""SOCI index manifests, v1 and v2, as upstream's `NewIndex`/`MarshalIndex` write them."""
 
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ from soci_ci.soci.zlib_binding import (
 OUT_CHUNK = 1 << 18
 
 
-def inflate_from_checkpoint(compressed: bytes, checkpoint: Checkpoint, skip: int, length: int) -> bytes:
+def inflate_from_checkpoint(
+    compressed: bytes, checkpoint: Checkpoint, skip: int, length: int
+) -> bytes:
     """Uncompressed bytes [out+skip, out+skip+length) from `compressed` (which starts at the
     checkpoint's `in` - 1 when `bits` != 0, else at `in`)."""
     lib = libz()

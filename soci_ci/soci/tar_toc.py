@@ -308,7 +308,7 @@ class _Reader:
         self.remaining = nb
         self.pad = -nb % BLOCK
 
-    def next(self) -> FileMetadata | None:  # noqa: C901 - mirrors Go's Reader.next
+    def next(self) -> FileMetadata | None:
         pax: dict[bytes, bytes] | None = None
         long_name = b""
         long_link = b""

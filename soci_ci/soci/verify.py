@@ -15,6 +15,7 @@ import hashlib
 import random
 import zlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -74,7 +75,7 @@ class BlobReader:
 
     def __init__(
         self,
-        open_stream: Callable[[], BinaryIO],
+        open_stream: Callable[[], AbstractContextManager[BinaryIO]],
         read_range: Callable[[int, int], bytes],
     ) -> None:
         self.open_stream = open_stream
@@ -88,20 +89,20 @@ def _spans_gzip(z: ParsedZtoc, layer_size: int, check: LayerCheck) -> list[Span]
         check.problems.append(str(exc))
         return []
     if z.max_span_id != len(cps) - 1:
-        check.problems.append(
-            f"max_span_id {z.max_span_id} does not match {len(cps)} checkpoints"
-        )
+        check.problems.append(f"max_span_id {z.max_span_id} does not match {len(cps)} checkpoints")
     spans = []
     for i, cp in enumerate(cps):
         last = i == len(cps) - 1
-        spans.append(Span(
-            c_start=cp.in_offset - (1 if cp.bits else 0),
-            c_end=layer_size if last else cps[i + 1].in_offset,
-            u_start=cp.out_offset,
-            u_end=z.uncompressed_archive_size if last else cps[i + 1].out_offset,
-            digest=z.span_digests[i] if i < len(z.span_digests) else "",
-            checkpoint=cp,
-        ))
+        spans.append(
+            Span(
+                c_start=cp.in_offset - (1 if cp.bits else 0),
+                c_end=layer_size if last else cps[i + 1].in_offset,
+                u_start=cp.out_offset,
+                u_end=z.uncompressed_archive_size if last else cps[i + 1].out_offset,
+                digest=z.span_digests[i] if i < len(z.span_digests) else "",
+                checkpoint=cp,
+            )
+        )
     return spans
 
 
@@ -114,7 +115,9 @@ def _spans_tar(z: ParsedZtoc, layer_size: int, check: LayerCheck) -> list[Span]:
         check.problems.append(f"TarZinfo size {info.size} != layer size {layer_size}")
     count = -(-info.size // info.span_size)
     if z.max_span_id != count - 1:
-        check.problems.append(f"max_span_id {z.max_span_id} != {count - 1} for a tar of {info.size} bytes")
+        check.problems.append(
+            f"max_span_id {z.max_span_id} != {count - 1} for a tar of {info.size} bytes"
+        )
     return [
         Span(
             c_start=i * info.span_size,
@@ -128,7 +131,9 @@ def _spans_tar(z: ParsedZtoc, layer_size: int, check: LayerCheck) -> list[Span]:
     ]
 
 
-def check_structure(z: ParsedZtoc, layer_size: int, reader: BlobReader, check: LayerCheck) -> list[Span]:
+def check_structure(
+    z: ParsedZtoc, layer_size: int, reader: BlobReader, check: LayerCheck
+) -> list[Span]:
     if z.compressed_archive_size != layer_size:
         check.problems.append(
             f"compressed_archive_size {z.compressed_archive_size} != layer size {layer_size}"
@@ -142,9 +147,7 @@ def check_structure(z: ParsedZtoc, layer_size: int, reader: BlobReader, check: L
         return []
     check.spans = len(spans)
     if len(z.span_digests) != z.max_span_id + 1:
-        check.problems.append(
-            f"{len(z.span_digests)} span digests for max_span_id {z.max_span_id}"
-        )
+        check.problems.append(f"{len(z.span_digests)} span digests for max_span_id {z.max_span_id}")
     for i, s in enumerate(spans[:-1]):
         if not (s.c_start < s.c_end and s.u_start < s.u_end):
             check.problems.append(
@@ -170,11 +173,15 @@ def check_structure(z: ParsedZtoc, layer_size: int, reader: BlobReader, check: L
         prev_end = e.uncompressed_offset + size + (-size % 512)
     for i, s in enumerate(spans):
         if s.c_end < s.c_start or s.c_end > layer_size:
-            check.problems.append(f"span {i} compressed range {s.c_start}-{s.c_end} is outside the layer")
+            check.problems.append(
+                f"span {i} compressed range {s.c_start}-{s.c_end} is outside the layer"
+            )
             continue
         actual = "sha256:" + hashlib.sha256(reader.read_range(s.c_start, s.c_end)).hexdigest()
         if actual != s.digest:
-            check.problems.append(f"span {i} digest mismatch: zTOC {s.digest or '(none)'}, layer {actual}")
+            check.problems.append(
+                f"span {i} digest mismatch: zTOC {s.digest or '(none)'}, layer {actual}"
+            )
     return spans
 
 
@@ -182,9 +189,7 @@ def _name(e: FileMetadata) -> str:
     return e.name.decode("utf-8", "replace")
 
 
-def sequential_hashes(
-    stream: BinaryIO, gzip: bool, files: list[FileMetadata]
-) -> dict[int, str]:
+def sequential_hashes(stream: BinaryIO, gzip: bool, files: list[FileMetadata]) -> dict[int, str]:
     """sha256 of each file's bytes, read front to back from the whole layer."""
     wanted = sorted(files, key=lambda e: e.uncompressed_offset)
     hashes: dict[int, hashlib._Hash] = {}
@@ -272,7 +277,9 @@ def verify_layer(
         except InputError as exc:
             check.problems.append(f"{_name(e)}: {exc}")
             data, fetched, ok = b"", 0, False
-        check.files.append(FileCheck(name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=1, ok=ok))
+        check.files.append(
+            FileCheck(name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=1, ok=ok)
+        )
         if not ok:
             check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
     return check

@@ -30,7 +30,7 @@ RAW_WINDOW_BITS = -15
 class ZStream(ctypes.Structure):
     """`z_stream` on LP64 Linux."""
 
-    _fields_ = [  # noqa: RUF012 - ctypes API
+    _fields_ = [
         ("next_in", ctypes.c_void_p),
         ("avail_in", ctypes.c_uint),
         ("total_in", ctypes.c_ulong),

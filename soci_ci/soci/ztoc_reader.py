@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from soci_ci.errors import InputError
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.tar_toc import FileMetadata
-from soci_ci.soci.ztoc_writer import ALGORITHM_GZIP, ALGORITHM_UNCOMPRESSED
 from soci_ci.soci.zlib_binding import WINDOW_SIZE
+from soci_ci.soci.ztoc_writer import ALGORITHM_GZIP, ALGORITHM_UNCOMPRESSED
 
 CHECKPOINT_SIZE = 17 + WINDOW_SIZE
 
@@ -53,13 +53,16 @@ class _Table:
 
     def scalar(self, slot: int, fmt: str, default: int = 0) -> int:
         at = self._field(slot)
-        return int(struct.unpack_from(fmt, self.buf, at)[0]) if at else default
+        if not at:
+            return default
+        value: int = struct.unpack_from(fmt, self.buf, at)[0]
+        return value
 
     def _deref(self, slot: int) -> int:
         at = self._field(slot)
         if not at:
             return 0
-        (rel,) = struct.unpack_from("<I", self.buf, at)
+        rel: int = struct.unpack_from("<I", self.buf, at)[0]
         return at + rel
 
     def bytes_(self, slot: int) -> bytes:
@@ -115,14 +118,24 @@ def parse_ztoc(data: bytes) -> ParsedZtoc:
             raise InputError("zTOC has no compression info")
         entries = []
         for t in toc.tables(0) if toc else []:
-            entries.append(FileMetadata(
-                name=t.bytes_(0), type=t.bytes_(1),
-                uncompressed_offset=t.scalar(2, "<q"), uncompressed_size=t.scalar(3, "<q"),
-                linkname=t.bytes_(4), mode=t.scalar(5, "<q"), uid=t.scalar(6, "<I"),
-                gid=t.scalar(7, "<I"), uname=t.bytes_(8), gname=t.bytes_(9),
-                mod_time=t.bytes_(10), devmajor=t.scalar(11, "<q"), devminor=t.scalar(12, "<q"),
-                xattrs=[(x.bytes_(0), x.bytes_(1)) for x in t.tables(13)],
-            ))
+            entries.append(
+                FileMetadata(
+                    name=t.bytes_(0),
+                    type=t.bytes_(1),
+                    uncompressed_offset=t.scalar(2, "<q"),
+                    uncompressed_size=t.scalar(3, "<q"),
+                    linkname=t.bytes_(4),
+                    mode=t.scalar(5, "<q"),
+                    uid=t.scalar(6, "<I"),
+                    gid=t.scalar(7, "<I"),
+                    uname=t.bytes_(8),
+                    gname=t.bytes_(9),
+                    mod_time=t.bytes_(10),
+                    devmajor=t.scalar(11, "<q"),
+                    devminor=t.scalar(12, "<q"),
+                    xattrs=[(x.bytes_(0), x.bytes_(1)) for x in t.tables(13)],
+                )
+            )
         return ParsedZtoc(
             version=z.bytes_(0).decode("utf-8", "replace"),
             build_tool_identifier=z.bytes_(1).decode("utf-8", "replace"),
@@ -168,7 +181,9 @@ def parse_tar_zinfo(blob: bytes) -> TarZinfo:
     try:
         (root,) = struct.unpack_from("<I", blob, 0)
         t = _Table(blob, root)
-        return TarZinfo(version=t.scalar(0, "<i"), span_size=t.scalar(1, "<q"), size=t.scalar(2, "<q"))
+        return TarZinfo(
+            version=t.scalar(0, "<i"), span_size=t.scalar(1, "<q"), size=t.scalar(2, "<q")
+        )
     except (struct.error, IndexError) as exc:
         raise InputError(f"malformed TarZinfo: {exc}") from None
 

@@ -40,14 +40,20 @@ def test_skopeo_copies_the_soci_enabled_image(skopeo: str, tmp_path: Path) -> No
     # skopeo re-serializes the image index itself (Debian's 1.9 drops `artifactType`), but
     # every manifest, zTOC and layer below it must arrive byte for byte.
     copied = json.loads(run(skopeo, "inspect", "--raw", f"oci:{dest}:copy"))
-    ours = json.loads((src / "blobs" / "sha256" / result["soci_image"]["digest"].split(":")[1]).read_bytes())
+    ours = json.loads(
+        (src / "blobs" / "sha256" / result["soci_image"]["digest"].split(":")[1]).read_bytes()
+    )
     assert [m["digest"] for m in copied["manifests"]] == [m["digest"] for m in ours["manifests"]]
     for m in ours["manifests"]:
         name = m["digest"].split(":")[1]
-        assert (dest / "blobs" / "sha256" / name).read_bytes() == (src / "blobs" / "sha256" / name).read_bytes()
+        assert (dest / "blobs" / "sha256" / name).read_bytes() == (
+            src / "blobs" / "sha256" / name
+        ).read_bytes()
     for ztoc in result["ztocs"]:
         name = ztoc["digest"].split(":")[1]
-        assert (dest / "blobs" / "sha256" / name).read_bytes() == (src / "blobs" / "sha256" / name).read_bytes()
+        assert (dest / "blobs" / "sha256" / name).read_bytes() == (
+            src / "blobs" / "sha256" / name
+        ).read_bytes()
     # The snapshotter's discovery path (the manifest annotation) survives the copy.
     assert main(["verify", f"oci:{dest}:copy"]) == 0
 
@@ -59,9 +65,16 @@ def test_skopeo_copies_a_v1_indexed_image(skopeo: str, tmp_path: Path) -> None:
     assert main(["index", f"oci:{src}:app", "--format", "v1", "--output-json", str(report)]) == 0
     digest = json.loads(report.read_text())["original_image"]["digest"]
     run(skopeo, "copy", "--all", f"oci:{src}:app", f"oci:{tmp_path / 'dest'}:app")
-    run(skopeo, "copy", "--all", f"oci:{src}:sha256-{digest.split(':')[1]}", f"oci:{tmp_path / 'dest'}:ref")
+    run(
+        skopeo,
+        "copy",
+        "--all",
+        f"oci:{src}:sha256-{digest.split(':')[1]}",
+        f"oci:{tmp_path / 'dest'}:ref",
+    )
     assert run(skopeo, "inspect", "--raw", f"oci:{tmp_path / 'dest'}:app") == run(
-        skopeo, "inspect", "--raw", f"oci:{src}:app")
+        skopeo, "inspect", "--raw", f"oci:{src}:app"
+    )
 
 
 def test_skopeo_dir_copy(skopeo: str, tmp_path: Path) -> None:

@@ -47,15 +47,22 @@ class Entry:
     prefix: bytes = b""
 
 
-def header(e: Entry, *, name: bytes | None = None, typeflag: bytes | None = None,
-           size: int | None = None) -> bytes:
+def header(
+    e: Entry, *, name: bytes | None = None, typeflag: bytes | None = None, size: int | None = None
+) -> bytes:
     blk = bytearray(BLOCK)
     fields = {
         "name": (0, 100, (name if name is not None else e.name)[:100]),
         "mode": (100, 8, _octal(e.mode, 8)),
         "uid": (108, 8, _octal(e.uid, 8)),
         "gid": (116, 8, _octal(e.gid, 8)),
-        "size": (124, 12, _octal(size if size is not None else (e.size if e.size is not None else len(e.data)), 12)),
+        "size": (
+            124,
+            12,
+            _octal(
+                size if size is not None else (e.size if e.size is not None else len(e.data)), 12
+            ),
+        ),
         "mtime": (136, 12, _octal(e.mtime, 12)),
         "linkname": (157, 100, e.linkname[:100]),
     }
@@ -106,16 +113,21 @@ def build_tar(entries: list[Entry], *, end_blocks: int = 2, record_pad: int = 0)
     for e in entries:
         if e.pax:
             body = pax_records(e.pax)
-            out += header(Entry(name=b"PaxHeaders/x", magic=b"ustar\x0000"), typeflag=b"x",
-                          size=len(body))
+            out += header(
+                Entry(name=b"PaxHeaders/x", magic=b"ustar\x0000"), typeflag=b"x", size=len(body)
+            )
             out += _pad(body)
         if e.gnu_long_name is not None:
             body = e.gnu_long_name + b"\x00"
-            out += header(Entry(name=b"././@LongLink", magic=b"ustar  \x00"), typeflag=b"L", size=len(body))
+            out += header(
+                Entry(name=b"././@LongLink", magic=b"ustar  \x00"), typeflag=b"L", size=len(body)
+            )
             out += _pad(body)
         if e.gnu_long_link is not None:
             body = e.gnu_long_link + b"\x00"
-            out += header(Entry(name=b"././@LongLink", magic=b"ustar  \x00"), typeflag=b"K", size=len(body))
+            out += header(
+                Entry(name=b"././@LongLink", magic=b"ustar  \x00"), typeflag=b"K", size=len(body)
+            )
             out += _pad(body)
         out += header(e)
         offsets.append(len(out))

@@ -41,10 +41,14 @@ def write_layout(root: Path, refs: dict[str, tuple[bytes, str]], blobs: list[byt
     manifests = []
     for tag, (data, media_type) in refs.items():
         digest = write_blob(root, data)
-        manifests.append({
-            "mediaType": media_type, "digest": digest, "size": len(data),
-            "annotations": {"org.opencontainers.image.ref.name": tag},
-        })
+        manifests.append(
+            {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": len(data),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
+        )
     (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
 
 

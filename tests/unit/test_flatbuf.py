@@ -12,15 +12,26 @@ from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.ztoc_writer import serialize_tar_zinfo, serialize_ztoc
 
 
-def reference(version: bytes, tool: bytes, csize: int, usize: int, entries: list[FileMetadata],
-              checkpoints: bytes, digests: list[bytes], max_span: int, algorithm: int) -> bytes:
+def reference(
+    version: bytes,
+    tool: bytes,
+    csize: int,
+    usize: int,
+    entries: list[FileMetadata],
+    checkpoints: bytes,
+    digests: list[bytes],
+    max_span: int,
+    algorithm: int,
+) -> bytes:
     """notes 1a's recipe, step by step, with the upstream FlatBuffers builder."""
     b = flatbuffers.Builder(0)
     v, t = b.CreateString(version), b.CreateString(tool)
     offs = [0] * len(entries)
     for i in range(len(entries) - 1, -1, -1):
         e = entries[i]
-        strs = [b.CreateString(x) for x in (e.name, e.type, e.linkname, e.uname, e.gname, e.mod_time)]
+        strs = [
+            b.CreateString(x) for x in (e.name, e.type, e.linkname, e.uname, e.gname, e.mod_time)
+        ]
         xs = []
         for key, value in e.xattrs:
             k, val = b.CreateString(key), b.CreateString(value)
@@ -86,10 +97,20 @@ def random_entry(rng: random.Random) -> FileMetadata:
         return rng.choice([0, 0, 1, 511, 1 << 33, -(1 << 40)])
 
     return FileMetadata(
-        name=s(), type=rng.choice([b"reg", b"dir", b"symlink"]), uncompressed_offset=abs(n()),
-        uncompressed_size=abs(n()), linkname=s(), mode=n(), uid=abs(n()) & 0xFFFFFFFF,
-        gid=abs(n()) & 0xFFFFFFFF, uname=s(), gname=s(), mod_time=s(), devmajor=n(),
-        devminor=n(), xattrs=sorted((s(), s()) for _ in range(rng.choice([0, 0, 1, 4]))),
+        name=s(),
+        type=rng.choice([b"reg", b"dir", b"symlink"]),
+        uncompressed_offset=abs(n()),
+        uncompressed_size=abs(n()),
+        linkname=s(),
+        mode=n(),
+        uid=abs(n()) & 0xFFFFFFFF,
+        gid=abs(n()) & 0xFFFFFFFF,
+        uname=s(),
+        gname=s(),
+        mod_time=s(),
+        devmajor=n(),
+        devminor=n(),
+        xattrs=sorted((s(), s()) for _ in range(rng.choice([0, 0, 1, 4]))),
     )
 
 
@@ -99,27 +120,59 @@ def test_same_bytes_as_pypi_flatbuffers(seed: int) -> None:
     entries = [random_entry(rng) for _ in range(rng.randint(0, 60))]
     digests = [f"sha256:{rng.randbytes(32).hex()}".encode() for _ in range(rng.randint(0, 5))]
     checkpoints = rng.randbytes(rng.randint(0, 3000))
-    args = (b"0.9", rng.choice([b"AWS SOCI CLI v0.2", b"x"]), rng.randint(0, 1 << 40),
-            rng.randint(0, 1 << 40), entries, checkpoints, digests, len(digests) - 1,
-            rng.choice([1, 2]))
+    args = (
+        b"0.9",
+        rng.choice([b"AWS SOCI CLI v0.2", b"x"]),
+        rng.randint(0, 1 << 40),
+        rng.randint(0, 1 << 40),
+        entries,
+        checkpoints,
+        digests,
+        len(digests) - 1,
+        rng.choice([1, 2]),
+    )
     ours = serialize_ztoc(
-        version=args[0].decode(), build_tool_identifier=args[1].decode(),
-        compressed_archive_size=args[2], uncompressed_archive_size=args[3], entries=entries,
-        checkpoints=checkpoints, span_digests=[d.decode() for d in digests],
-        max_span_id=args[7], algorithm=args[8],
+        version=args[0].decode(),
+        build_tool_identifier=args[1].decode(),
+        compressed_archive_size=args[2],
+        uncompressed_archive_size=args[3],
+        entries=entries,
+        checkpoints=checkpoints,
+        span_digests=[d.decode() for d in digests],
+        max_span_id=args[7],
+        algorithm=args[8],
     )
     assert ours == reference(*args)
 
 
 def test_upstream_write_ztoc_golden() -> None:
     """ztoc/ztoc_test.go TestWriteZtoc (notes 1a)."""
-    zero = FileMetadata(name=b"", type=b"", uncompressed_offset=0, uncompressed_size=0,
-                        linkname=b"", mode=0, uid=0, gid=0, uname=b"", gname=b"",
-                        mod_time=b"0001-01-01T00:00:00Z", devmajor=0, devminor=0, xattrs=[])
+    zero = FileMetadata(
+        name=b"",
+        type=b"",
+        uncompressed_offset=0,
+        uncompressed_size=0,
+        linkname=b"",
+        mode=0,
+        uid=0,
+        gid=0,
+        uname=b"",
+        gname=b"",
+        mod_time=b"0001-01-01T00:00:00Z",
+        devmajor=0,
+        devminor=0,
+        xattrs=[],
+    )
     data = serialize_ztoc(
-        version="0.9", build_tool_identifier="AWS SOCI CLI", compressed_archive_size=2000000,
-        uncompressed_archive_size=2500000, entries=[zero, zero], checkpoints=bytes(65536),
-        span_digests=[], max_span_id=3, algorithm=1,
+        version="0.9",
+        build_tool_identifier="AWS SOCI CLI",
+        compressed_archive_size=2000000,
+        uncompressed_archive_size=2500000,
+        entries=[zero, zero],
+        checkpoints=bytes(65536),
+        span_digests=[],
+        max_span_id=3,
+        algorithm=1,
     )
     assert len(data) == 65928
     assert hashlib.sha256(data).hexdigest() == (

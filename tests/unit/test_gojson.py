@@ -17,5 +17,7 @@ def test_invalid_utf8_becomes_replacement_character() -> None:
 
 
 def test_struct_order_omitempty_and_sorted_maps() -> None:
-    value = Ordered(("b", 1), ("a", None), ("m", {"z": "1", "B": "2", "a": "3"}), ("n", NULL), ("l", []))
+    value = Ordered(
+        ("b", 1), ("a", None), ("m", {"z": "1", "B": "2", "a": "3"}), ("n", NULL), ("l", [])
+    )
     assert marshal(value) == b'{"b":1,"m":{"B":"2","a":"3","z":"1"},"n":null,"l":[]}'

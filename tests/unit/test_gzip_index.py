@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import random
 
 import pytest
@@ -52,8 +53,11 @@ def ztoc(data: bytes, span: int = 65536, step: int | None = None) -> bytes:
 
 
 def verify_bytes(layer: bytes, ztoc_bytes: bytes) -> None:
-    desc = Descriptor(media_type="application/vnd.oci.image.layer.v1.tar+gzip",
-                      digest="sha256:" + "0" * 64, size=len(layer))
+    desc = Descriptor(
+        media_type="application/vnd.oci.image.layer.v1.tar+gzip",
+        digest="sha256:" + "0" * 64,
+        size=len(layer),
+    )
     reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=lambda a, b: layer[a:b])
     check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None)
     assert check.problems == []
@@ -74,7 +78,7 @@ def test_checkpoints_every_span_and_lazy_reads_work() -> None:
     _, cps = parse_checkpoints(z.checkpoints_blob)
     assert cps[0].in_offset == 10 and cps[0].out_offset == 0 and cps[0].bits == 0
     outs = [c.out_offset for c in cps]
-    assert all(b - a > 65536 for a, b in zip(outs, outs[1:], strict=False))
+    assert all(b - a > 65536 for a, b in itertools.pairwise(outs))
     assert len(z.span_digests) == len(cps) > 5
     verify_bytes(layer, data)
 
@@ -102,14 +106,17 @@ def test_zlib_wrapped_stream_is_accepted_like_upstream() -> None:
     assert len(z.entries) == 3
 
 
-@pytest.mark.parametrize(("mangle", "message"), [
-    (lambda b: b[: len(b) // 2], "truncated gzip"),
-    (lambda b: b + bytes(1024), "gzip error: -3"),
-    (lambda b: b + b"garbage!", "gzip error: -3"),
-    (lambda b: b[:200] + bytes(reversed(b[200:4000])) + b[4000:], "gzip"),
-    (lambda b: b[:-4] + b"\x00\x00\x00\x01", "gzip error"),  # wrong ISIZE
-    (lambda b: b"", "empty layer"),
-])
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda b: b[: len(b) // 2], "truncated gzip"),
+        (lambda b: b + bytes(1024), "gzip error: -3"),
+        (lambda b: b + b"garbage!", "gzip error: -3"),
+        (lambda b: b[:200] + bytes(reversed(b[200:4000])) + b[4000:], "gzip"),
+        (lambda b: b[:-4] + b"\x00\x00\x00\x01", "gzip error"),  # wrong ISIZE
+        (lambda b: b"", "empty layer"),
+    ],
+)
 def test_corrupt_gzip_is_a_clean_error(mangle, message: str) -> None:  # type: ignore[no-untyped-def]
     layer = mangle(gz(sample_tar(10)))
     with pytest.raises(LayerError, match=message):

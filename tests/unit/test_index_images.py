@@ -25,18 +25,30 @@ def _desc(data: bytes, media_type: str, **extra: object) -> dict[str, object]:
 
 
 def image_manifest(root: Path, arch: str, layers: list[bytes], media_type: str = OCI_M) -> bytes:
-    config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers"}}).encode()
+    config = json.dumps(
+        {"architecture": arch, "os": "linux", "rootfs": {"type": "layers"}}
+    ).encode()
     write_blob(root, config)
-    layer_type = ("application/vnd.docker.image.rootfs.diff.tar.gzip" if media_type == DOCKER_M
-                  else "application/vnd.oci.image.layer.v1.tar+gzip")
-    config_type = ("application/vnd.docker.container.image.v1+json" if media_type == DOCKER_M
-                   else "application/vnd.oci.image.config.v1+json")
+    layer_type = (
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        if media_type == DOCKER_M
+        else "application/vnd.oci.image.layer.v1.tar+gzip"
+    )
+    config_type = (
+        "application/vnd.docker.container.image.v1+json"
+        if media_type == DOCKER_M
+        else "application/vnd.oci.image.config.v1+json"
+    )
     for layer in layers:
         write_blob(root, layer)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": media_type, "config": _desc(config, config_type),
-        "layers": [_desc(layer, layer_type) for layer in layers],
-    }).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": _desc(config, config_type),
+            "layers": [_desc(layer, layer_type) for layer in layers],
+        }
+    ).encode()
     write_blob(root, manifest)
     return manifest
 
@@ -44,7 +56,9 @@ def image_manifest(root: Path, arch: str, layers: list[bytes], media_type: str =
 def multi_platform(root: Path, *, attestations: bool = True) -> Path:
     big, small = example_layers()
     amd = image_manifest(root, "amd64", [big, small])
-    arm = image_manifest(root, "arm64", [gz(build_tar([Entry(name=b"arm", data=b"a" * 100)]).data), big])
+    arm = image_manifest(
+        root, "arm64", [gz(build_tar([Entry(name=b"arm", data=b"a" * 100)]).data), big]
+    )
     manifests = [
         _desc(amd, OCI_M, platform={"architecture": "amd64", "os": "linux"}),
         _desc(arm, OCI_M, platform={"architecture": "arm64", "os": "linux"}),
@@ -52,14 +66,27 @@ def multi_platform(root: Path, *, attestations: bool = True) -> Path:
     if attestations:
         stmt = b'{"_type":"https://in-toto.io/Statement/v0.1"}'
         write_blob(root, stmt)
-        att = json.dumps({"schemaVersion": 2, "mediaType": OCI_M,
-                          "config": _desc(b"{}", "application/vnd.oci.image.config.v1+json"),
-                          "layers": [_desc(stmt, "application/vnd.in-toto+json")]}).encode()
+        att = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_M,
+                "config": _desc(b"{}", "application/vnd.oci.image.config.v1+json"),
+                "layers": [_desc(stmt, "application/vnd.in-toto+json")],
+            }
+        ).encode()
         write_blob(root, b"{}")
         write_blob(root, att)
-        manifests.append(_desc(att, OCI_M, platform={"architecture": "unknown", "os": "unknown"},
-                               annotations={"vnd.docker.reference.digest": sha256_digest(amd),
-                                            "vnd.docker.reference.type": "attestation-manifest"}))
+        manifests.append(
+            _desc(
+                att,
+                OCI_M,
+                platform={"architecture": "unknown", "os": "unknown"},
+                annotations={
+                    "vnd.docker.reference.digest": sha256_digest(amd),
+                    "vnd.docker.reference.type": "attestation-manifest",
+                },
+            )
+        )
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_I, "manifests": manifests}).encode()
     write_layout(root, {"v1": (index, OCI_I)}, [])
     return root
@@ -83,7 +110,11 @@ def test_all_platforms_by_default_and_attestations_kept_valid(tmp_path: Path) ->
         if ref:
             assert ref in digests, "attestation points at a manifest that is not in the index"
             assert ref == report["rewritten_manifests"][next(iter(report["rewritten_manifests"]))]
-    soci = [m for m in index["manifests"] if m.get("artifactType") == "application/vnd.amazon.soci.index.v2+json"]
+    soci = [
+        m
+        for m in index["manifests"]
+        if m.get("artifactType") == "application/vnd.amazon.soci.index.v2+json"
+    ]
     assert len(soci) == 2
     for m in soci:
         image = load(root, m["annotations"]["com.amazon.soci.image-manifest-digest"])
@@ -96,11 +127,16 @@ def test_all_platforms_by_default_and_attestations_kept_valid(tmp_path: Path) ->
 def test_platform_filter(tmp_path: Path) -> None:
     root = multi_platform(tmp_path / "img", attestations=False)
     out = tmp_path / "r.json"
-    assert main(["index", f"oci:{root}:v1", "--platform", "linux/arm64", "--output-json", str(out)]) == 0
+    assert (
+        main(["index", f"oci:{root}:v1", "--platform", "linux/arm64", "--output-json", str(out)])
+        == 0
+    )
     report = json.loads(out.read_text())
     assert [i["platform"] for i in report["soci_indexes"]] == ["linux/arm64"]
     index = load(root, report["soci_image"]["digest"])
-    amd = next(m for m in index["manifests"] if m.get("platform", {}).get("architecture") == "amd64")
+    amd = next(
+        m for m in index["manifests"] if m.get("platform", {}).get("architecture") == "amd64"
+    )
     assert "annotations" not in amd  # untouched: no SOCI index for this platform
     assert main(["index", f"oci:{root}:v1", "--platform", "linux/s390x"]) == 3
 
@@ -141,9 +177,12 @@ def test_hostile_archive_member_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
-@pytest.mark.parametrize("broken", ["not json", '{"schemaVersion": 1}', '{"schemaVersion":2,"layers":[]}'])
-def test_broken_manifest_is_a_clean_input_error(tmp_path: Path, broken: str,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "broken", ["not json", '{"schemaVersion": 1}', '{"schemaVersion":2,"layers":[]}']
+)
+def test_broken_manifest_is_a_clean_input_error(
+    tmp_path: Path, broken: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "img"
     write_layout(root, {"x": (broken.encode(), OCI_M)}, [])
     assert main(["index", f"oci:{root}:x"]) == 3

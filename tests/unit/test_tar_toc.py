@@ -20,12 +20,15 @@ def toc(data: bytes) -> tuple[list[FileMetadata], int]:
 
 
 def test_offsets_sizes_and_end_marker() -> None:
-    built = build_tar([
-        Entry(name=b"dir/", typeflag=b"5", mode=0o755),
-        Entry(name=b"dir/a.txt", data=b"hello\n" * 100),
-        Entry(name=b"dir/link", typeflag=b"2", linkname=b"a.txt"),
-        Entry(name=b"dir/hard", typeflag=b"1", linkname=b"dir/a.txt"),
-    ], record_pad=7168)
+    built = build_tar(
+        [
+            Entry(name=b"dir/", typeflag=b"5", mode=0o755),
+            Entry(name=b"dir/a.txt", data=b"hello\n" * 100),
+            Entry(name=b"dir/link", typeflag=b"2", linkname=b"a.txt"),
+            Entry(name=b"dir/hard", typeflag=b"1", linkname=b"dir/a.txt"),
+        ],
+        record_pad=7168,
+    )
     entries, end = toc(built.data)
     assert [e.uncompressed_offset for e in entries] == built.offsets
     assert [e.type for e in entries] == [b"dir", b"reg", b"symlink", b"hardlink"]
@@ -35,51 +38,91 @@ def test_offsets_sizes_and_end_marker() -> None:
 
 
 def test_names_are_verbatim_and_prefix_joined() -> None:
-    entries, _ = toc(build_tar([
-        Entry(name=b"./x/"), Entry(name=b"file", prefix=b"deep/prefix"),
-        Entry(name=b"caf\xe9-not-utf8"),
-    ]).data)
+    entries, _ = toc(
+        build_tar(
+            [
+                Entry(name=b"./x/"),
+                Entry(name=b"file", prefix=b"deep/prefix"),
+                Entry(name=b"caf\xe9-not-utf8"),
+            ]
+        ).data
+    )
     assert [e.name for e in entries] == [b"./x/", b"deep/prefix/file", b"caf\xe9-not-utf8"]
     assert entries[0].type == b"reg"  # typeflag '0' wins over the trailing slash
 
 
 def test_nul_typeflag_with_slash_is_a_directory() -> None:
-    entries, _ = toc(build_tar([Entry(name=b"d/", typeflag=b"\x00"), Entry(name=b"f", typeflag=b"\x00")]).data)
+    entries, _ = toc(
+        build_tar([Entry(name=b"d/", typeflag=b"\x00"), Entry(name=b"f", typeflag=b"\x00")]).data
+    )
     assert [e.type for e in entries] == [b"dir", b"reg"]
 
 
 def test_pax_records_become_xattrs_and_override_fields() -> None:
     long_name = b"p/" + b"n" * 300
-    built = build_tar([Entry(
-        name=b"short", data=b"x" * 10,
-        pax={b"path": long_name, b"mtime": b"1700000000.123456789", b"uid": b"70000",
-             b"SCHILY.xattr.user.k": b"v\x00\xff", b"empty": b"", b"uname": b"someone"},
-    )])
+    built = build_tar(
+        [
+            Entry(
+                name=b"short",
+                data=b"x" * 10,
+                pax={
+                    b"path": long_name,
+                    b"mtime": b"1700000000.123456789",
+                    b"uid": b"70000",
+                    b"SCHILY.xattr.user.k": b"v\x00\xff",
+                    b"empty": b"",
+                    b"uname": b"someone",
+                },
+            )
+        ]
+    )
     (e,), _ = toc(built.data)
     assert e.name == long_name
     assert e.uid == 70000
     assert e.uname == b"someone"
     assert e.mod_time == b"2023-11-14T22:13:20.123456789Z"
-    assert e.xattrs == sorted([
-        (b"path", long_name), (b"mtime", b"1700000000.123456789"), (b"uid", b"70000"),
-        (b"SCHILY.xattr.user.k", b"v\x00\xff"), (b"empty", b""), (b"uname", b"someone"),
-    ])
+    assert e.xattrs == sorted(
+        [
+            (b"path", long_name),
+            (b"mtime", b"1700000000.123456789"),
+            (b"uid", b"70000"),
+            (b"SCHILY.xattr.user.k", b"v\x00\xff"),
+            (b"empty", b""),
+            (b"uname", b"someone"),
+        ]
+    )
     assert e.uncompressed_offset == built.offsets[0]
 
 
 def test_gnu_long_name_and_link() -> None:
     name, link = b"a/" * 200 + b"file", b"t/" * 150 + b"target"
-    built = build_tar([Entry(name=b"trunc", typeflag=b"2", gnu_long_name=name, gnu_long_link=link,
-                             magic=b"ustar  \x00")])
+    built = build_tar(
+        [
+            Entry(
+                name=b"trunc",
+                typeflag=b"2",
+                gnu_long_name=name,
+                gnu_long_link=link,
+                magic=b"ustar  \x00",
+            )
+        ]
+    )
     (e,), _ = toc(built.data)
     assert (e.name, e.linkname, e.xattrs) == (name, link, [])
     assert e.uncompressed_offset == built.offsets[0]
 
 
 def test_base256_numbers_and_negative_ids_wrap() -> None:
-    (e,), _ = toc(build_tar([Entry(
-        name=b"big-ids", raw_fields={"uid": base256(5_000_000_000, 8), "gid": base256(-2, 8)},
-    )]).data)
+    (e,), _ = toc(
+        build_tar(
+            [
+                Entry(
+                    name=b"big-ids",
+                    raw_fields={"uid": base256(5_000_000_000, 8), "gid": base256(-2, 8)},
+                )
+            ]
+        ).data
+    )
     assert e.uid == 5_000_000_000 & 0xFFFFFFFF
     assert e.gid == (-2) & 0xFFFFFFFF
 
@@ -89,13 +132,16 @@ def test_v7_header_has_no_user_names() -> None:
     assert (e.uname, e.gname) == (b"", b"")
 
 
-@pytest.mark.parametrize(("nanos", "text"), [
-    (0, b"1970-01-01T00:00:00Z"),
-    (1_700_000_000_100_000_000, b"2023-11-14T22:13:20.1Z"),
-    (-1, b"1969-12-31T23:59:59.999999999Z"),
-    (253402300800 * 10**9, b""),  # year 10000: Go's MarshalText fails, soci stores ""
-    (-62135596800 * 10**9, b"0001-01-01T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("nanos", "text"),
+    [
+        (0, b"1970-01-01T00:00:00Z"),
+        (1_700_000_000_100_000_000, b"2023-11-14T22:13:20.1Z"),
+        (-1, b"1969-12-31T23:59:59.999999999Z"),
+        (253402300800 * 10**9, b""),  # year 10000: Go's MarshalText fails, soci stores ""
+        (-62135596800 * 10**9, b"0001-01-01T00:00:00Z"),
+    ],
+)
 def test_mod_time_format(nanos: int, text: bytes) -> None:
     assert format_mod_time(nanos) == text
 
@@ -108,16 +154,19 @@ def test_end_without_marker_and_after_one_zero_block() -> None:
         assert end == len(built.data)
 
 
-@pytest.mark.parametrize(("entries", "message"), [
-    ([Entry(name=b"g", typeflag=b"g", data=b"")], "unsupported input tar entry 'g'"),
-    ([Entry(name=b"s", typeflag=b"S")], "unsupported input tar entry 'S'"),
-    ([Entry(name=b"c", typeflag=b"7")], "unsupported input tar entry '7'"),
-    ([Entry(name=b"v", typeflag=b"V")], "unsupported input tar entry 'V'"),
-    ([Entry(name=b"bad", bad_checksum=True)], "checksum"),
-    ([Entry(name=b"x", raw_fields={"mode": b"12z4"})], "invalid tar header"),
-    ([Entry(name=b"neg", raw_fields={"size": base256(-5, 12)})], "negative size"),
-    ([Entry(name=b"sp", pax={b"GNU.sparse.major": b"1", b"GNU.sparse.minor": b"0"})], "sparse"),
-])
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([Entry(name=b"g", typeflag=b"g", data=b"")], "unsupported input tar entry 'g'"),
+        ([Entry(name=b"s", typeflag=b"S")], "unsupported input tar entry 'S'"),
+        ([Entry(name=b"c", typeflag=b"7")], "unsupported input tar entry '7'"),
+        ([Entry(name=b"v", typeflag=b"V")], "unsupported input tar entry 'V'"),
+        ([Entry(name=b"bad", bad_checksum=True)], "checksum"),
+        ([Entry(name=b"x", raw_fields={"mode": b"12z4"})], "invalid tar header"),
+        ([Entry(name=b"neg", raw_fields={"size": base256(-5, 12)})], "negative size"),
+        ([Entry(name=b"sp", pax={b"GNU.sparse.major": b"1", b"GNU.sparse.minor": b"0"})], "sparse"),
+    ],
+)
 def test_rejected_entries(entries: list[Entry], message: str) -> None:
     with pytest.raises(LayerError, match=message):
         toc(build_tar(entries).data)
@@ -131,7 +180,9 @@ def test_malformed_pax_record_is_an_error() -> None:
 
 def test_pax_global_header_is_an_error_even_with_records() -> None:
     built = build_tar([Entry(name=b"f")])
-    g = build_tar([Entry(name=b"pax_global", typeflag=b"g", data=b"17 comment=hello\n")], end_blocks=0)
+    g = build_tar(
+        [Entry(name=b"pax_global", typeflag=b"g", data=b"17 comment=hello\n")], end_blocks=0
+    )
     with pytest.raises(LayerError, match="'g'"):
         toc(g.data + built.data)
 
@@ -143,7 +194,9 @@ def test_zero_block_then_data_is_an_error() -> None:
 
 
 def test_header_claiming_a_terabyte_fails_fast_without_allocating() -> None:
-    data = build_tar([Entry(name=b"huge", raw_fields={"size": base256(1 << 40, 12)})], end_blocks=0).data
+    data = build_tar(
+        [Entry(name=b"huge", raw_fields={"size": base256(1 << 40, 12)})], end_blocks=0
+    ).data
     start = time.monotonic()
     with pytest.raises(LayerError, match="ends inside an entry"):
         build_ztoc(io.BytesIO(gz(data + b"x" * 4096)), compression=Compression.GZIP)
@@ -164,7 +217,7 @@ def test_very_long_gnu_name_within_limit_works() -> None:
 def test_truncated_header_is_an_error() -> None:
     data = build_tar([Entry(name=b"f", data=b"a" * 600)]).data
     with pytest.raises(LayerError):
-        toc(data[:512 + 100])
+        toc(data[: 512 + 100])
     # Go: the stream may end inside an entry's padding (a clean end of archive) ...
     entries, end = toc(data[:1300])
     assert (len(entries), end) == (1, 1300)

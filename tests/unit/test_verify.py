@@ -11,22 +11,27 @@ import pytest
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
-from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.verify import BlobReader, verify_layer
+from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_ztoc
 from tests.support.layers import Entry, build_tar, gz
 from tests.support.vectors import vectors_dir
 
 
 def layer_and_ztoc(span: int = 65536) -> tuple[bytes, bytes]:
-    tar = build_tar([Entry(name=f"f{i}".encode(), data=(f"{i} " * 20000).encode()) for i in range(20)])
+    tar = build_tar(
+        [Entry(name=f"f{i}".encode(), data=(f"{i} " * 20000).encode()) for i in range(20)]
+    )
     layer = gz(tar.data)
     return layer, build_ztoc(io.BytesIO(layer), compression=Compression.GZIP, span_size=span).data
 
 
 def check(layer: bytes, ztoc: bytes) -> list[str]:
-    desc = Descriptor(media_type="application/vnd.oci.image.layer.v1.tar+gzip",
-                      digest=sha256_digest(layer), size=len(layer))
+    desc = Descriptor(
+        media_type="application/vnd.oci.image.layer.v1.tar+gzip",
+        digest=sha256_digest(layer),
+        size=len(layer),
+    )
     reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=lambda a, b: layer[a:b])
     return verify_layer(desc, ztoc, sha256_digest(ztoc), reader, sample=None).problems
 
@@ -38,7 +43,11 @@ def test_good_index_passes() -> None:
 def test_wrong_span_digest_is_found() -> None:
     layer, ztoc = layer_and_ztoc()
     digest_at = ztoc.find(b"sha256:") + 7
-    broken = ztoc[:digest_at] + (b"0" if ztoc[digest_at:digest_at + 1] != b"0" else b"1") + ztoc[digest_at + 1:]
+    broken = (
+        ztoc[:digest_at]
+        + (b"0" if ztoc[digest_at : digest_at + 1] != b"0" else b"1")
+        + ztoc[digest_at + 1 :]
+    )
     assert any("digest mismatch" in p for p in check(layer, broken))
 
 
@@ -48,8 +57,10 @@ def test_shuffled_checkpoint_is_found() -> None:
     start = ztoc.find(blob)
     second_in = 12 + 32785  # in_offset of checkpoint 1
     mutated = bytearray(blob)
-    mutated[second_in : second_in + 8] = (int.from_bytes(blob[second_in:second_in + 8], "little") + 3).to_bytes(8, "little")
-    broken = ztoc[:start] + bytes(mutated) + ztoc[start + len(blob):]
+    mutated[second_in : second_in + 8] = (
+        int.from_bytes(blob[second_in : second_in + 8], "little") + 3
+    ).to_bytes(8, "little")
+    broken = ztoc[:start] + bytes(mutated) + ztoc[start + len(blob) :]
     assert check(layer, broken)
 
 
@@ -81,14 +92,19 @@ def test_verify_command_exit_codes(tmp_path: Path) -> None:
     assert main(["verify", f"oci:{root}:t-soci", "--output-json", str(out)]) == 0
     report = json.loads(out.read_text())
     files = report["indexes"][0]["layers"][0]["files"]
-    assert files and all(f["ok"] and 0 < f["fetched"] <= report["indexes"][0]["layers"][0]["layer_size"] for f in files)
+    assert files and all(
+        f["ok"] and 0 < f["fetched"] <= report["indexes"][0]["layers"][0]["layer_size"]
+        for f in files
+    )
     # Swap the zTOC blob for one with a wrong digest list: verify must fail with exit 1.
-    index = json.loads((root / "blobs" / "sha256" / report["indexes"][0]["soci_index"].split(":")[1]).read_bytes())
+    index = json.loads(
+        (root / "blobs" / "sha256" / report["indexes"][0]["soci_index"].split(":")[1]).read_bytes()
+    )
     ztoc_digest = index["layers"][0]["digest"]
     path = root / "blobs" / "sha256" / ztoc_digest.split(":")[1]
     data = path.read_bytes()
     at = data.find(b"sha256:") + 7
-    path.write_bytes(data[:at] + (b"a" if data[at:at + 1] != b"a" else b"b") + data[at + 1:])
+    path.write_bytes(data[:at] + (b"a" if data[at : at + 1] != b"a" else b"b") + data[at + 1 :])
     assert main(["verify", f"oci:{root}:t-soci"]) == 3  # blob no longer matches its digest
 
 
@@ -98,7 +114,9 @@ def test_sample(tmp_path: Path, sample: str) -> None:
     main(["example", f"oci:{root}:t"])
     main(["index", f"oci:{root}:t"])
     out = tmp_path / "v.json"
-    assert main(["verify", f"oci:{root}:t-soci", "--sample", sample, "--output-json", str(out)]) == 0
+    assert (
+        main(["verify", f"oci:{root}:t-soci", "--sample", sample, "--output-json", str(out)]) == 0
+    )
     assert len(json.loads(out.read_text())["indexes"][0]["layers"][0]["files"]) == int(sample)
 
 

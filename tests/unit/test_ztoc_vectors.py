@@ -48,11 +48,19 @@ def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None
     span = int(str(expected["span_size"]))
     if "error" in expected:
         with pytest.raises(LayerError):
-            build_ztoc(io.BytesIO(layer), compression=sniff_compression(layer[:4]), span_size=span,
-                       build_tool_identifier=UPSTREAM_TOOL)
+            build_ztoc(
+                io.BytesIO(layer),
+                compression=sniff_compression(layer[:4]),
+                span_size=span,
+                build_tool_identifier=UPSTREAM_TOOL,
+            )
         return
-    built = build_ztoc(io.BytesIO(layer), compression=sniff_compression(layer[:4]), span_size=span,
-                       build_tool_identifier=UPSTREAM_TOOL)
+    built = build_ztoc(
+        io.BytesIO(layer),
+        compression=sniff_compression(layer[:4]),
+        span_size=span,
+        build_tool_identifier=UPSTREAM_TOOL,
+    )
     assert built.data == (path / "ztoc.bin").read_bytes()
     assert built.digest == expected["ztoc_digest"]
     parsed = parse_ztoc(built.data)
@@ -64,12 +72,26 @@ def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None
     assert [e.name for e in parsed.entries] == names
 
 
-def test_command_matches_vector(case: tuple[Path, dict[str, object], bytes], tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str], vectors: Path) -> None:
+def test_command_matches_vector(
+    case: tuple[Path, dict[str, object], bytes],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    vectors: Path,
+) -> None:
     path, expected, _ = case
     out = tmp_path / "out.ztoc"
-    rc = main(["ztoc", str(vectors / "layers" / str(expected["layer"])), "--output", str(out),
-               "--span-size", str(expected["span_size"]), "--build-tool-identifier", UPSTREAM_TOOL])
+    rc = main(
+        [
+            "ztoc",
+            str(vectors / "layers" / str(expected["layer"])),
+            "--output",
+            str(out),
+            "--span-size",
+            str(expected["span_size"]),
+            "--build-tool-identifier",
+            UPSTREAM_TOOL,
+        ]
+    )
     captured = capsys.readouterr()
     if "error" in expected:
         assert rc == 3
@@ -88,9 +110,22 @@ def test_time_zone_does_not_change_bytes(vectors: Path, tmp_path: Path) -> None:
     out = tmp_path / "ny.ztoc"
     env = {**os.environ, "TZ": "America/New_York"}
     subprocess.run(
-        [sys.executable, "-m", "soci_ci", "ztoc", str(vectors / "layers" / "entries.tar.gz"),
-         "--output", str(out), "--span-size", "65536", "--build-tool-identifier", UPSTREAM_TOOL],
-        check=True, env=env, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "soci_ci",
+            "ztoc",
+            str(vectors / "layers" / "entries.tar.gz"),
+            "--output",
+            str(out),
+            "--span-size",
+            "65536",
+            "--build-tool-identifier",
+            UPSTREAM_TOOL,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
     )
     assert out.read_bytes() == (case / "ztoc.bin").read_bytes()
 
@@ -105,7 +140,15 @@ def test_media_type_overrides_sniffing(vectors: Path, tmp_path: Path) -> None:
     out = tmp_path / "o.ztoc"
     layer = vectors / "layers" / "tiny.tar.gz"
     # Declared as an uncompressed tar, the gzip bytes are not a tar: a clean error.
-    rc = main(["ztoc", str(layer), "-o", str(out), "--media-type",
-               "application/vnd.oci.image.layer.v1.tar"])
+    rc = main(
+        [
+            "ztoc",
+            str(layer),
+            "-o",
+            str(out),
+            "--media-type",
+            "application/vnd.oci.image.layer.v1.tar",
+        ]
+    )
     assert rc == 3
     assert not out.exists()
