@@ -1,19 +1,23 @@
-"""Open an image reference as a source (and sink): `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`.
+"""Open an image reference as a source and sink.
 
-Registry references (`docker://REF` or a plain `registry/repo:tag`) are opened by the
-registry client once it is available; until then they are refused with a clear message.
+`oci:DIR[:TAG]` (an OCI layout), `oci-archive:FILE[:TAG]`, and registry references
+(`docker://REF` or a plain `registry/repo[:tag][@digest]`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from soci_ci.errors import UsageError
 from soci_ci.oci.archive import open_archive
 from soci_ci.oci.layout import OciLayout
+from soci_ci.registry.client import RegistryClient, Transport
+from soci_ci.registry.credentials import ChainedCredentials, Credentials
+from soci_ci.registry.reference import parse_reference
+from soci_ci.registry.store import RegistryImage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,15 +43,42 @@ def parse_image_ref(text: str) -> ImageRef:
     return ImageRef(transport="docker", path=None, tag=None, raw=text.removeprefix("docker://"))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryOptions:
+    plain_http: bool = False
+    ca_file: str | None = None
+    insecure: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
 @contextlib.contextmanager
-def open_store(ref: ImageRef) -> Iterator[OciLayout]:
+def open_store(
+    ref: ImageRef, registry: RegistryOptions | None = None
+) -> Iterator[OciLayout | RegistryImage]:
     if ref.transport == "oci" and ref.path is not None:
         yield OciLayout(ref.path, ref.tag)
     elif ref.transport == "oci-archive" and ref.path is not None:
         with open_archive(ref.path, ref.tag) as layout:
             yield layout
     else:
-        raise UsageError(
-            f"registry references ({ref.raw!r}) are not supported by this build yet; "
-            "export the image first: skopeo copy docker://REF oci:DIR:TAG"
+        yield open_registry_image(ref.raw, registry or RegistryOptions())
+
+
+def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
+    reference = parse_reference(text)
+    explicit = None
+    if options.username is not None:
+        explicit = Credentials(
+            username=options.username,
+            password=options.password or "",
+            source="--username/--password",
         )
+    client = RegistryClient(
+        reference.registry,
+        credentials=ChainedCredentials(explicit=explicit),
+        transport=Transport(
+            plain_http=options.plain_http, ca_file=options.ca_file, insecure=options.insecure
+        ),
+    )
+    return RegistryImage(client, reference)

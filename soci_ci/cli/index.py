@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 from soci_ci.app.index import IndexOptions, IndexReport, Outcome, apply_plan, build_plan
-from soci_ci.app.stores import open_store, parse_image_ref
+from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
+from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
 from soci_ci.oci.manifest import Platform
+from soci_ci.registry.reference import parse_reference
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, DEFAULT_SPAN_SIZE
 from soci_ci.soci.index_manifest import IndexFormat
 
@@ -23,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "index",
         help="build and write the SOCI index of an image (like `soci convert --standalone`)",
         description=(
-            "IMAGE is oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]. "
+            "IMAGE is a registry reference (docker://REF or registry/repo:tag), "
+            "oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]. "
             "v2 (default) writes a SOCI-enabled image tagged TAG-soci; v1 writes an index "
             "manifest whose subject is the image, findable through the referrers tag."
         ),
@@ -58,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--workers", type=int, default=None, help="parallel zTOC builds")
     parser.add_argument("--output-json", type=Path, metavar="FILE", help="write a JSON report")
+    add_registry_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     index_format = IndexFormat(args.format)
     tag = args.tag
     if tag is None and index_format is IndexFormat.V2:
-        tag = f"{ref.tag}-soci" if ref.tag else "soci"
+        tag = default_soci_tag(ref)
     options = IndexOptions(
         index_format=index_format,
         span_size=args.span_size,
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         optimize_xattrs="xattr" in args.optimizations,
         **({"workers": args.workers} if args.workers else {}),
     )
-    with open_store(ref) as store:
+    with open_store(ref, registry_options(args)) as store:
         report = build_plan(store, options, existing_tag=store)
         if report.outcome is not Outcome.NOT_APPLICABLE:
             report = apply_plan(store, report)
@@ -89,6 +93,18 @@ def run(args: argparse.Namespace) -> int:
     if args.output_json:
         args.output_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return 0
+
+
+def default_soci_tag(ref: ImageRef) -> str:
+    """`<tag>-soci`: a new tag, so the original stays tagged (scanners, immutable tags)."""
+    if ref.transport != "docker":
+        return f"{ref.tag}-soci" if ref.tag else "soci"
+    reference = parse_reference(ref.raw)
+    if reference.tag:
+        return f"{reference.tag}-soci"
+    if reference.digest:
+        return f"{reference.digest.split(':')[1][:12]}-soci"
+    return "latest-soci"
 
 
 def print_report(report: IndexReport) -> None:

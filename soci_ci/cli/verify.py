@@ -10,6 +10,7 @@ from pathlib import Path
 
 from soci_ci.app.stores import open_store, parse_image_ref
 from soci_ci.app.verify import VerifyReport, verify_image
+from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import ExitCode, UsageError
 
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--top", type=int, default=10, help="files listed per layer (default 10)")
     parser.add_argument("--output-json", type=Path, metavar="FILE")
+    add_registry_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sample is not None and args.sample <= 0:
         raise UsageError("--sample must be positive")
     ref = parse_image_ref(args.image)
-    with open_store(ref) as store:
+    with open_store(ref, registry_options(args)) as store:
         report = verify_image(store, store, sample=args.sample, seed=args.seed)
     print_report(report, top=args.top)
     if args.output_json:

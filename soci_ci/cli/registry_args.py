@@ -1,0 +1,47 @@
+"""Registry options shared by the commands that talk to registries (not a command itself)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from soci_ci.app.stores import RegistryOptions
+
+
+def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("registry")
+    group.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="use HTTP, not HTTPS (automatic for 127.0.0.1/localhost)",
+    )
+    group.add_argument(
+        "--ca-file", metavar="PEM", help="CA bundle that signed the registry's certificate"
+    )
+    group.add_argument(
+        "--insecure", action="store_true", help="skip TLS verification (test registries)"
+    )
+    group.add_argument(
+        "--username",
+        default=os.environ.get("SOCI_CI_REGISTRY_USERNAME"),
+        help="registry user (env SOCI_CI_REGISTRY_USERNAME); default: Docker config, ECR",
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (else env SOCI_CI_REGISTRY_PASSWORD)",
+    )
+
+
+def registry_options(args: argparse.Namespace) -> RegistryOptions:
+    password = os.environ.get("SOCI_CI_REGISTRY_PASSWORD")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    return RegistryOptions(
+        plain_http=args.plain_http,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        username=args.username,
+        password=password,
+    )

@@ -1,0 +1,1 @@
+"""OCI distribution-spec client: references, auth, retries, and the registry image store."""

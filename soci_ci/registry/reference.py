@@ -1,0 +1,69 @@
+"""Image references (`docker://REF` or `registry/repo[:tag][@digest]`), normalized like Docker."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from soci_ci.errors import UsageError
+
+DOCKER_HUB = "registry-1.docker.io"
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reference:
+    registry: str  # host[:port]
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """What goes after /manifests/: the digest if known, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    def with_tag(self, tag: str) -> Reference:
+        return replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> Reference:
+        return replace(self, digest=digest)
+
+    def __str__(self) -> str:
+        text = f"{self.registry}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_reference(text: str) -> Reference:
+    raw = text.removeprefix("docker://")
+    name, _, digest = raw.partition("@")
+    if digest and not _DIGEST.fullmatch(digest):
+        raise UsageError(f"invalid digest in image reference {text!r}")
+    tag = None
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+        if not _TAG.fullmatch(tag):
+            raise UsageError(f"invalid tag {tag!r} in image reference {text!r}")
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, rest
+    else:
+        registry, repository = DOCKER_HUB, name
+        if "/" not in repository:
+            repository = f"library/{repository}"
+    if not repository or not all(_COMPONENT.fullmatch(c) for c in repository.split("/")):
+        raise UsageError(
+            f"invalid repository {repository!r} in image reference {text!r} "
+            "(lowercase letters, digits and . _ - separators)"
+        )
+    if registry == "docker.io":
+        registry = DOCKER_HUB
+    return Reference(registry=registry, repository=repository, tag=tag, digest=digest or None)
