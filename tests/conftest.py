@@ -1,14 +1,88 @@
-"""Shared fixtures: the vectors beside the repository, and a UTC-independent environment."""
+"""Shared fixtures: the vectors beside the repository, and real local servers on 127.0.0.1.
+
+Servers are started by the fixtures themselves (Debian's docker-registry, a token service)
+and stopped by PID at the end. A missing binary skips locally but fails in CI (CI=true):
+integration tests must never be skipped silently there.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.servers.registry import Registry, RegistryProcess
+from tests.servers.token_server import TokenServer
 from tests.support.vectors import vectors_dir
+
+
+def require(binary: str) -> None:
+    if shutil.which(binary) is None:
+        message = f"{binary} is not installed (scripts/test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     return vectors_dir()
+
+
+def _registry(**options: object) -> Iterator[Registry]:
+    require("docker-registry")
+    proc = RegistryProcess(**options)  # type: ignore[arg-type]
+    try:
+        yield proc.start()
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    yield from _registry()
+
+
+@pytest.fixture(scope="session")
+def registry_basic() -> Iterator[Registry]:
+    require("htpasswd")
+    yield from _registry(basic=True)
+
+
+@pytest.fixture(scope="session")
+def registry_tls() -> Iterator[Registry]:
+    require("openssl")
+    yield from _registry(tls=True)
+
+
+@pytest.fixture(scope="session")
+def token_registry() -> Iterator[tuple[Registry, TokenServer]]:
+    require("openssl")
+    directory = Path(tempfile.mkdtemp(prefix="soci-ci-token-"))
+    server = TokenServer(directory, username="pusher", password="t0ken-Pass")
+    server.start()
+    try:
+        for info in _registry(token=server.registry_config()):
+            yield info, server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def registry_factory() -> Iterator[Callable[..., Registry]]:
+    started: list[RegistryProcess] = []
+
+    def make(**options: object) -> Registry:
+        require("docker-registry")
+        proc = RegistryProcess(**options)  # type: ignore[arg-type]
+        started.append(proc)
+        return proc.start()
+
+    yield make
+    for proc in started:
+        proc.stop()

@@ -14,7 +14,7 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--plain-http",
         action="store_true",
-        help="use HTTP, not HTTPS (automatic for 127.0.0.1/localhost)",
+        help="use HTTP, not HTTPS (automatic for 127.0.0.1/localhost without --ca-file)",
     )
     group.add_argument(
         "--ca-file", metavar="PEM", help="CA bundle that signed the registry's certificate"

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import requests
+import urllib3
 
 from soci_ci import __version__
 from soci_ci.errors import RegistryError
@@ -50,7 +51,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.cap)
-        return min(self.cap, self.base * 2**attempt) * random.uniform(0.5, 1.0)
+        backoff: float = min(self.cap, self.base * 2**attempt)
+        return backoff * random.uniform(0.5, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,15 +103,22 @@ class RegistryClient:
         self.host = host
         self.transport = transport or Transport()
         self.retry = retry or RetryPolicy()
-        scheme = "http" if self.transport.plain_http or is_loopback(host) else "https"
+        # Loopback registries speak plain HTTP unless a CA or --insecure says they use TLS.
+        tls_hint = bool(self.transport.ca_file or self.transport.insecure)
+        plain = self.transport.plain_http or (is_loopback(host) and not tls_hint)
+        scheme = "http" if plain else "https"
         self.base = f"{scheme}://{host}"
         self.credentials = credentials
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"soci-ci/{__version__}"
+        # Passed on every request: a session-level `verify` loses against REQUESTS_CA_BUNDLE.
+        self._verify: bool | str = True
         if self.transport.insecure:
-            self.session.verify = False
+            self._verify = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            log.warning("%s: TLS verification is off (--insecure)", host)
         elif self.transport.ca_file:
-            self.session.verify = self.transport.ca_file
+            self._verify = self.transport.ca_file
         self._auth: dict[tuple[str, bool], str] = {}
         self.supports_subject: bool | None = None
 
@@ -140,6 +149,7 @@ class RegistryClient:
                     realm,
                     params=query,
                     auth=auth,
+                    verify=self._verify,
                     timeout=(self.transport.connect_timeout, self.transport.read_timeout),
                 )
             except requests.RequestException as exc:
@@ -204,6 +214,7 @@ class RegistryClient:
                     url,
                     headers=hdrs,
                     data=data,
+                    verify=self._verify,
                     stream=stream,
                     allow_redirects=True,
                     timeout=(self.transport.connect_timeout, self.transport.read_timeout),
@@ -431,10 +442,8 @@ class BlobStream:
             ok=(200, 206),
             what=f"download blob {self._digest[:19]}",
         )
-        if self._pos and r.status_code == 200:
-            skip = self._pos  # the server ignored Range: drop what we already have
-        else:
-            skip = 0
+        # A server that ignores Range sends the whole blob: drop what we already have.
+        skip = self._pos if self._pos and r.status_code == 200 else 0
         self._response = r
         self._iter = r.iter_content(1 << 20)
         while skip:
