@@ -14,7 +14,7 @@ from pathlib import Path
 from soci_ci.errors import UsageError
 from soci_ci.oci.archive import open_archive
 from soci_ci.oci.layout import OciLayout
-from soci_ci.registry.client import RegistryClient, Transport
+from soci_ci.registry.client import RegistryClient, RetryPolicy, Transport
 from soci_ci.registry.credentials import ChainedCredentials, Credentials
 from soci_ci.registry.reference import parse_reference
 from soci_ci.registry.store import RegistryImage
@@ -50,6 +50,8 @@ class RegistryOptions:
     insecure: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+    retry_base: float = 0.5
 
 
 @contextlib.contextmanager
@@ -78,7 +80,11 @@ def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
         reference.registry,
         credentials=ChainedCredentials(explicit=explicit),
         transport=Transport(
-            plain_http=options.plain_http, ca_file=options.ca_file, insecure=options.insecure
+            plain_http=options.plain_http,
+            ca_file=options.ca_file,
+            insecure=options.insecure,
+            read_timeout=options.timeout,
         ),
+        retry=RetryPolicy(base=options.retry_base),
     )
     return RegistryImage(client, reference)

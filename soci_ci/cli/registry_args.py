@@ -44,4 +44,6 @@ def registry_options(args: argparse.Namespace) -> RegistryOptions:
         insecure=args.insecure,
         username=args.username,
         password=password,
+        timeout=float(os.environ.get("SOCI_CI_REGISTRY_TIMEOUT", "60")),
+        retry_base=float(os.environ.get("SOCI_CI_RETRY_BASE_SECONDS", "0.5")),
     )

@@ -77,10 +77,7 @@ class FaultProxy:
                     self.end_headers()
                     return
                 if rule and rule.action == "reset_request":
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                    )
-                    self.connection.close()
+                    self._reset()
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", outer.upstream_port, timeout=30)
                 headers = {
@@ -106,14 +103,19 @@ class FaultProxy:
                 if rule and rule.action == "reset_response":
                     self.wfile.write(data[: rule.after])
                     self.wfile.flush()
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                    )
-                    self.connection.close()
+                    self._reset()
                     return
                 self.wfile.write(data)
 
-            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle  # noqa: N815
+            def _reset(self) -> None:
+                """Drop the connection at once (shutdown: the fd is shared with rfile/wfile)."""
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
