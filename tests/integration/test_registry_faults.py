@@ -43,25 +43,54 @@ def example_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def push(layout: Path, registry: Registry, repo: str) -> None:
     require("skopeo")
-    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:app",
-                    f"docker://{registry.host}/{repo}:1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            f"oci:{layout}:app",
+            f"docker://{registry.host}/{repo}:1",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def tag_digest(registry: Registry, repo: str, tag: str) -> str | None:
-    r = requests.get(f"{registry.url}/v2/{repo}/manifests/{tag}", timeout=10, headers={
-        "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"})
+    r = requests.get(
+        f"{registry.url}/v2/{repo}/manifests/{tag}",
+        timeout=10,
+        headers={
+            "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+        },
+    )
     return sha256_digest(r.content) if r.status_code == 200 else None
 
 
-@pytest.mark.parametrize(("rule", "repo"), [
-    (Rule("GET", "/manifests/1", "status", times=2, status=500), "f/e500"),
-    (Rule("POST", "/blobs/uploads/", "status", times=2, status=429, retry_after="0"), "f/e429"),
-    (Rule("PUT", "/blobs/uploads/", "reset_request", times=1), "f/reset-upload"),
-    (Rule("GET", "/blobs/sha256:a4", "reset_response", times=2, after=300_000), "f/reset-download"),
-    (Rule("PUT", "/manifests/sha256:", "status", times=1, status=503, retry_after="0"), "f/e503"),
-])
-def test_temporary_faults_are_retried(proxy: FaultProxy, registry: Registry, example_layout: Path,
-                                      tmp_path: Path, rule: Rule, repo: str) -> None:
+@pytest.mark.parametrize(
+    ("rule", "repo"),
+    [
+        (Rule("GET", "/manifests/1", "status", times=2, status=500), "f/e500"),
+        (Rule("POST", "/blobs/uploads/", "status", times=2, status=429, retry_after="0"), "f/e429"),
+        (Rule("PUT", "/blobs/uploads/", "reset_request", times=1), "f/reset-upload"),
+        (
+            Rule("GET", "/blobs/sha256:a4", "reset_response", times=2, after=300_000),
+            "f/reset-download",
+        ),
+        (
+            Rule("PUT", "/manifests/sha256:", "status", times=1, status=503, retry_after="0"),
+            "f/e503",
+        ),
+    ],
+)
+def test_temporary_faults_are_retried(
+    proxy: FaultProxy,
+    registry: Registry,
+    example_layout: Path,
+    tmp_path: Path,
+    rule: Rule,
+    repo: str,
+) -> None:
     push(example_layout, registry, repo)
     original = tag_digest(registry, repo, "1")
     proxy.add(rule)
@@ -74,8 +103,9 @@ def test_temporary_faults_are_retried(proxy: FaultProxy, registry: Registry, exa
     assert main(["verify", f"{registry.host}/{repo}:1-soci", "--sample", "3"]) == 0
 
 
-def test_stalled_registry_times_out_and_retries(proxy: FaultProxy, registry: Registry,
-                                                example_layout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stalled_registry_times_out_and_retries(
+    proxy: FaultProxy, registry: Registry, example_layout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     push(example_layout, registry, "f/stall")
     monkeypatch.setenv("SOCI_CI_REGISTRY_TIMEOUT", "1")
     proxy.add(Rule("GET", "/manifests/1", "stall", times=1, seconds=3))
@@ -83,8 +113,8 @@ def test_stalled_registry_times_out_and_retries(proxy: FaultProxy, registry: Reg
 
 
 def test_persistent_failure_leaves_original_intact_and_rerun_finishes(
-        proxy: FaultProxy, registry: Registry, example_layout: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    proxy: FaultProxy, registry: Registry, example_layout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = "f/broken"
     push(example_layout, registry, repo)
     original = tag_digest(registry, repo, "1")
@@ -102,7 +132,9 @@ def test_persistent_failure_leaves_original_intact_and_rerun_finishes(
     assert main(["verify", f"{registry.host}/{repo}:1-soci", "--sample", "2"]) == 0
 
 
-def test_missing_repository_is_a_clear_error(registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_repository_is_a_clear_error(
+    registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["index", f"{registry.host}/no/such:tag"]) == 4
     err = capsys.readouterr().err
     assert "no/such" in err and "404" in err

@@ -8,6 +8,7 @@ bytes), `stall` (sleep before answering). Everything else is forwarded unchanged
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -110,10 +111,8 @@ class FaultProxy:
             def _reset(self) -> None:
                 """Drop the connection at once (shutdown: the fd is shared with rfile/wfile)."""
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

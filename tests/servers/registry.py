@@ -92,6 +92,7 @@ class RegistryProcess:
         self.tls = tls
         self.basic = basic
         self.token = token
+        self.user: tuple[str, str] | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: Registry | None = None
 
@@ -120,7 +121,7 @@ class RegistryProcess:
             lines += ["  tls:", f"    certificate: {crt}", f"    key: {key}"]
         username = password = None
         if self.basic:
-            username, password = "ci-user", "s3cret-Passw0rd"
+            username, password = self.user or ("ci-user", "s3cret-Passw0rd")
             out = subprocess.run(
                 ["htpasswd", "-Bbn", username, password], check=True, capture_output=True, text=True
             ).stdout
@@ -162,6 +163,11 @@ class RegistryProcess:
             ca_file=ca,
         )
         return self.info
+
+    def start_with_user(self, username: str, password: str) -> Registry:
+        self.basic = True
+        self.user = (username, password)
+        return self.start()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
