@@ -38,6 +38,8 @@ class FaultProxy:
         self.host = f"127.0.0.1:{self.port}"
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str, str]] = []  # (method, path, what happened)
+        self.bytes_sent = 0  # response body bytes sent to clients
+        self.blob_gets: list[str] = []  # paths of blob GETs, to spot double downloads
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -81,9 +83,10 @@ class FaultProxy:
                     self._reset()
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", outer.upstream_port, timeout=30)
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
-                }
+                headers: dict[str, str] = {}
+                for k, v in self.headers.items():  # repeated headers (Accept) are joined
+                    if k.lower() not in ("host", "connection"):
+                        headers[k] = f"{headers[k]}, {v}" if k in headers else v
                 headers["Host"] = f"127.0.0.1:{outer.port}"
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -107,6 +110,10 @@ class FaultProxy:
                     self._reset()
                     return
                 self.wfile.write(data)
+                with outer._lock:
+                    outer.bytes_sent += len(data)
+                    if self.command == "GET" and "/blobs/" in self.path:
+                        outer.blob_gets.append(self.path)
 
             def _reset(self) -> None:
                 """Drop the connection at once (shutdown: the fd is shared with rfile/wfile)."""
