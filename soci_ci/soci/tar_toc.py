@@ -14,6 +14,7 @@ one header (or one PAX/GNU long-name record, capped at 1 MiB as in Go) in memory
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -114,7 +115,17 @@ def _cstring(b: bytes) -> bytes:
     return b if i < 0 else b[:i]
 
 
+_PLAIN_OCTAL = re.compile(rb"[ \x00]*([0-7]*)[ \x00]*")
+
+
 def _parse_octal(b: bytes) -> int:
+    plain = _PLAIN_OCTAL.fullmatch(b)
+    if plain is not None:  # the common case: digits padded with spaces/NULs
+        digits = plain.group(1)
+        if not digits:
+            return 0
+        if len(digits) <= 21:
+            return int(digits, 8)
     b = _cstring(b.strip(b" \x00"))
     if not b:
         return 0
@@ -126,7 +137,19 @@ def _parse_octal(b: bytes) -> int:
     return x - (1 << 64) if x >> 63 else x
 
 
+_OCTAL_OR_PAD = b"01234567 \x00"
+
+
 def _parse_numeric(b: bytes) -> int:
+    if not b.translate(None, _OCTAL_OR_PAD):  # fast path: octal digits, spaces, NULs only
+        digits = b.strip(b" \x00")
+        cut = digits.find(b"\x00")
+        if cut >= 0:
+            digits = digits[:cut]
+        if not digits:
+            return 0
+        if b" " not in digits and len(digits) <= 21:
+            return int(digits, 8)
     if b and b[0] & 0x80:
         inv = 0xFF if b[0] & 0x40 else 0
         x = 0
@@ -141,6 +164,19 @@ def _parse_numeric(b: bytes) -> int:
             raise _HeaderError("base-256 number out of range")
         return ~x if inv else x
     return _parse_octal(b)
+
+
+_NUMERIC_CACHE: dict[bytes, int] = {}
+
+
+def _cached_numeric(field: bytes) -> int:
+    """Numeric fields repeat (mode, ids, mtimes): parse each distinct value once."""
+    value = _NUMERIC_CACHE.get(field)
+    if value is None:
+        value = _parse_numeric(field)
+        if len(_NUMERIC_CACHE) < 65536:
+            _NUMERIC_CACHE[field] = value
+    return value
 
 
 def _header_format(blk: bytes) -> int:
@@ -237,6 +273,7 @@ def _days_to_civil(days: int) -> tuple[int, int, int]:
     return (y + 1 if m <= 2 else y), m, d
 
 
+@functools.lru_cache(maxsize=4096)
 def format_mod_time(nanos: int) -> bytes:
     """Go `time.Unix(...).UTC().MarshalText()`: RFC 3339 with trimmed nanoseconds.
 
@@ -415,21 +452,22 @@ class _Reader:
         fmt = _header_format(blk)
         if not fmt:
             raise _HeaderError("checksum mismatch or not a tar header")
+        num = _cached_numeric
         h = _Header(
             typeflag=blk[156],
             name=_cstring(blk[0:100]),
             linkname=_cstring(blk[157:257]),
-            size=_parse_numeric(blk[124:136]),
-            mode=_parse_numeric(blk[100:108]),
-            uid=_parse_numeric(blk[108:116]),
-            gid=_parse_numeric(blk[116:124]),
-            mtime_ns=_parse_numeric(blk[136:148]) * _NANOS,
+            size=num(blk[124:136]),
+            mode=num(blk[100:108]),
+            uid=num(blk[108:116]),
+            gid=num(blk[116:124]),
+            mtime_ns=num(blk[136:148]) * _NANOS,
         )
         if fmt != _FORMAT_V7:
             h.uname = _cstring(blk[265:297])
             h.gname = _cstring(blk[297:329])
-            h.devmajor = _parse_numeric(blk[329:337])
-            h.devminor = _parse_numeric(blk[337:345])
+            h.devmajor = num(blk[329:337])
+            h.devminor = num(blk[337:345])
             prefix = b""
             if fmt == _FORMAT_USTAR_PAX:
                 prefix = _cstring(blk[345:500])

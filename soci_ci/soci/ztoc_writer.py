@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from soci_ci.soci.flatbuf import Builder
+from soci_ci.soci.flatbuf import _I64, _U32, Builder
 from soci_ci.soci.tar_toc import FileMetadata
 
+_PAD = tuple(bytes(n) for n in range(8))
 ALGORITHM_GZIP = 1  # the schema default: never written
 ALGORITHM_UNCOMPRESSED = 2
 
@@ -61,6 +62,84 @@ def serialize_ztoc(
 
 
 def _file_metadata(b: Builder, e: FileMetadata) -> int:
+    """One FileMetadata table: the generic builder calls, inlined for speed (50k+ entries).
+
+    Same operations in the same order as `_file_metadata_reference`; the tests compare both
+    with PyPI `flatbuffers`.
+    """
+    if e.xattrs:
+        return _file_metadata_reference(b, e)
+    parts = b._parts
+    ap = parts.append
+    off = b.offset  # a multiple of 4 here: strings and tables end 4-aligned
+    b.minalign = max(b.minalign, 4)
+    strs = []
+    for text in (e.name, e.type, e.linkname, e.uname, e.gname, e.mod_time):
+        n = len(text)
+        pad = -(off + n + 1) & 3
+        if pad:
+            ap(_PAD[pad])
+        ap(_U32.pack(n) + text + b"\x00")
+        off += pad + n + 5
+        strs.append(off)
+    ap(b"\x00\x00\x00\x00")  # empty xattrs vector (always written)
+    off += 4
+    xattrs = off
+    object_end = off
+    slots = [0] * 14
+    pack32 = _U32.pack
+    pack64 = _I64.pack
+    # Fields in the recipe's order; strings/vectors are 4-aligned uoffsets, int64s are
+    # written only when non-zero (8-aligned), uint32s only when non-zero.
+    for slot, kind, value in (
+        (0, 0, strs[0]),
+        (1, 0, strs[1]),
+        (2, 2, e.uncompressed_offset),
+        (3, 2, e.uncompressed_size),
+        (4, 0, strs[2]),
+        (5, 2, e.mode),
+        (6, 1, e.uid),
+        (7, 1, e.gid),
+        (8, 0, strs[3]),
+        (9, 0, strs[4]),
+        (10, 0, strs[5]),
+        (11, 2, e.devmajor),
+        (12, 2, e.devminor),
+        (13, 0, xattrs),
+    ):
+        if kind == 0:
+            pad = -off & 3
+            if pad:
+                ap(_PAD[pad])
+                off += pad
+            ap(pack32(off + 4 - value))
+            off += 4
+        elif not value:
+            continue
+        elif kind == 2:
+            pad = -off & 7
+            if pad:
+                ap(_PAD[pad])
+                off += pad
+            ap(pack64(value))
+            off += 8
+        else:
+            pad = -off & 3
+            if pad:
+                ap(_PAD[pad])
+                off += pad
+            ap(pack32(value))
+            off += 4
+        slots[slot] = off
+    if e.uncompressed_offset or e.uncompressed_size or e.mode or e.devmajor or e.devminor:
+        b.minalign = 8
+    b.offset = off
+    b._vtable = slots
+    b._object_end = object_end
+    return b.end_object()
+
+
+def _file_metadata_reference(b: Builder, e: FileMetadata) -> int:
     name = b.create_string(e.name)
     type_ = b.create_string(e.type)
     linkname = b.create_string(e.linkname)
