@@ -10,14 +10,14 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from soci_ci.errors import UsageError
 from soci_ci.oci.archive import open_archive
 from soci_ci.oci.layout import OciLayout
-from soci_ci.registry.client import RegistryClient, RetryPolicy, Transport
-from soci_ci.registry.credentials import ChainedCredentials, Credentials
-from soci_ci.registry.reference import parse_reference
-from soci_ci.registry.store import RegistryImage
+
+if TYPE_CHECKING:
+    from soci_ci.registry.store import RegistryImage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +68,12 @@ def open_store(
 
 
 def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
+    # Imported here: `requests` is slow to import and only registry references need it.
+    from soci_ci.registry.client import RegistryClient, RetryPolicy, Transport  # noqa: PLC0415
+    from soci_ci.registry.credentials import ChainedCredentials, Credentials  # noqa: PLC0415
+    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
+    from soci_ci.registry.store import RegistryImage  # noqa: PLC0415
+
     reference = parse_reference(text)
     explicit = None
     if options.username is not None:

@@ -13,7 +13,6 @@ from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
 from soci_ci.oci.manifest import Platform
-from soci_ci.registry.reference import parse_reference
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, DEFAULT_SPAN_SIZE
 from soci_ci.soci.index_manifest import IndexFormat
 
@@ -99,6 +98,8 @@ def default_soci_tag(ref: ImageRef) -> str:
     """`<tag>-soci`: a new tag, so the original stays tagged (scanners, immutable tags)."""
     if ref.transport != "docker":
         return f"{ref.tag}-soci" if ref.tag else "soci"
+    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415 - keep startup fast
+
     reference = parse_reference(ref.raw)
     if reference.tag:
         return f"{reference.tag}-soci"

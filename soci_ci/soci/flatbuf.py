@@ -46,10 +46,12 @@ class Builder:
         self.offset += n + 5
         return self.offset
 
-    def create_byte_vector(self, data: bytes) -> int:
-        n = len(data)
+    def create_byte_vector(self, data: bytes | list[bytes]) -> int:
+        """A [ubyte] vector; `data` may be given as pieces (not joined: saves a copy)."""
+        pieces = data if isinstance(data, list) else [data]
+        n = sum(len(p) for p in pieces)
         self.prep(4, n)
-        self._parts.append(data)
+        self._parts.extend(reversed(pieces))
         self._parts.append(_U32.pack(n))
         self.offset += n + 4
         return self.offset

@@ -11,7 +11,7 @@ from typing import BinaryIO
 from soci_ci.errors import LayerError
 from soci_ci.oci import media_types as mt
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE, ZTOC_VERSION
-from soci_ci.soci.gzip_index import GzipScanner, zinfo_blob
+from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
 from soci_ci.soci.tar_spans import PlainScanner
 from soci_ci.soci.tar_toc import read_toc
 from soci_ci.soci.ztoc_writer import (
@@ -140,7 +140,7 @@ def build_ztoc(
             scanner.finish()
         finally:
             scanner.close()
-        checkpoints = zinfo_blob(scanner.checkpoints, span_size)
+        checkpoints: bytes | list[bytes] = zinfo_pieces(scanner.checkpoints, span_size)
         algorithm = ALGORITHM_GZIP
         span_count = len(scanner.checkpoints)
     else:

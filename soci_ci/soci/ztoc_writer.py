@@ -25,7 +25,7 @@ def serialize_ztoc(
     compressed_archive_size: int,
     uncompressed_archive_size: int,
     entries: Sequence[FileMetadata],
-    checkpoints: bytes,
+    checkpoints: bytes | list[bytes],
     span_digests: Sequence[str],
     max_span_id: int,
     algorithm: int,
