@@ -75,6 +75,15 @@ class GzipScanner:
             target=_hash_worker, args=(self._hash_jobs, self._free), daemon=True
         )
         self._hash_thread.start()
+        # A reader thread fills free buffers ahead of inflate (file/network reads overlap it).
+        self._filled: queue.SimpleQueue[tuple[int, int, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        self._views = [memoryview(buf).cast("B") for buf in self._pool]
+        self._reader = threading.Thread(
+            target=_read_worker, args=(source, self._views, self._free, self._filled), daemon=True
+        )
+        self._reader.start()
         self._in_len = 0
         self._in_start = 0
         self._eof = False
@@ -124,11 +133,12 @@ class GzipScanner:
             self._in_index = -1
         if self._eof:
             return False
-        self._in_index = self._free.get()
-        buf = self._pool[self._in_index]
-        self._in_addr = ctypes.addressof(buf)
-        self._in_view = memoryview(buf).cast("B")
-        n = _read_into(self._source, self._in_view)
+        self._in_index, n, error = self._filled.get()
+        if error is not None:
+            self._eof = True
+            raise error
+        self._in_addr = ctypes.addressof(self._pool[self._in_index])
+        self._in_view = self._views[self._in_index]
         if n == 0:
             self._eof = True
             return False
@@ -256,6 +266,7 @@ class GzipScanner:
         return self._in_start + self._in_len
 
     def close(self) -> None:
+        self._free.put(-1)  # stops the reader once it asks for another buffer
         if self._hash_thread.is_alive():
             self._hash_jobs.put(None)
             self._hash_thread.join()
@@ -279,6 +290,27 @@ def _hash_worker(jobs: queue.SimpleQueue[_Job | None], free: queue.SimpleQueue[i
             payload.append("sha256:" + hasher.hexdigest())
         else:
             hasher.update(payload)
+
+
+def _read_worker(
+    source: BinaryIO,
+    views: list[memoryview],
+    free: queue.SimpleQueue[int],
+    filled: queue.SimpleQueue[tuple[int, int, BaseException | None]],
+) -> None:
+    """Read the layer into free buffers, in order, until end of file or an error."""
+    while True:
+        index = free.get()
+        if index < 0:
+            return
+        try:
+            n = _read_into(source, views[index])
+        except BaseException as exc:  # handed to the inflating thread, raised there
+            filled.put((index, 0, exc))
+            return
+        filled.put((index, n, None))
+        if n == 0:
+            return
 
 
 def _read_into(source: BinaryIO, view: memoryview) -> int:
