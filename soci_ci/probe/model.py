@@ -73,7 +73,7 @@ def parse_time(value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"timestamp must be a string or null, not {type(value).__name__}")
+        raise TypeError(f"timestamp must be a string or null, not {type(value).__name__}")
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
@@ -81,7 +81,7 @@ def _opt_float(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number or null, got {value!r}")
+        raise TypeError(f"expected a number or null, got {value!r}")
     return float(value)
 
 
