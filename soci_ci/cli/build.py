@@ -1,16 +1,87 @@
-"""`soci-ci build` (placeholder until its owner lands it)."""
+"""`soci-ci build`: build and push the image with the Docker engine; optionally index it."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
+from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("build", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "build",
+        help="build and push an image with the Docker engine, then (--index) SOCI-index it",
+        description=(
+            "Builds CONTEXT with the Docker engine (DOCKER_HOST; BuildKit through `docker buildx` "
+            "when the plugin is installed), pushes every --tag and prints the manifest digest. "
+            "With --index, `soci-ci index` runs on exactly that digest."
+        ),
+    )
+    parser.add_argument("--context", type=Path, default=Path(), help="build context (default .)")
+    parser.add_argument(
+        "--file", "-f", default="Dockerfile", help="Dockerfile, relative to the context"
+    )
+    parser.add_argument("--tag", "-t", action="append", default=[], metavar="REPO:TAG")
+    parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--target")
+    parser.add_argument("--platform", metavar="OS/ARCH")
+    parser.add_argument("--network", help="network mode for RUN steps (e.g. none)")
+    parser.add_argument("--pull", action="store_true", help="pull newer base images")
+    parser.add_argument("--no-push", dest="push", action="store_false", help="build only")
+    parser.add_argument("--builder", choices=["auto", "sdk", "buildx"], default="auto")
+    parser.add_argument("--index", action="store_true", help="SOCI-index the pushed digest")
+    parser.add_argument("--output-json", type=Path, metavar="FILE")
+    add_registry_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("soci-ci build is not available in this build")
+    from soci_ci.app.build import build_image  # noqa: PLC0415 - keep `soci-ci --help` fast
+    from soci_ci.build.spec import BuildSpec, parse_pairs  # noqa: PLC0415
+    from soci_ci.registry.credentials import Credentials  # noqa: PLC0415
+
+    if args.index and not args.push:
+        raise UsageError("--index needs the image in a registry: drop --no-push")
+    spec = BuildSpec(
+        context=args.context,
+        dockerfile=args.file,
+        tags=tuple(args.tag),
+        build_args=parse_pairs(args.build_arg, "--build-arg"),
+        labels=parse_pairs(args.label, "--label"),
+        target=args.target,
+        platform=args.platform,
+        network=args.network,
+        pull=args.pull,
+        push=args.push,
+    )
+    options = registry_options(args)
+    explicit = None
+    if options.username:
+        explicit = Credentials(
+            username=options.username, password=options.password or "", source="--username"
+        )
+    use_buildx = {"auto": None, "sdk": False, "buildx": True}[args.builder]
+    result = build_image(spec, explicit=explicit, use_buildx=use_buildx)
+    report = result.to_json()
+    if result.digest:
+        repo = (
+            spec.tags[0].rsplit(":", 1)[0] if ":" in spec.tags[0].split("/")[-1] else spec.tags[0]
+        )
+        report["reference"] = f"{repo}@{result.digest}"
+        sys.stdout.write(f"{report['reference']}\n")
+    else:
+        sys.stdout.write(f"{result.image_id}\n")
+    rc = 0
+    if args.index and result.digest:
+        from soci_ci.cli import index as index_cmd  # noqa: PLC0415
+
+        index_args = index_cmd.defaults(image=report["reference"], registry_args=args)
+        rc = index_cmd.run(index_args)
+    if args.output_json:
+        args.output_json.write_text(json.dumps(report, indent=2) + "\n")
+    return rc

@@ -64,6 +64,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+def defaults(*, image: str, registry_args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments of `soci-ci index IMAGE` with every default (used by `build --index`)."""
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    register(sub)
+    args = parser.parse_args(["index", image])
+    for name in ("plain_http", "ca_file", "insecure", "username", "password_stdin"):
+        setattr(args, name, getattr(registry_args, name))
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
     if args.span_size <= 0:
         raise UsageError("--span-size must be positive")

@@ -1,0 +1,56 @@
+"""`soci-ci build`: build with the Docker engine, push every tag, report the manifest digest."""
+
+from __future__ import annotations
+
+import logging
+
+from soci_ci.build.engine import (
+    BuildResult,
+    build_with_buildx,
+    build_with_sdk,
+    buildx_available,
+    push_with_sdk,
+)
+from soci_ci.build.spec import BuildSpec
+from soci_ci.errors import BuildError
+from soci_ci.registry.credentials import ChainedCredentials, Credentials
+from soci_ci.registry.reference import parse_reference
+
+log = logging.getLogger(__name__)
+
+
+def _auth_for(tag: str, explicit: Credentials | None) -> dict[str, str] | None:
+    creds = ChainedCredentials(explicit=explicit).get(parse_reference(tag).registry)
+    if creds is None:
+        return None
+    return {"username": creds.username, "password": creds.password}
+
+
+def build_image(
+    spec: BuildSpec, *, explicit: Credentials | None = None, use_buildx: bool | None = None
+) -> BuildResult:
+    if spec.push and not spec.tags:
+        raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
+    if use_buildx is None:
+        use_buildx = buildx_available()
+    if use_buildx:
+        log.info("building with BuildKit (docker buildx)")
+        return build_with_buildx(spec)
+    import docker  # noqa: PLC0415 - the Docker SDK is only needed here
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise BuildError(
+            f"cannot reach the Docker engine: {' '.join(str(exc).split())[:300]}",
+            hint="start dockerd or set DOCKER_HOST (CodeBuild: enable privileged mode)",
+        ) from None
+    log.info("building %s from %s", ", ".join(spec.tags) or "(untagged)", spec.context)
+    image_id = build_with_sdk(client, spec)
+    pushed = {}
+    if spec.push:
+        for tag in spec.tags:
+            log.info("pushing %s", tag)
+            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit))
+    return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed)

@@ -1,0 +1,1 @@
+"""Build and push the user's image with the Docker engine."""

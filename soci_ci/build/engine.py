@@ -1,0 +1,148 @@
+"""The Docker engine edge: build with the Docker SDK (or BuildKit via `docker buildx` when the
+CLI plugin is present), push, and report the pushed manifest digest.
+
+The build log is streamed to the logger as progress; the first error the engine reports ends
+the build with a `BuildError` whose message is that error, on one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from soci_ci.build.spec import BuildSpec, split_tag
+from soci_ci.errors import BuildError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildResult:
+    image_id: str
+    tags: tuple[str, ...]
+    pushed: Mapping[str, str] = field(default_factory=dict)  # tag -> manifest digest
+    builder: str = "docker-sdk"
+
+    @property
+    def digest(self) -> str | None:
+        return next(iter(self.pushed.values()), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"image_id": self.image_id, "tags": list(self.tags), "pushed": dict(self.pushed),
+                "digest": self.digest, "builder": self.builder}
+
+
+def buildx_available() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run([docker, "buildx", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]
+
+
+def _consume(stream: Iterable[Mapping[str, Any]], what: str) -> list[Mapping[str, Any]]:
+    """Log progress, raise the first error, return the `aux` items."""
+    aux = []
+    for item in stream:
+        if "error" in item or "errorDetail" in item:
+            detail = item.get("errorDetail") or {}
+            message = detail.get("message") or item.get("error") or "unknown error"
+            raise BuildError(f"{what} failed: {_one_line(message)}")
+        if "stream" in item:
+            line = str(item["stream"]).rstrip()
+            if line:
+                log.info("  %s", line)
+        elif "status" in item and "progressDetail" not in item:
+            log.info("  %s %s", item.get("id", ""), item["status"])
+        if "aux" in item:
+            aux.append(item["aux"])
+    return aux
+
+
+def build_with_sdk(client: Any, spec: BuildSpec) -> str:
+    """Build the image; return its image ID."""
+    import docker.errors  # noqa: PLC0415 - only build needs the Docker SDK
+
+    if not (spec.context / spec.dockerfile).is_file() and not Path(spec.dockerfile).is_file():
+        raise BuildError(f"Dockerfile {spec.dockerfile!r} not found in {spec.context}")
+    try:
+        stream = client.api.build(
+            path=str(spec.context), dockerfile=spec.dockerfile, tag=spec.tags[0] if spec.tags else None,
+            buildargs=dict(spec.build_args) or None, target=spec.target, platform=spec.platform,
+            labels=dict(spec.labels) or None, network_mode=spec.network, pull=spec.pull,
+            rm=True, forcerm=True, decode=True,
+        )
+        aux = _consume(stream, "docker build")
+    except docker.errors.DockerException as exc:
+        raise BuildError(
+            f"docker build failed: {_one_line(str(exc))}",
+            hint="is the Docker engine running? set DOCKER_HOST (privileged mode on CodeBuild)",
+        ) from None
+    image_id = next((a.get("ID") for a in aux if a.get("ID")), None)
+    if image_id is None:
+        raise BuildError("docker build finished without an image ID")
+    image = client.images.get(image_id)
+    for tag in spec.tags[1:]:
+        repo, name = split_tag(tag)
+        image.tag(repo, name)
+    return str(image_id)
+
+
+def push_with_sdk(client: Any, tag: str, auth: Mapping[str, str] | None) -> str:
+    import docker.errors  # noqa: PLC0415
+
+    repo, name = split_tag(tag)
+    try:
+        stream = client.api.push(repo, tag=name, stream=True, decode=True,
+                                 auth_config=dict(auth) if auth else None)
+        aux = _consume(stream, f"docker push {tag}")
+    except docker.errors.DockerException as exc:
+        raise BuildError(f"docker push {tag} failed: {_one_line(str(exc))}") from None
+    digest = next((a.get("Digest") for a in aux if a.get("Digest")), None)
+    if not digest:
+        raise BuildError(f"docker push {tag} did not report a manifest digest")
+    return str(digest)
+
+
+def build_with_buildx(spec: BuildSpec) -> BuildResult:
+    """BuildKit through the `docker buildx` CLI (BuildKit-only Dockerfile features work)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        metadata = Path(tmp) / "metadata.json"
+        cmd = ["docker", "buildx", "build", str(spec.context), "-f",
+               str(spec.context / spec.dockerfile), "--metadata-file", str(metadata),
+               "--provenance=false"]
+        for tag in spec.tags:
+            cmd += ["-t", tag]
+        for key, value in spec.build_args.items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        for key, value in spec.labels.items():
+            cmd += ["--label", f"{key}={value}"]
+        if spec.target:
+            cmd += ["--target", spec.target]
+        if spec.platform:
+            cmd += ["--platform", spec.platform]
+        if spec.network:
+            cmd += ["--network", spec.network]
+        cmd.append("--push" if spec.push else "--load")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for line in proc.stderr.splitlines()[-40:]:
+            log.info("  %s", line)
+        if proc.returncode != 0:
+            last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["failed"]
+            raise BuildError(f"docker buildx build failed: {_one_line(last[0])}")
+        data = json.loads(metadata.read_text()) if metadata.exists() else {}
+    digest = data.get("containerimage.digest", "")
+    image_id = data.get("containerimage.config.digest", digest)
+    pushed = {tag: digest for tag in spec.tags} if spec.push and digest else {}
+    return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder="buildx")

@@ -1,0 +1,88 @@
+"""A real Docker engine for the tests: dockerd on a private unix socket, and a local base image.
+
+Started as the brief says (vfs, no bridge, no iptables, private data/exec roots); nothing is
+pulled: the base image is `docker import`ed from a busybox-static rootfs made here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from tests.servers.ports import wait_until
+
+BASE_IMAGE = "soci-ci-test/busybox:1"
+APPLETS = ("sh", "ls", "cat", "echo", "sleep", "true", "mkdir", "cp", "wget", "env", "head", "dd")
+
+
+class Dockerd:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="soci-ci-dockerd-"))
+        self.sock = self.dir / "docker.sock"
+        self.host = f"unix://{self.sock}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        binary = shutil.which("dockerd")
+        if binary is None:
+            raise FileNotFoundError("dockerd")
+        log = (self.dir / "dockerd.log").open("wb")
+        self.proc = subprocess.Popen(
+            [binary, "--storage-driver", "vfs", "--bridge=none", "--iptables=false",
+             "--ip6tables=false", "--data-root", str(self.dir / "data"),
+             "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "dockerd.pid"),
+             "-H", self.host],
+            stdout=log, stderr=log,
+        )
+
+        def up() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.dir / "dockerd.log").read_text()[-2000:])
+            env = {**os.environ, "DOCKER_HOST": self.host}
+            return subprocess.run(["docker", "info"], env=env, capture_output=True).returncode == 0
+
+        wait_until(up, timeout=60, what="dockerd")
+        return self.host
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        subprocess.run(["umount", "-R", str(self.dir / "data")], capture_output=True, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def busybox_rootfs_tar() -> bytes:
+    """A minimal rootfs: /bin/busybox (static) and applet symlinks."""
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        raise FileNotFoundError("busybox (Debian package busybox-static)")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp", "etc"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return buf.getvalue()
+
+
+def import_base_image(docker_host: str) -> str:
+    env = {**os.environ, "DOCKER_HOST": docker_host}
+    subprocess.run(["docker", "import", "-", BASE_IMAGE], input=busybox_rootfs_tar(), env=env,
+                   check=True, capture_output=True)
+    return BASE_IMAGE
