@@ -1,0 +1,77 @@
+"""The probe's Markdown (pure): the published table plus per-phase statistics."""
+
+from __future__ import annotations
+
+from soci_ci.probe.model import ArmName, ArmResult, Phase, PhaseStats, ProbeResult
+
+_SOCI_LABEL = {ArmName.NO_SOCI: "no", ArmName.SOCI: "yes", ArmName.BASELINE: "baseline"}
+_COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.TOTAL)
+_PHASE_LABEL = {
+    Phase.PROVISIONING: "provisioning (created → pull started)",
+    Phase.PULL: "pull",
+    Phase.START: "start (pull stopped → running)",
+    Phase.APP_READY: "app ready (running → ready)",
+    Phase.TOTAL: "total (created → ready)",
+    Phase.CREATED_TO_RUNNING: "created → running",
+    Phase.RUNNING_TO_READY: "running → ready",
+}
+_DETAIL = (Phase.PROVISIONING, Phase.PULL, Phase.START, Phase.APP_READY, Phase.TOTAL)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _cell(stats: PhaseStats | None) -> str:
+    if stats is None or stats.n == 0:
+        return "–"
+    return f"{_num(stats.median)} ({_num(stats.mean)} / {_num(stats.p90)})"
+
+
+def _engaged(arm: ArmResult) -> str:
+    counted = [r for r in arm.runs if r.soci_engaged is not None]
+    if not counted:
+        return "unknown"
+    lazy = sum(1 for r in counted if r.soci_engaged)
+    return f"{lazy}/{len(counted)} soci"
+
+
+def render(result: ProbeResult) -> str:
+    lines = [
+        "| image | SOCI | runs ok | created → running (s) | running → ready (s) | total (s) "
+        "| snapshotter |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in result.arms:
+        ok = sum(1 for r in arm.runs if r.ok)
+        cells = " | ".join(_cell(arm.stats.get(p)) for p in _COLUMNS)
+        lines.append(
+            f"| `{arm.image}` | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} | {cells} "
+            f"| {_engaged(arm)} |"
+        )
+    lines += [
+        "",
+        "Cells: median (mean / p90) in seconds over successful runs; "
+        "p90 and IQR use linear interpolation (type 7).",
+        "",
+        "| arm | phase | n | median | mean | p90 | min | max | IQR |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arm in result.arms:
+        for phase in _DETAIL:
+            s = arm.stats.get(phase)
+            if s is None:
+                continue
+            values = (s.median, s.mean, s.p90, s.min, s.max, s.iqr)
+            lines.append(
+                f"| {arm.name} | {_PHASE_LABEL[phase]} | {s.n} | "
+                + " | ".join(_num(v) for v in values)
+                + " |"
+            )
+    failures = [(arm.name, r) for arm in result.arms for r in arm.runs if not r.ok]
+    if failures:
+        lines += ["", "Failed runs:", ""]
+        for name, run in failures:
+            reason = " ".join((run.failure_reason or "").split())
+            lines.append(f"- {name} run {run.index}: {run.failure_kind}: {reason}")
+    return "\n".join(lines) + "\n"
