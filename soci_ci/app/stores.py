@@ -69,10 +69,13 @@ def open_store(
 
 def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
     # Imported here: `requests` is slow to import and only registry references need it.
-    from soci_ci.registry.client import RegistryClient, RetryPolicy, Transport  # noqa: PLC0415
-    from soci_ci.registry.credentials import ChainedCredentials, Credentials  # noqa: PLC0415
+    from soci_ci.registry.auth import Credentials  # noqa: PLC0415
+    from soci_ci.registry.client import RegistryClient  # noqa: PLC0415
+    from soci_ci.registry.credentials import ChainedCredentials  # noqa: PLC0415
     from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
+    from soci_ci.registry.retry import RetryPolicy  # noqa: PLC0415
     from soci_ci.registry.store import RegistryImage  # noqa: PLC0415
+    from soci_ci.registry.transport import Transport  # noqa: PLC0415
 
     reference = parse_reference(text)
     explicit = None

@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from soci_ci.errors import AwsError
+from soci_ci.registry.auth import Credentials
 from soci_ci.registry.client import RegistryClient
-from soci_ci.registry.credentials import Credentials, EcrTokens, ecr_region
+from soci_ci.registry.ecr import EcrHost, EcrTokens, ecr_region
 from tests.servers.ports import free_port, wait_until
 from tests.servers.registry import RegistryProcess
 
@@ -84,8 +85,8 @@ def test_ecr_token_is_cached_and_refreshed_before_expiry(monkeypatch: pytest.Mon
     calls: list[str] = []
     expiry = [time.time() + 12 * 3600]
 
-    def fetch(self: EcrTokens, region: str) -> tuple[Credentials, float]:
-        calls.append(region)
+    def fetch(self: EcrTokens, host: EcrHost) -> tuple[Credentials, float]:
+        calls.append(host.region)
         return Credentials(username="AWS", password="p", source="test"), expiry[0]
 
     monkeypatch.setattr(EcrTokens, "_fetch", fetch)

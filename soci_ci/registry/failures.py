@@ -1,0 +1,69 @@
+"""Registry answers turned into `RegistryError`s that say where it failed and what to do."""
+
+from __future__ import annotations
+
+import json
+
+from soci_ci.errors import RegistryError
+from soci_ci.registry.retry import is_temporary_status
+
+
+def parse_oci_errors(body: bytes) -> tuple[tuple[str, ...], str]:
+    """OCI error codes and messages from a distribution-spec error body (`{"errors": [...]}`)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return (), ""
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(errors, list):
+        return (), ""
+    items = [e for e in errors if isinstance(e, dict)]
+    codes = tuple(str(e.get("code", "")) for e in items if e.get("code"))
+    message = "; ".join(str(e["message"])[:200] for e in items if e.get("message"))
+    return codes, message
+
+
+def hint_for(status: int, *, push: bool) -> str:
+    if status == 401:
+        return "log in (docker login / DOCKER_CONFIG) or pass --username with a password"
+    if status == 403:
+        access = "push" if push else "pull"
+        return (
+            f"the credentials lack {access} permission on this repository (for ECR: "
+            "ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; to push also ecr:PutImage, "
+            "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload)"
+        )
+    if status == 404:
+        return "check the repository and tag; the repository must exist (ECR does not create it)"
+    if status == 429:
+        return "the registry is throttling; retry later or lower the concurrency"
+    if status >= 500:
+        return "the registry failed; the run can be repeated safely"
+    return "see the registry's error message"
+
+
+def status_error(
+    where: str,
+    what: str,
+    status: int,
+    body: bytes,
+    *,
+    push: bool,
+    retry_after: float | None = None,
+) -> RegistryError:
+    codes, message = parse_oci_errors(body)
+    text = f"{where}: {what} failed: HTTP {status}"
+    if codes:
+        text += " " + ",".join(codes)
+    if message:
+        text += f": {message}"
+    if status == 401:
+        text = f"{where}: {what}: authentication required (HTTP 401)"
+    return RegistryError(
+        text,
+        status=status,
+        codes=codes,
+        temporary=is_temporary_status(status),
+        retry_after=retry_after,
+        hint=hint_for(status, push=push),
+    )
