@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.dockerd import Dockerd, import_base_image
 from tests.servers.registry import Registry, RegistryProcess
 from tests.servers.token_server import TokenServer
 from tests.support.vectors import vectors_dir
@@ -86,3 +87,25 @@ def registry_factory() -> Iterator[Callable[..., Registry]]:
     yield make
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[str]:
+    """DOCKER_HOST of a real engine: SOCI_CI_DOCKER_HOST if given, else a private dockerd."""
+    given = os.environ.get("SOCI_CI_DOCKER_HOST")
+    if given:
+        yield given
+        return
+    require("dockerd")
+    require("docker")
+    engine = Dockerd()
+    try:
+        yield engine.start()
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: str) -> str:
+    require("busybox")
+    return import_base_image(docker_engine)
