@@ -13,7 +13,8 @@ from soci_ci.build.engine import (
 )
 from soci_ci.build.spec import BuildSpec
 from soci_ci.errors import BuildError
-from soci_ci.registry.credentials import ChainedCredentials, Credentials
+from soci_ci.registry.auth import Credentials
+from soci_ci.registry.credentials import ChainedCredentials
 from soci_ci.registry.reference import parse_reference
 
 log = logging.getLogger(__name__)

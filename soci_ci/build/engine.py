@@ -35,8 +35,13 @@ class BuildResult:
         return next(iter(self.pushed.values()), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"image_id": self.image_id, "tags": list(self.tags), "pushed": dict(self.pushed),
-                "digest": self.digest, "builder": self.builder}
+        return {
+            "image_id": self.image_id,
+            "tags": list(self.tags),
+            "pushed": dict(self.pushed),
+            "digest": self.digest,
+            "builder": self.builder,
+        }
 
 
 def buildx_available() -> bool:
@@ -78,10 +83,18 @@ def build_with_sdk(client: Any, spec: BuildSpec) -> str:
         raise BuildError(f"Dockerfile {spec.dockerfile!r} not found in {spec.context}")
     try:
         stream = client.api.build(
-            path=str(spec.context), dockerfile=spec.dockerfile, tag=spec.tags[0] if spec.tags else None,
-            buildargs=dict(spec.build_args) or None, target=spec.target, platform=spec.platform,
-            labels=dict(spec.labels) or None, network_mode=spec.network, pull=spec.pull,
-            rm=True, forcerm=True, decode=True,
+            path=str(spec.context),
+            dockerfile=spec.dockerfile,
+            tag=spec.tags[0] if spec.tags else None,
+            buildargs=dict(spec.build_args) or None,
+            target=spec.target,
+            platform=spec.platform,
+            labels=dict(spec.labels) or None,
+            network_mode=spec.network,
+            pull=spec.pull,
+            rm=True,
+            forcerm=True,
+            decode=True,
         )
         aux = _consume(stream, "docker build")
     except docker.errors.DockerException as exc:
@@ -104,8 +117,9 @@ def push_with_sdk(client: Any, tag: str, auth: Mapping[str, str] | None) -> str:
 
     repo, name = split_tag(tag)
     try:
-        stream = client.api.push(repo, tag=name, stream=True, decode=True,
-                                 auth_config=dict(auth) if auth else None)
+        stream = client.api.push(
+            repo, tag=name, stream=True, decode=True, auth_config=dict(auth) if auth else None
+        )
         aux = _consume(stream, f"docker push {tag}")
     except docker.errors.DockerException as exc:
         raise BuildError(f"docker push {tag} failed: {_one_line(str(exc))}") from None
@@ -119,9 +133,17 @@ def build_with_buildx(spec: BuildSpec) -> BuildResult:
     """BuildKit through the `docker buildx` CLI (BuildKit-only Dockerfile features work)."""
     with tempfile.TemporaryDirectory() as tmp:
         metadata = Path(tmp) / "metadata.json"
-        cmd = ["docker", "buildx", "build", str(spec.context), "-f",
-               str(spec.context / spec.dockerfile), "--metadata-file", str(metadata),
-               "--provenance=false"]
+        cmd = [
+            "docker",
+            "buildx",
+            "build",
+            str(spec.context),
+            "-f",
+            str(spec.context / spec.dockerfile),
+            "--metadata-file",
+            str(metadata),
+            "--provenance=false",
+        ]
         for tag in spec.tags:
             cmd += ["-t", tag]
         for key, value in spec.build_args.items():
@@ -144,5 +166,5 @@ def build_with_buildx(spec: BuildSpec) -> BuildResult:
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
     digest = data.get("containerimage.digest", "")
     image_id = data.get("containerimage.config.digest", digest)
-    pushed = {tag: digest for tag in spec.tags} if spec.push and digest else {}
+    pushed = dict.fromkeys(spec.tags, digest) if spec.push and digest else {}
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder="buildx")

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.build import build_image  # noqa: PLC0415 - keep `soci-ci --help` fast
     from soci_ci.build.spec import BuildSpec, parse_pairs  # noqa: PLC0415
-    from soci_ci.registry.credentials import Credentials  # noqa: PLC0415
+    from soci_ci.registry.auth import Credentials  # noqa: PLC0415
 
     if args.index and not args.push:
         raise UsageError("--index needs the image in a registry: drop --no-push")

@@ -33,11 +33,24 @@ class Dockerd:
             raise FileNotFoundError("dockerd")
         log = (self.dir / "dockerd.log").open("wb")
         self.proc = subprocess.Popen(
-            [binary, "--storage-driver", "vfs", "--bridge=none", "--iptables=false",
-             "--ip6tables=false", "--data-root", str(self.dir / "data"),
-             "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "dockerd.pid"),
-             "-H", self.host],
-            stdout=log, stderr=log,
+            [
+                binary,
+                "--storage-driver",
+                "vfs",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--data-root",
+                str(self.dir / "data"),
+                "--exec-root",
+                str(self.dir / "exec"),
+                "--pidfile",
+                str(self.dir / "dockerd.pid"),
+                "-H",
+                self.host,
+            ],
+            stdout=log,
+            stderr=log,
         )
 
         def up() -> bool:
@@ -45,7 +58,12 @@ class Dockerd:
             if self.proc.poll() is not None:
                 raise RuntimeError((self.dir / "dockerd.log").read_text()[-2000:])
             env = {**os.environ, "DOCKER_HOST": self.host}
-            return subprocess.run(["docker", "info"], env=env, capture_output=True).returncode == 0
+            return (
+                subprocess.run(
+                    ["docker", "info"], env=env, capture_output=True, check=False
+                ).returncode
+                == 0
+            )
 
         wait_until(up, timeout=60, what="dockerd")
         return self.host
@@ -83,6 +101,11 @@ def busybox_rootfs_tar() -> bytes:
 
 def import_base_image(docker_host: str) -> str:
     env = {**os.environ, "DOCKER_HOST": docker_host}
-    subprocess.run(["docker", "import", "-", BASE_IMAGE], input=busybox_rootfs_tar(), env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "import", "-", BASE_IMAGE],
+        input=busybox_rootfs_tar(),
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return BASE_IMAGE
