@@ -76,9 +76,7 @@ class GzipScanner:
         )
         self._hash_thread.start()
         # A reader thread fills free buffers ahead of inflate (file/network reads overlap it).
-        self._filled: queue.SimpleQueue[tuple[int, int, BaseException | None]] = (
-            queue.SimpleQueue()
-        )
+        self._filled: queue.SimpleQueue[tuple[int, int, BaseException | None]] = queue.SimpleQueue()
         self._views = [memoryview(buf).cast("B") for buf in self._pool]
         self._reader = threading.Thread(
             target=_read_worker, args=(source, self._views, self._free, self._filled), daemon=True
