@@ -1,0 +1,269 @@
+"""The probe orchestration against the fake ECS + Logs (recorded-style Fargate lifecycles)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from soci_ci.errors import AwsError, Interrupted
+from soci_ci.probe.ecs import EcsApi, Retrier
+from soci_ci.probe.logs import LogsApi
+from soci_ci.probe.model import ArmName, FailureKind, Phase, Snapshotter, Stamp
+from soci_ci.probe.runner import Arm, Probe
+from soci_ci.probe.settings import ProbeSettings
+from tests.fakes.ecs import T0, FakeAws, FakeClock, Script
+
+REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
+NO_SOCI = f"{REPO}@sha256:{'a' * 64}"
+SOCI = f"{REPO}@sha256:{'b' * 64}"
+RUN_ID = "soci-ci-probe-20260314142520-abc123"
+
+SOCI_SCRIPT = Script(
+    pull_stopped=21.523,  # lazy pull: 2 s instead of 7 s
+    started=23.523,
+    app_lines=((0.2, "booting"), (3.841, "READY on :8080")),
+    snapshotter="soci",
+)
+PLAIN_SCRIPT = Script(app_lines=((0.05, "booting"), (0.115, "READY on :8080")))
+
+
+def make_probe(
+    aws: FakeAws, clock: FakeClock, *, budget: int = 8, **settings: object
+) -> tuple[Probe, list[str]]:
+    mapping: dict[str, object] = {"runs": 2, "concurrency": 2, "ready": {"log_regex": "READY"}}
+    mapping.update(settings)
+    lines: list[str] = []
+    retrier = Retrier(sleep=clock.sleep, budget=budget)
+    probe = Probe(
+        ecs=EcsApi(aws.ecs, cluster="default", retrier=retrier),
+        logs=LogsApi(aws.logs, retrier=retrier),
+        settings=ProbeSettings.from_mapping(mapping),
+        arms=[Arm(name=ArmName.NO_SOCI, image=NO_SOCI), Arm(name=ArmName.SOCI, image=SOCI)],
+        region="us-east-1",
+        run_id=RUN_ID,
+        clock=clock,
+        sleep=clock.sleep,
+        progress=lines.append,
+        poll_seconds=3.0,
+    )
+    return probe, lines
+
+
+def assert_clean(aws: FakeAws) -> None:
+    assert aws.running() == []
+    assert aws.active_definitions() == []
+    assert all(d["status"] == "DELETE_IN_PROGRESS" for d in aws.definitions.values())
+
+
+def test_interleaved_runs_timed_phase_by_phase_and_cleaned_up() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, SOCI_SCRIPT, PLAIN_SCRIPT, SOCI_SCRIPT])
+    probe, lines = make_probe(aws, clock)
+    result = probe.run()
+
+    assert [a.name for a in result.arms] == [ArmName.NO_SOCI, ArmName.SOCI]
+    plain, soci = result.arms
+    assert [r.ok for r in plain.runs + soci.runs] == [True] * 4
+    first = plain.runs[0]
+    assert first.timestamps[Stamp.CREATED] == T0
+    assert first.timestamps[Stamp.READY] == T0 + timedelta(seconds=28.523 + 0.115)
+    assert dict(first.phases) == {
+        Phase.PROVISIONING: 19.523,
+        Phase.PULL: 7.0,
+        Phase.START: 2.0,
+        Phase.APP_READY: 0.115,
+        Phase.TOTAL: 28.638,
+        Phase.CREATED_TO_RUNNING: 28.523,
+        Phase.RUNNING_TO_READY: 0.115,
+    }
+    assert first.snapshotter is Snapshotter.OVERLAYFS and first.soci_engaged is False
+    assert soci.runs[1].snapshotter is Snapshotter.SOCI and soci.runs[1].soci_engaged is True
+    assert soci.stats[Phase.PULL].median == 2.0
+    assert soci.stats[Phase.TOTAL].n == 2
+    assert soci.stats[Phase.TOTAL].median == 27.364
+    # interleaved: A B A B, both arms' revisions pinned by digest
+    run_defs = [aws.tasks[a].definition for a in aws.tasks]
+    assert [d.rsplit("/", 1)[1] for d in run_defs] == [
+        "soci-ci-probe-no-soci:1",
+        "soci-ci-probe-soci:1",
+        "soci-ci-probe-no-soci:1",
+        "soci-ci-probe-soci:1",
+    ]
+    images = {d["family"]: d["containerDefinitions"][0]["image"] for d in aws.definitions.values()}
+    assert images == {"soci-ci-probe-no-soci": NO_SOCI, "soci-ci-probe-soci": SOCI}
+    assert all(t.started_by == RUN_ID for t in aws.tasks.values())
+    assert_clean(aws)
+    # progress lines: which run, which state, elapsed
+    assert "run 1/4 no-soci PROVISIONING 0.0s" in lines
+    assert any(re.fullmatch(r"run 2/4 soci RUNNING \d+\.\ds", line) for line in lines)
+
+
+def test_failures_are_results_and_classified() -> None:
+    clock = FakeClock()
+    scripts = [
+        Script(
+            connectivity=10.0,
+            pull_started=12.0,
+            pull_stopped=None,
+            started=None,
+            stop_at=40.0,
+            stopped_reason="CannotPullContainerError: pull image manifest has been retried 5 "
+            "time(s): failed to resolve ref: not found",
+            stop_code="TaskFailedToStart",
+        ),
+        Script(
+            app_lines=(),
+            stop_at=31.0,
+            stopped_reason="Essential container in task exited",
+            stop_code="EssentialContainerExited",
+            exit_code=137,
+            snapshotter="soci",
+        ),
+        Script(app_lines=((0.1, "booting"),), snapshotter="overlayfs"),  # never READY
+        Script(run_failure="Capacity is unavailable at this time. Please try again later."),
+    ]
+    aws = FakeAws(clock=clock, scripts=scripts)
+    probe, _ = make_probe(aws, clock, ready={"log_regex": "READY", "timeout_seconds": 120})
+    result = probe.run()
+    runs = {(r.arm, r.index): r for arm in result.arms for r in arm.runs}
+    pull = runs[ArmName.NO_SOCI, 1]
+    assert (pull.ok, pull.failure_kind) == (False, FailureKind.CANNOT_PULL)
+    assert pull.failure_reason is not None and "not found" in pull.failure_reason
+    assert Phase.PULL not in pull.phases and pull.phases[Phase.PROVISIONING] == 12.0
+    exited = runs[ArmName.SOCI, 1]
+    assert exited.failure_kind is FailureKind.ESSENTIAL_CONTAINER_EXITED
+    assert exited.failure_reason == "Essential container in task exited (exit code 137)"
+    never = runs[ArmName.NO_SOCI, 2]
+    assert never.failure_kind is FailureKind.NEVER_READY
+    assert never.failure_reason == "not ready within 120 s (last status RUNNING)"
+    capacity = runs[ArmName.SOCI, 2]
+    assert capacity.failure_kind is FailureKind.CAPACITY and capacity.task_arn is None
+    for arm in result.arms:
+        assert arm.stats[Phase.TOTAL].n == 0
+    assert_clean(aws)
+
+
+def test_soci_not_engaged_is_not_counted() -> None:
+    clock = FakeClock()
+    overlay = Script(app_lines=((1.0, "READY"),), snapshotter="overlayfs")
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, overlay], default_script=SOCI_SCRIPT)
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    soci = result.arms[1].runs[0]
+    assert (soci.ok, soci.failure_kind, soci.soci_engaged) == (
+        False,
+        FailureKind.SOCI_NOT_ENGAGED,
+        False,
+    )
+    assert soci.phases[Phase.TOTAL] == 29.523  # timings are kept, just not counted
+    assert result.arms[1].stats[Phase.TOTAL].n == 0
+
+
+def test_unknown_snapshotter_after_grace_and_fallback_to_started() -> None:
+    clock = FakeClock()
+    silent = Script(app_lines=(), snapshotter=None)
+    aws = FakeAws(clock=clock, default_script=silent)
+    probe, _ = make_probe(aws, clock, runs=1, ready={"fallback": "started"})
+    result = probe.run()
+    for arm in result.arms:
+        run = arm.runs[0]
+        assert run.ok and run.snapshotter is Snapshotter.UNKNOWN and run.soci_engaged is None
+        assert run.phases[Phase.RUNNING_TO_READY] == 0.0
+    assert_clean(aws)
+
+
+def test_health_fallback_uses_poll_time() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=Script(app_lines=(), healthy_at=40.0))
+    probe, _ = make_probe(
+        aws, clock, runs=1, concurrency=1, snapshotter_check=False, ready={"fallback": "health"}
+    )
+    result = probe.run()
+    run = result.arms[0].runs[0]
+    assert run.ok
+    assert 40.0 <= run.phases[Phase.TOTAL] < 43.0  # bounded by the 3 s poll interval
+
+
+def test_throttling_within_budget_completes() -> None:
+    clock = FakeClock()
+    aws = FakeAws(
+        clock=clock,
+        scripts=[PLAIN_SCRIPT, SOCI_SCRIPT],
+        throttle={"RegisterTaskDefinition": 3, "RunTask": 2, "DescribeTasks": 4},
+    )
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    assert all(r.ok for arm in result.arms for r in arm.runs)
+    assert aws.calls.count("RunTask") == 4  # 2 throttled + 2 launches
+    assert len(aws.tasks) == 2
+    assert_clean(aws)
+
+
+def test_throttling_beyond_budget_is_aws_error_after_cleanup() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT, throttle={"DescribeTasks": 100})
+    probe, _ = make_probe(aws, clock, budget=3)
+    with pytest.raises(AwsError) as caught:
+        probe.run()
+    assert caught.value.throttled is True
+    assert str(caught.value) == "DescribeTasks still throttled after 4 attempts"
+    assert len(aws.tasks) == 2
+    assert_clean(aws)
+
+
+def test_lost_run_task_answer_is_swept_by_started_by() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT, lose_answer_of_run={2})
+    probe, _ = make_probe(aws, clock)
+    with pytest.raises(AwsError, match="RunTask failed: ServerException"):
+        probe.run()
+    assert len(aws.tasks) == 2  # the second task exists, but we never saw its ARN
+    assert aws.calls.count("ListTasks") >= 1
+    assert_clean(aws)
+
+
+def test_interrupt_mid_run_cleans_up() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT)
+    probe, _ = make_probe(aws, clock, runs=3)
+
+    def interrupt(seconds: float) -> None:
+        if clock.slept >= 12:
+            clock.on_sleep = None
+            raise Interrupted("interrupted by SIGTERM")
+
+    clock.on_sleep = interrupt
+    with pytest.raises(Interrupted):
+        probe.run()
+    assert len(aws.tasks) == 2
+    assert all(t.stop_reason == "soci-ci probe finished" for t in aws.tasks.values())
+    assert_clean(aws)
+
+
+def test_derived_from_user_task_definition() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT)
+    aws.base_definition = {
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+        "family": "web",
+        "revision": 7,
+        "status": "ACTIVE",
+        "cpu": "512",
+        "memory": "1024",
+        "containerDefinitions": [
+            {"name": "app", "image": f"{REPO}:latest", "portMappings": [{"containerPort": 80}]}
+        ],
+        "compatibilities": ["EC2", "FARGATE"],
+    }
+    probe, _ = make_probe(aws, clock, runs=1, task_definition="web")
+    probe.run()
+    families = sorted(d["family"] for d in aws.definitions.values())
+    assert families == ["soci-ci-probe-no-soci", "soci-ci-probe-soci"]
+    for definition in aws.definitions.values():
+        assert definition["cpu"] == "512"
+        app = definition["containerDefinitions"][0]
+        assert app["portMappings"] == [{"containerPort": 80}]
+        assert "compatibilities" not in definition
+    assert_clean(aws)
