@@ -203,3 +203,45 @@ def test_bearer_token_flow_with_separate_scopes(
     assert (
         main(["verify", f"{registry.host}/tok/app:1-soci", "--sample", "2"]) == 0
     )  # anonymous pull
+
+
+def test_multi_platform_image_with_attestations(registry: Registry, tmp_path: Path) -> None:
+    from tests.unit.test_index_images import multi_platform
+
+    layout = multi_platform(tmp_path / "mp")
+    skopeo(
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        f"oci:{layout}:v1",
+        f"docker://{registry.host}/multi/app:1",
+    )
+    out = tmp_path / "r.json"
+    assert main(["index", f"{registry.host}/multi/app:1", "--output-json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert sorted(i["platform"] for i in report["soci_indexes"]) == ["linux/amd64", "linux/arm64"]
+    index = json.loads(manifest_bytes(registry, "multi/app", "1-soci"))
+    digests = {m["digest"] for m in index["manifests"]}
+    for m in index["manifests"]:
+        manifest_bytes(registry, "multi/app", m["digest"])  # every entry exists in the registry
+        ref = m.get("annotations", {}).get("vnd.docker.reference.digest")
+        if ref:
+            assert ref in digests
+    assert main(["verify", f"{registry.host}/multi/app:1-soci", "--sample", "3"]) == 0
+    # Only one platform on request; the other platform's manifest stays as it was.
+    assert (
+        main(
+            [
+                "index",
+                f"{registry.host}/multi/app:1",
+                "--platform",
+                "linux/arm64",
+                "--tag",
+                "arm-soci",
+                "--output-json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert [i["platform"] for i in json.loads(out.read_text())["soci_indexes"]] == ["linux/arm64"]
