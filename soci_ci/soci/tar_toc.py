@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import struct
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,6 +62,9 @@ _MAGIC_GNU = b"ustar "
 _VERSION_GNU = b" \x00"
 _TRAILER_STAR = b"tar\x00"
 
+# name mode uid gid size mtime chksum typeflag linkname magic version uname gname devmajor
+# devminor prefix: the USTAR header fields, one C call.
+_USTAR = struct.Struct("100s8s8s8s12s12s8sB100s6s2s32s32s8s8s155s")
 _DECIMAL = re.compile(rb"[+-]?[0-9]+")
 _OCTAL_DIGITS = b"01234567"
 _INT64_MIN = -(1 << 63)
@@ -453,26 +457,45 @@ class _Reader:
         if not fmt:
             raise _HeaderError("checksum mismatch or not a tar header")
         num = _cached_numeric
+        (
+            name,
+            mode,
+            uid,
+            gid,
+            size,
+            mtime,
+            _,
+            typeflag,
+            linkname,
+            _,
+            _,
+            uname,
+            gname,
+            devmajor,
+            devminor,
+            prefix,
+        ) = _USTAR.unpack_from(blk)
         h = _Header(
-            typeflag=blk[156],
-            name=_cstring(blk[0:100]),
-            linkname=_cstring(blk[157:257]),
-            size=num(blk[124:136]),
-            mode=num(blk[100:108]),
-            uid=num(blk[108:116]),
-            gid=num(blk[116:124]),
-            mtime_ns=num(blk[136:148]) * _NANOS,
+            typeflag=typeflag,
+            name=name.partition(b"\x00")[0],
+            linkname=linkname.partition(b"\x00")[0],
+            size=num(size),
+            mode=num(mode),
+            uid=num(uid),
+            gid=num(gid),
+            mtime_ns=num(mtime) * _NANOS,
         )
         if fmt != _FORMAT_V7:
-            h.uname = _cstring(blk[265:297])
-            h.gname = _cstring(blk[297:329])
-            h.devmajor = num(blk[329:337])
-            h.devminor = num(blk[337:345])
-            prefix = b""
+            h.uname = uname.partition(b"\x00")[0]
+            h.gname = gname.partition(b"\x00")[0]
+            h.devmajor = num(devmajor)
+            h.devminor = num(devminor)
             if fmt == _FORMAT_USTAR_PAX:
-                prefix = _cstring(blk[345:500])
+                prefix = prefix.partition(b"\x00")[0]
             elif fmt == _FORMAT_STAR:
-                prefix = _cstring(blk[345:476])
+                prefix = prefix[:131].partition(b"\x00")[0]
+            else:
+                prefix = b""
             if prefix:
                 h.name = prefix + b"/" + h.name
         return h
