@@ -115,7 +115,7 @@ class Builder:
         n = len(vtable)
         while n and vtable[n - 1] == 0:
             n -= 1
-        key = tuple(object_offset - v if v else 0 for v in vtable[:n])
+        key = tuple([object_offset - v if v else 0 for v in vtable[:n]])
         existing = self._vtables.get(key)
         if existing is not None:
             self._parts.append(_I32.pack(existing - object_offset))

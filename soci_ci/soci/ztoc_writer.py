@@ -14,6 +14,7 @@ from soci_ci.soci.flatbuf import _I64, _U32, Builder
 from soci_ci.soci.tar_toc import FileMetadata
 
 _PAD = tuple(bytes(n) for n in range(8))
+_NUL_PAD = tuple(bytes(n + 1) for n in range(4))
 ALGORITHM_GZIP = 1  # the schema default: never written
 ALGORITHM_UNCOMPRESSED = 2
 
@@ -69,72 +70,82 @@ def _file_metadata(b: Builder, e: FileMetadata) -> int:
     """
     if e.xattrs:
         return _file_metadata_reference(b, e)
-    parts = b._parts
-    ap = parts.append
+    ap = b._parts.append
+    p32 = _U32.pack
+    p64 = _I64.pack
     off = b.offset  # a multiple of 4 here: strings and tables end 4-aligned
     b.minalign = max(b.minalign, 4)
-    strs = []
+    # Six strings: [len][bytes][NUL][pad to 4], written name first (highest address).
+    offs = []
     for text in (e.name, e.type, e.linkname, e.uname, e.gname, e.mod_time):
         n = len(text)
         pad = -(off + n + 1) & 3
-        if pad:
-            ap(_PAD[pad])
-        ap(_U32.pack(n) + text + b"\x00")
+        ap(p32(n) + text + _NUL_PAD[pad])
         off += pad + n + 5
-        strs.append(off)
-    ap(b"\x00\x00\x00\x00")  # empty xattrs vector (always written)
+        offs.append(off)
+    s_name, s_type, s_link, s_uname, s_gname, s_mtime = offs
+    ap(b"\x00\x00\x00\x00")  # the xattrs vector, always written, here empty
     off += 4
-    xattrs = off
-    object_end = off
-    slots = [0] * 14
-    pack32 = _U32.pack
-    pack64 = _I64.pack
-    # Fields in the recipe's order; strings/vectors are 4-aligned uoffsets, int64s are
-    # written only when non-zero (8-aligned), uint32s only when non-zero.
-    for slot, kind, value in (
-        (0, 0, strs[0]),
-        (1, 0, strs[1]),
-        (2, 2, e.uncompressed_offset),
-        (3, 2, e.uncompressed_size),
-        (4, 0, strs[2]),
-        (5, 2, e.mode),
-        (6, 1, e.uid),
-        (7, 1, e.gid),
-        (8, 0, strs[3]),
-        (9, 0, strs[4]),
-        (10, 0, strs[5]),
-        (11, 2, e.devmajor),
-        (12, 2, e.devminor),
-        (13, 0, xattrs),
-    ):
-        if kind == 0:
-            pad = -off & 3
-            if pad:
-                ap(_PAD[pad])
-                off += pad
-            ap(pack32(off + 4 - value))
-            off += 4
-        elif not value:
-            continue
-        elif kind == 2:
-            pad = -off & 7
-            if pad:
-                ap(_PAD[pad])
-                off += pad
-            ap(pack64(value))
+    xattrs = object_end = off
+    v = [0] * 14
+    # The table, in the recipe's order. Offsets stay 4-aligned (every item is 4 or 8 bytes),
+    # so only the int64 fields may need 4 bytes of padding to reach 8.
+    ap(p32(off + 4 - s_name))
+    off += 4
+    v[0] = off
+    ap(p32(off + 4 - s_type))
+    off += 4
+    v[1] = off
+    for slot, value in ((2, e.uncompressed_offset), (3, e.uncompressed_size)):
+        if value:
+            if off & 7:
+                ap(_PAD[4])
+                off += 4
+            ap(p64(value))
             off += 8
-        else:
-            pad = -off & 3
-            if pad:
-                ap(_PAD[pad])
-                off += pad
-            ap(pack32(value))
+            v[slot] = off
+    ap(p32(off + 4 - s_link))
+    off += 4
+    v[4] = off
+    if e.mode:
+        if off & 7:
+            ap(_PAD[4])
             off += 4
-        slots[slot] = off
+        ap(p64(e.mode))
+        off += 8
+        v[5] = off
+    if e.uid:
+        ap(p32(e.uid))
+        off += 4
+        v[6] = off
+    if e.gid:
+        ap(p32(e.gid))
+        off += 4
+        v[7] = off
+    ap(p32(off + 4 - s_uname))
+    off += 4
+    v[8] = off
+    ap(p32(off + 4 - s_gname))
+    off += 4
+    v[9] = off
+    ap(p32(off + 4 - s_mtime))
+    off += 4
+    v[10] = off
+    for slot, value in ((11, e.devmajor), (12, e.devminor)):
+        if value:
+            if off & 7:
+                ap(_PAD[4])
+                off += 4
+            ap(p64(value))
+            off += 8
+            v[slot] = off
+    ap(p32(off + 4 - xattrs))
+    off += 4
+    v[13] = off
     if e.uncompressed_offset or e.uncompressed_size or e.mode or e.devmajor or e.devminor:
         b.minalign = 8
     b.offset = off
-    b._vtable = slots
+    b._vtable = v
     b._object_end = object_end
     return b.end_object()
 
