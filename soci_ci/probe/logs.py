@@ -18,7 +18,7 @@ def parse_snapshotter(messages: Iterable[str], container_name: str) -> Snapshott
     """Read the app container's ``Snapshotter`` from a Task Metadata v4 ``/task`` document.
 
     The sidecar prints the document on one line; if it is split, the lines are joined.
-    Without a parsable document, a single distinct ``"Snapshotter"`` value still counts.
+    A truncated document still counts if the app container's entry is complete enough.
     """
     text = "".join(messages).strip()
     if not text:
@@ -31,8 +31,14 @@ def parse_snapshotter(messages: Iterable[str], container_name: str) -> Snapshott
         for container in document.get("Containers") or ():
             if isinstance(container, dict) and container.get("Name") == container_name:
                 return _to_snapshotter(container.get("Snapshotter"))
-    values = set(_SNAPSHOTTER.findall(text))
-    return _to_snapshotter(values.pop()) if len(values) == 1 else Snapshotter.UNKNOWN
+    # Not parsable (truncated): look between the container's "Name" and the next "Name".
+    name = re.search(r'"Name"\s*:\s*' + re.escape(json.dumps(container_name)), text)
+    if name is None:
+        return Snapshotter.UNKNOWN
+    rest = text[name.end() :]
+    following = re.search(r'"Name"\s*:', rest)
+    found = _SNAPSHOTTER.search(rest[: following.start()] if following else rest)
+    return Snapshotter.UNKNOWN if found is None else _to_snapshotter(found.group(1))
 
 
 def _to_snapshotter(value: object) -> Snapshotter:

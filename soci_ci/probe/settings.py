@@ -86,10 +86,10 @@ class ProbeSettings:
                 **{k: v for k, v in data.items() if v is not None and k not in _CONVERTED},
                 capacity_provider=CapacityProvider(data.get("capacity_provider") or "FARGATE"),
                 architecture=Architecture(data.get("architecture") or "X86_64"),
-                runs=int(data.get("runs") or 5),
-                concurrency=int(data.get("concurrency") or 4),
-                cpu=str(data.get("cpu") or "1024"),
-                memory=str(data.get("memory") or "2048"),
+                runs=int(_value(data, "runs", 5)),
+                concurrency=int(_value(data, "concurrency", 4)),
+                cpu=str(_value(data, "cpu", "1024")),
+                memory=str(_value(data, "memory", "2048")),
                 environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
                 command=None if command is None else tuple(str(c) for c in command),
                 network=NetworkSettings(
@@ -100,7 +100,7 @@ class ProbeSettings:
                 ready=ReadySettings(
                     log_regex=ready.get("log_regex"),
                     fallback=ReadyFallback(ready.get("fallback") or "none"),
-                    timeout_seconds=float(ready.get("timeout_seconds") or 600),
+                    timeout_seconds=float(_value(ready, "timeout_seconds", 600)),
                 ),
             )
         except (ValueError, TypeError) as exc:
@@ -132,3 +132,9 @@ class ProbeSettings:
 _CONVERTED = frozenset(
     {"capacity_provider", "architecture", "cpu", "memory", "environment", "runs", "concurrency"}
 )
+
+
+def _value(data: Mapping[str, Any], key: str, default: object) -> Any:
+    """The value, or the default when absent or null (0 and "" are kept, then validated)."""
+    value = data.get(key)
+    return default if value is None else value
