@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from soci_ci.app.index import IndexOptions, IndexReport, Outcome, apply_plan, build_plan
+from soci_ci.app.registry_index import check_tag_policy, source_tag
 from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
@@ -52,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tag", help="tag of the SOCI-enabled image (v2; default: <source tag>-soci)"
     )
     parser.add_argument(
+        "--overwrite-tag",
+        action="store_true",
+        help="allow --tag to be the original image's tag (moves it to the SOCI-enabled image)",
+    )
+    parser.add_argument(
         "--optimizations",
         choices=["xattr"],
         action="append",
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     tag = args.tag
     if tag is None and index_format is IndexFormat.V2:
         tag = default_soci_tag(ref)
+    check_tag_policy(tag, source_tag(ref.transport, ref.raw, ref.tag), overwrite=args.overwrite_tag)
     options = IndexOptions(
         index_format=index_format,
         span_size=args.span_size,
