@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from soci_ci.errors import InputError, UsageError
+from soci_ci.oci.atomic_file import write_atomic
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE
 from soci_ci.soci.ztoc import (
     Compression,
@@ -76,22 +74,6 @@ def run(args: argparse.Namespace) -> int:
             span_size=args.span_size,
             build_tool_identifier=args.build_tool_identifier,
         )
-    _write_atomically(output, result.data)
+    write_atomic(output, result.data)
     sys.stdout.write(f"{result.digest} {result.size}\n")
     return 0
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    directory = path.parent if str(path.parent) else Path()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise

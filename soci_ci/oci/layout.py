@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
+from soci_ci.oci.atomic_file import write_atomic
 from soci_ci.oci.digest import check_digest, verify_content
 from soci_ci.oci.manifest import Descriptor, Index, detect_media_type, load_json
 from soci_ci.oci.store import Fetched
@@ -39,8 +39,8 @@ class OciLayout:
                     "`docker buildx build --output type=oci,tar=false,dest=DIR`",
                 )
             root.mkdir(parents=True, exist_ok=True)
-            _write_atomic(root / LAYOUT_FILE, b'{"imageLayoutVersion":"1.0.0"}')
-            _write_atomic(root / INDEX_FILE, Index(manifests=()).to_json())
+            write_atomic(root / LAYOUT_FILE, b'{"imageLayoutVersion":"1.0.0"}')
+            write_atomic(root / INDEX_FILE, Index(manifests=()).to_json())
 
     @property
     def display_name(self) -> str:
@@ -133,7 +133,7 @@ class OciLayout:
         verify_content(data, digest, what="blob to write")
         path = self.blob_path(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, data)
+        write_atomic(path, data)
 
     def has_manifest(self, digest: str) -> bool:
         return self.has_blob(digest)
@@ -169,17 +169,5 @@ class OciLayout:
             manifests=tuple(kept),
             annotations=index.annotations,
         )
-        _write_atomic(self.root / INDEX_FILE, new_index.to_json())
+        write_atomic(self.root / INDEX_FILE, new_index.to_json())
         return True
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
