@@ -19,6 +19,7 @@ from soci_ci.errors import AwsError
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.client import RegistryClient
 from soci_ci.registry.ecr import EcrHost, EcrTokens, ecr_region
+from tests.servers.fault_proxy import FaultProxy
 from tests.servers.ports import free_port, wait_until
 from tests.servers.registry import RegistryProcess
 
@@ -79,6 +80,30 @@ def test_ecr_token_from_moto_authenticates_to_a_registry(moto_endpoint: str) -> 
         assert client.has_blob("team/app", "sha256:" + "0" * 64) is False  # 404 after auth, not 401
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "region"),
+    [
+        (ECR_HOST, "us-east-1"),
+        ("210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1"),
+    ],
+)
+def test_ecr_token_is_requested_from_the_endpoint_in_the_host_region(
+    moto_endpoint: str, host: str, region: str
+) -> None:
+    proxy = FaultProxy(int(moto_endpoint.rsplit(":", 1)[1]))
+    proxy.start()
+    try:
+        creds = EcrTokens(endpoint_url=f"http://{proxy.host}").get(host)
+        assert creds is not None and creds.source == f"Amazon ECR ({region})"
+        calls = [
+            h for h in proxy.headers if h.get("X-Amz-Target", "").endswith(".GetAuthorizationToken")
+        ]
+        assert len(calls) == 1
+        assert f"/{region}/ecr/aws4_request" in calls[0]["Authorization"]
+    finally:
+        proxy.stop()
 
 
 def test_ecr_token_is_cached_and_refreshed_before_expiry(monkeypatch: pytest.MonkeyPatch) -> None:

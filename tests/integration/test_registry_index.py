@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import subprocess
 from pathlib import Path
 
@@ -187,61 +188,47 @@ def test_tls_with_custom_ca(
 
 
 def test_bearer_token_flow_with_separate_scopes(
-    token_registry: tuple[Registry, TokenServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    token_registry: tuple[Registry, TokenServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     registry, server = token_registry
     push_example(
         tmp_path, f"{registry.host}/tok/app:1", f"--dest-creds={server.username}:{server.password}"
     )
+    caplog.set_level(logging.DEBUG)
+    # Anonymous: pull tokens only, so the first push is refused with a clear error.
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    server.issued.clear()
+    assert main(["--debug", "index", f"{registry.host}/tok/app:1"]) == 4
+    err = capsys.readouterr().err
+    error = next(line for line in err.splitlines() if line.startswith("error: "))
+    assert f"{registry.host}/tok/app" in error and "401" in error
+    assert server.issued and not any(t in err or t in caplog.text for t in server.issued)
+    assert manifest_tags(registry, "tok/app") == ["1"]  # original intact, nothing tagged
     monkeypatch.setenv("SOCI_CI_REGISTRY_PASSWORD", server.password)
     server.requests.clear()
-    assert main(["index", f"{registry.host}/tok/app:1", "--username", server.username]) == 0
+    server.issued.clear()
+    assert (
+        main(["--debug", "index", f"{registry.host}/tok/app:1", "--username", server.username]) == 0
+    )
     scopes = {scope for scope, _ in server.requests}
     assert "repository:tok/app:pull" in scopes
     assert "repository:tok/app:pull,push" in scopes
     monkeypatch.delenv("SOCI_CI_REGISTRY_PASSWORD")
     assert (
-        main(["verify", f"{registry.host}/tok/app:1-soci", "--sample", "2"]) == 0
+        main(["--debug", "verify", f"{registry.host}/tok/app:1-soci", "--sample", "2"]) == 0
     )  # anonymous pull
+    out = capsys.readouterr()
+    secrets = [server.password, *server.issued]
+    for text in (out.out, out.err, caplog.text):
+        assert not any(secret in text for secret in secrets)
 
 
-def test_multi_platform_image_with_attestations(registry: Registry, tmp_path: Path) -> None:
-    from tests.unit.test_index_images import multi_platform
+def manifest_tags(registry: Registry, repo: str) -> list[str]:
+    """Tags through our own client (the token registry needs a pull token)."""
+    from soci_ci.registry.client import RegistryClient
 
-    layout = multi_platform(tmp_path / "mp")
-    skopeo(
-        "copy",
-        "--all",
-        "--dest-tls-verify=false",
-        f"oci:{layout}:v1",
-        f"docker://{registry.host}/multi/app:1",
-    )
-    out = tmp_path / "r.json"
-    assert main(["index", f"{registry.host}/multi/app:1", "--output-json", str(out)]) == 0
-    report = json.loads(out.read_text())
-    assert sorted(i["platform"] for i in report["soci_indexes"]) == ["linux/amd64", "linux/arm64"]
-    index = json.loads(manifest_bytes(registry, "multi/app", "1-soci"))
-    digests = {m["digest"] for m in index["manifests"]}
-    for m in index["manifests"]:
-        manifest_bytes(registry, "multi/app", m["digest"])  # every entry exists in the registry
-        ref = m.get("annotations", {}).get("vnd.docker.reference.digest")
-        if ref:
-            assert ref in digests
-    assert main(["verify", f"{registry.host}/multi/app:1-soci", "--sample", "3"]) == 0
-    # Only one platform on request; the other platform's manifest stays as it was.
-    assert (
-        main(
-            [
-                "index",
-                f"{registry.host}/multi/app:1",
-                "--platform",
-                "linux/arm64",
-                "--tag",
-                "arm-soci",
-                "--output-json",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    assert [i["platform"] for i in json.loads(out.read_text())["soci_indexes"]] == ["linux/arm64"]
+    return sorted(RegistryClient(registry.host).list_tags(repo))

@@ -40,6 +40,7 @@ class FaultProxy:
         self.log: list[tuple[str, str, str]] = []  # (method, path, what happened)
         self.bytes_sent = 0  # response body bytes sent to clients
         self.blob_gets: list[str] = []  # paths of blob GETs, to spot double downloads
+        self.headers: list[dict[str, str]] = []  # request headers, in order (same as `log`)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -70,6 +71,7 @@ class FaultProxy:
                 rule = outer._take(self.command, self.path)
                 what = rule.action if rule else "forward"
                 outer.log.append((self.command, self.path, what))
+                outer.headers.append(dict(self.headers.items()))
                 if rule and rule.action == "stall":
                     time.sleep(rule.seconds)
                 if rule and rule.action == "status":

@@ -59,6 +59,7 @@ class TokenServer:
         self.port = free_port()
         self.realm = f"http://127.0.0.1:{self.port}/token"
         self.requests: list[tuple[str, bool]] = []  # (scope, authenticated)
+        self.issued: list[str] = []  # every token handed out (tests check none leaks)
         self._server: ThreadingHTTPServer | None = None
 
     def registry_config(self) -> dict[str, str]:
@@ -119,6 +120,7 @@ class TokenServer:
                         "access": access,
                     }
                 )
+                outer.issued.append(token)
                 body = json.dumps({"token": token, "expires_in": 300}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
