@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from soci_ci.probe.model import ArmName, ArmResult, Phase, PhaseStats, ProbeResult
+from soci_ci.probe.model import (
+    ArmName,
+    ArmResult,
+    FailureKind,
+    Phase,
+    PhaseStats,
+    ProbeResult,
+)
 
 _SOCI_LABEL = {ArmName.NO_SOCI: "no", ArmName.SOCI: "yes", ArmName.BASELINE: "baseline"}
 _COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.TOTAL)
@@ -68,6 +75,7 @@ def render(result: ProbeResult) -> str:
                 + " | ".join(_num(v) for v in values)
                 + " |"
             )
+    lines += _findings(result)
     failures = [(arm.name, r) for arm in result.arms for r in arm.runs if not r.ok]
     if failures:
         lines += ["", "Failed runs:", ""]
@@ -75,3 +83,24 @@ def render(result: ProbeResult) -> str:
             reason = " ".join((run.failure_reason or "").split())
             lines.append(f"- {name} run {run.index}: {run.failure_kind}: {reason}")
     return "\n".join(lines) + "\n"
+
+
+def _findings(result: ProbeResult) -> list[str]:
+    """SOCI-only failures (a finding in itself) and runs where SOCI was not engaged."""
+    soci, plain = result.arm(ArmName.SOCI), result.arm(ArmName.NO_SOCI)
+    out: list[str] = []
+    if soci is not None and plain is not None:
+        broke = [r for r in soci.failures if r.failure_kind is not FailureKind.SOCI_NOT_ENGAGED]
+        if len(broke) > len(plain.failures):
+            out.append(
+                f"**Finding:** {len(broke)} run(s) failed with SOCI against "
+                f"{len(plain.failures)} without: the image may not work when lazily loaded."
+            )
+    if soci is not None:
+        idle = [r for r in soci.runs if r.failure_kind is FailureKind.SOCI_NOT_ENGAGED]
+        if idle:
+            out.append(
+                f"**SOCI not engaged** in {len(idle)} run(s): Fargate used overlayfs; "
+                "those runs are not counted."
+            )
+    return ["", *out] if out else []

@@ -240,14 +240,14 @@ class Probe:
                 failure = timeline.classify_stopped(
                     task, container_name=self.settings.container_name
                 )
-                return self._result_of(item, task, failure, Snapshotter.UNKNOWN)
+                return self._result_of(item, task, failure, self._snapshotter_once(item))
             if elapsed >= ready.timeout_seconds:
                 failure = timeline.Failure(
                     kind=FailureKind.NEVER_READY,
                     reason=f"not ready within {ready.timeout_seconds:g} s "
                     f"(last status {task.get('lastStatus')})",
                 )
-                return self._result_of(item, task, failure, Snapshotter.UNKNOWN)
+                return self._result_of(item, task, failure, self._snapshotter_once(item))
             return None
         if not self.settings.snapshotter_check:
             return self._result_of(item, task, None, Snapshotter.UNKNOWN)
@@ -257,6 +257,13 @@ class Probe:
         if found is Snapshotter.UNKNOWN and waited < SNAPSHOTTER_GRACE_SECONDS:
             return None
         return self._result_of(item, task, None, found)
+
+    def _snapshotter_once(self, item: _Pending) -> Snapshotter:
+        """For a failed run: whatever the sidecar managed to say (no waiting)."""
+        if not self.settings.snapshotter_check:
+            return Snapshotter.UNKNOWN
+        stream = task_definition.log_stream(self.run_id, task_definition.SIDECAR_NAME, item.arn)
+        return self.logs.snapshotter(self.settings.log_group, stream, self.settings.container_name)
 
     def _ready_at(self, item: _Pending, task: dict[str, Any], now: datetime) -> datetime | None:
         started = timeline.to_datetime(task.get("startedAt"))

@@ -94,8 +94,43 @@ Cells: median (mean / p90) in seconds over successful runs; p90 and IQR use line
 | soci | app ready (running → ready) | 2 | 3.800 | 3.800 | 3.800 | 3.800 | 3.800 | 0.000 |
 | soci | total (created → ready) | 2 | 20.950 | 20.950 | 20.990 | 20.900 | 21.000 | 0.050 |
 
+**Finding:** 1 run(s) failed with SOCI against 0 without: the image may not work when lazily loaded.
+
 Failed runs:
 
 - soci run 3: cannot_pull: CannotPullContainerError: not found retried
 """
     )
+
+
+def test_soci_not_engaged_is_called_out() -> None:
+    idle = RunResult(
+        arm=ArmName.SOCI,
+        index=1,
+        task_arn="arn:task/soci-1",
+        ok=False,
+        failure_kind=FailureKind.SOCI_NOT_ENGAGED,
+        failure_reason="Task Metadata v4 reports Snapshotter=overlayfs for the SOCI image",
+        snapshotter=Snapshotter.OVERLAYFS,
+        soci_engaged=False,
+    )
+    plain = run(ArmName.NO_SOCI, 1, 30.0, 0.1, Snapshotter.OVERLAYFS)
+    result = ProbeResult(
+        run_id="r",
+        started_at=datetime(2026, 3, 14, tzinfo=UTC),
+        region="us-east-1",
+        cluster="default",
+        arms=(
+            arm_result(ArmName.NO_SOCI, f"{REPO}@sha256:aaaa", [plain]),
+            arm_result(ArmName.SOCI, f"{REPO}@sha256:bbbb", [idle]),
+        ),
+    )
+    text = render(result)
+    assert text.splitlines()[3] == f"| `{REPO}@sha256:bbbb` | yes | 0/1 | – | – | – | 0/1 soci |"
+    assert text.endswith(
+        "\n**SOCI not engaged** in 1 run(s): Fargate used overlayfs; those runs are not counted.\n"
+        "\nFailed runs:\n\n"
+        "- soci run 1: soci_not_engaged: Task Metadata v4 reports Snapshotter=overlayfs for the "
+        "SOCI image\n"
+    )
+    assert "**Finding:**" not in text
