@@ -1,0 +1,165 @@
+"""A small local HTTP server that behaves like the GitHub REST API for issue comments.
+
+Serves ``GET /user``, ``GET/POST /repos/{o}/{r}/issues/{n}/comments`` (paginated with a
+``Link`` header, ``per_page`` honoured, default 30 as on GitHub) and
+``PATCH /repos/{o}/{r}/issues/comments/{id}``. Tokens map to identities: a token listed in
+``read_only_tokens`` (a fork pull request's ``GITHUB_TOKEN``) gets 403 "Resource not accessible
+by integration" on every write; ``bot_tokens`` get 403 on ``GET /user`` like ``GITHUB_TOKEN``.
+``fail_next`` queues status codes (e.g. 502) answered before the real handling. Every request
+is recorded (method, path, body, authorization present) for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BOT = "github-actions[bot]"
+_LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
+_ONE = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    authorization: str | None
+
+
+@dataclass
+class FakeGitHub:
+    """State of the fake; start with ``serve()``, stop with ``close()``."""
+
+    users: dict[str, str] = field(default_factory=dict)  # token -> login
+    bot_tokens: set[str] = field(default_factory=set)
+    read_only_tokens: set[str] = field(default_factory=set)
+    comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)
+    next_id: int = 1000
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def add_comment(self, repo: str, number: int, login: str, body: str) -> dict[str, Any]:
+        with self.lock:
+            self.next_id += 1
+            comment = {
+                "id": self.next_id,
+                "user": {"login": login},
+                "body": body,
+                "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{self.next_id}",
+            }
+            self.comments.setdefault((repo, number), []).append(comment)
+            return comment
+
+    def serve(self) -> FakeGitHub:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                auth = self.headers.get("Authorization")
+                parts = urlsplit(self.path)
+                fake.requests.append(Recorded(method, self.path, body, auth))
+                if fake.fail_next:
+                    status = fake.fail_next.pop(0)
+                    self._send(status, {"message": "Server Error"})
+                    return
+                token = (auth or "").removeprefix("Bearer ").removeprefix("token ")
+                login = fake.users.get(token)
+                if login is None:
+                    self._send(401, {"message": "Bad credentials"})
+                    return
+                if method == "GET" and parts.path == "/user":
+                    if token in fake.bot_tokens:
+                        self._send(403, {"message": "Resource not accessible by integration"})
+                    else:
+                        self._send(200, {"login": login})
+                    return
+                if method != "GET" and token in fake.read_only_tokens:
+                    self._send(403, {"message": "Resource not accessible by integration"})
+                    return
+                match = _LIST.match(parts.path)
+                if match and method == "GET":
+                    self._list(match.group(1), int(match.group(2)), parts.query)
+                    return
+                if match and method == "POST" and body is not None:
+                    comment = fake.add_comment(
+                        match.group(1), int(match.group(2)), login, body["body"]
+                    )
+                    self._send(201, comment)
+                    return
+                match = _ONE.match(parts.path)
+                if match and method == "PATCH" and body is not None:
+                    with fake.lock:
+                        for items in fake.comments.values():
+                            for comment in items:
+                                if comment["id"] == int(match.group(2)):
+                                    comment["body"] = body["body"]
+                                    self._send(200, comment)
+                                    return
+                self._send(404, {"message": "Not Found"})
+
+            def _list(self, repo: str, number: int, query: str) -> None:
+                params = parse_qs(query)
+                per_page = min(100, int(params.get("per_page", ["30"])[0]))
+                page = int(params.get("page", ["1"])[0])
+                with fake.lock:
+                    items = list(fake.comments.get((repo, number), []))
+                chunk = items[(page - 1) * per_page : page * per_page]
+                headers = {}
+                if page * per_page < len(items):
+                    base = f"{fake.url}/repos/{repo}/issues/{number}/comments"
+                    headers["Link"] = (
+                        f'<{base}?per_page={per_page}&page={page + 1}>; rel="next", '
+                        f'<{base}?per_page={per_page}&page=1>; rel="first"'
+                    )
+                self._send(200, chunk, headers)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
