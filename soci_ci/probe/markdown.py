@@ -35,6 +35,13 @@ def _cell(stats: PhaseStats | None) -> str:
     return f"{_num(stats.median)} ({_num(stats.mean)} / {_num(stats.p90)})"
 
 
+def _short(image: str) -> str:
+    """``name@sha256:<12 hex>``: the repository's last path part and a short digest."""
+    repository, _, digest = image.partition("@")
+    name = repository.rsplit("/", 1)[-1]
+    return f"{name}@{digest[:19]}" if digest else name
+
+
 def _engaged(arm: ArmResult) -> str:
     counted = [r for r in arm.runs if r.soci_engaged is not None]
     if not counted:
@@ -53,7 +60,7 @@ def render(result: ProbeResult) -> str:
         ok = sum(1 for r in arm.runs if r.ok)
         cells = " | ".join(_cell(arm.stats.get(p)) for p in _COLUMNS)
         lines.append(
-            f"| `{arm.image}` | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} | {cells} "
+            f"| `{_short(arm.image)}` | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} | {cells} "
             f"| {_engaged(arm)} |"
         )
     lines += [

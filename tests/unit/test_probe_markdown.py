@@ -73,11 +73,11 @@ def test_table() -> None:
     )
     assert (
         render(result)
-        == f"""\
+        == """\
 | image | SOCI | runs ok | created → running (s) | running → ready (s) | total (s) | snapshotter |
 |---|---|---|---|---|---|---|
-| `{REPO}@sha256:aaaa` | no | 3/3 | 37.000 (37.000 / 37.800) | 0.100 (0.100 / 0.100) | 37.100 (37.100 / 37.900) | 0/3 soci |
-| `{REPO}@sha256:bbbb` | yes | 2/3 | 17.150 (17.150 / 17.190) | 3.800 (3.800 / 3.800) | 20.950 (20.950 / 20.990) | 2/2 soci |
+| `app@sha256:aaaa` | no | 3/3 | 37.000 (37.000 / 37.800) | 0.100 (0.100 / 0.100) | 37.100 (37.100 / 37.900) | 0/3 soci |
+| `app@sha256:bbbb` | yes | 2/3 | 17.150 (17.150 / 17.190) | 3.800 (3.800 / 3.800) | 20.950 (20.950 / 20.990) | 2/2 soci |
 
 Cells: median (mean / p90) in seconds over successful runs; p90 and IQR use linear interpolation (type 7).
 
@@ -126,7 +126,7 @@ def test_soci_not_engaged_is_called_out() -> None:
         ),
     )
     text = render(result)
-    assert text.splitlines()[3] == f"| `{REPO}@sha256:bbbb` | yes | 0/1 | – | – | – | 0/1 soci |"
+    assert text.splitlines()[3] == "| `app@sha256:bbbb` | yes | 0/1 | – | – | – | 0/1 soci |"
     assert text.endswith(
         "\n**SOCI not engaged** in 1 run(s): Fargate used overlayfs; those runs are not counted.\n"
         "\nFailed runs:\n\n"
