@@ -144,10 +144,10 @@ def build(
     spec["family"] = family_name(arm)
     spec["requiresCompatibilities"] = ["FARGATE"]
     spec["networkMode"] = "awsvpc"
-    spec["runtimePlatform"] = {
-        "cpuArchitecture": str(settings.architecture),
-        "operatingSystemFamily": "LINUX",
-    }
+    platform = dict(spec.get("runtimePlatform") or {})  # a derived definition keeps its own
+    platform.setdefault("cpuArchitecture", str(settings.architecture))
+    platform["operatingSystemFamily"] = "LINUX"
+    spec["runtimePlatform"] = platform
     for key, value in (
         ("executionRoleArn", settings.execution_role_arn),
         ("taskRoleArn", settings.task_role_arn),

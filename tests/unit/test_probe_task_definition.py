@@ -77,6 +77,7 @@ def test_derived_from_user_definition_keeps_their_settings() -> None:
         "requiresAttributes": [{"name": "ecs.capability.execution-role-awslogs"}],
         "compatibilities": ["EC2", "FARGATE"],
         "taskRoleArn": "arn:aws:iam::123456789012:role/web",
+        "runtimePlatform": {"cpuArchitecture": "ARM64"},
         "cpu": "2048",
         "memory": "4096",
         "containerDefinitions": [
@@ -107,7 +108,7 @@ def test_derived_from_user_definition_keeps_their_settings() -> None:
         "memory": "4096",
         "requiresCompatibilities": ["FARGATE"],
         "networkMode": "awsvpc",
-        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
         "containerDefinitions": [
             {"name": "envoy", "image": "envoy:v1", "essential": True},
             {
