@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,7 @@ def load_probe_settings(path: Path | None) -> ProbeSettings:
     section: Any
     if loader is not None:
         config = loader(path)
-        section = config.get("probe") if isinstance(config, dict) else config.probe
+        section = config.get("probe") if isinstance(config, Mapping) else config.probe
         if isinstance(section, ProbeSettings):
             return section
     else:
