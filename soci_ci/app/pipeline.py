@@ -1,0 +1,335 @@
+"""`soci-ci run`: build -> push -> index -> verify -> probe -> gate -> report.
+
+Each step is optional by config and recorded as ran / skipped (with the reason) / failed.
+Steps are the documented commands run in-process through a ``StepRunner`` (the CLI hands in
+one that dispatches to ``soci_ci.cli``), exchanging their ``--output-json`` files in a work
+directory; so `soci-ci run` does exactly what the single commands do. A failed step stops the
+steps after it (skipped: "<step> failed"), and the report is still written. A fork pull
+request ends neutral before anything needs a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from soci_ci.ci.context import CiContext, expand_tags
+from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
+from soci_ci.errors import ExitCode
+
+log = logging.getLogger(__name__)
+
+STEPS = ("build", "index", "verify", "probe", "gate")
+FORK_REASON = (
+    "fork pull request: no AWS credentials or secrets are available to forks, so nothing "
+    "was built or measured; a maintainer can rerun it from a branch of this repository"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepOutcome:
+    code: int
+    message: str = ""
+
+
+StepRunner = Callable[[list[str]], StepOutcome]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """The resolved settings of one run (config file + environment + flags)."""
+
+    config_path: Path | None = None
+    repository: str | None = None
+    image: str | None = None  # an existing image: no build
+    context: Path = Path()
+    dockerfile: str = "Dockerfile"
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ("{sha}",)
+    build: bool = True
+    soci: bool = True
+    soci_format: str = "v2"
+    soci_tag: str | None = None
+    span_size: int | None = None
+    min_layer_size: int | None = None
+    verify: bool = True
+    verify_sample: int | None = None
+    probe: bool = False
+    ecs_endpoint: str | None = None  # test seam: SOCI_CI_ECS_ENDPOINT (moto)
+    comment: bool = True
+    summary: bool = True
+    junit: Path | None = None
+    work_dir: Path = Path(".soci-ci")
+
+
+@dataclass(slots=True, kw_only=True)
+class _State:
+    image_ref: str | None = None
+    image_digest: str | None = None
+    soci_image_ref: str | None = None
+    soci_index_digest: str | None = None
+    index_json: Path | None = None
+    probe_json: Path | None = None
+    probe_markdown: str | None = None
+    gate_markdown: str | None = None
+    gate_verdict: Verdict | None = None
+    gate_reason: str = ""
+    medians: dict[str, dict[str, float]] = field(default_factory=dict)
+    failed: str | None = None
+    failed_code: int = 0
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _repo_of(reference: str) -> str:
+    name = reference.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+class Pipeline:
+    def __init__(
+        self,
+        options: RunOptions,
+        ctx: CiContext,
+        runner: StepRunner,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self.ctx = ctx
+        self.runner = runner
+        self.clock = clock
+        self.state = _State()
+        self.work = options.work_dir
+
+    def run(self) -> tuple[RunSummary, int]:
+        state = self.state
+        if self.ctx.fork:
+            for name in STEPS:
+                state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="fork"))
+            return self._summary(Verdict.NEUTRAL, FORK_REASON), int(ExitCode.OK)
+        self.work.mkdir(parents=True, exist_ok=True)
+        for name in STEPS:
+            method: Callable[[], tuple[list[str] | None, str]] = getattr(self, f"_plan_{name}")
+            if state.failed is not None:
+                self._skip(name, f"{state.failed} failed")
+                continue
+            argv, reason = method()
+            if argv is None:
+                self._skip(name, reason)
+                continue
+            self._execute(name, argv)
+        return self._verdict()
+
+    def _skip(self, name: str, reason: str) -> None:
+        log.info("run: %s skipped: %s", name, reason)
+        self.state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail=reason))
+
+    def _execute(self, name: str, argv: list[str]) -> None:
+        log.info("run: %s: soci-ci %s", name, " ".join(argv))
+        start = self.clock()
+        outcome = self.runner(argv)
+        seconds = round(self.clock() - start, 3)
+        after: Callable[[StepOutcome], str] = getattr(self, f"_after_{name}")
+        if outcome.code == ExitCode.CHECK_FAILED and name == "gate":
+            detail = after(outcome)
+            record = StepRecord(name=name, status=StepStatus.RAN, detail=detail, seconds=seconds)
+        elif outcome.code != 0:
+            detail = outcome.message or f"exit code {outcome.code}"
+            record = StepRecord(name=name, status=StepStatus.FAILED, detail=detail, seconds=seconds)
+            self.state.failed, self.state.failed_code = name, outcome.code
+        else:
+            record = StepRecord(
+                name=name, status=StepStatus.RAN, detail=after(outcome), seconds=seconds
+            )
+        self.state.steps.append(record)
+
+    # -- build -------------------------------------------------------------------------
+    def _plan_build(self) -> tuple[list[str] | None, str]:
+        opts = self.options
+        if opts.image:
+            self.state.image_ref = opts.image
+            return None, f"using the existing image {opts.image}"
+        if not opts.build:
+            return None, "disabled (build: false)"
+        if not opts.repository:
+            return None, "no image.repository in the config"
+        argv = ["build", "--context", str(opts.context), "--file", opts.dockerfile]
+        for tag in expand_tags(opts.tags, self.ctx):
+            argv += ["--tag", f"{opts.repository}:{tag}"]
+        for key, value in opts.build_args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        return [*argv, "--output-json", str(self.work / "build.json")], ""
+
+    def _after_build(self, outcome: StepOutcome) -> str:
+        data = _read_json(self.work / "build.json")
+        ref = data.get("reference")
+        self.state.image_ref = ref if isinstance(ref, str) else None
+        digest = data.get("digest")
+        self.state.image_digest = digest if isinstance(digest, str) else None
+        return f"pushed {ref}" if ref else "built (not pushed)"
+
+    # -- index -------------------------------------------------------------------------
+    def _plan_index(self) -> tuple[list[str] | None, str]:
+        opts = self.options
+        if not opts.soci:
+            return None, "disabled (soci.enabled: false)"
+        if not self.state.image_ref:
+            return None, "no image in a registry"
+        argv = ["index", self.state.image_ref, "--format", opts.soci_format]
+        if opts.soci_tag:
+            argv += ["--tag", opts.soci_tag]
+        if opts.span_size is not None:
+            argv += ["--span-size", str(opts.span_size)]
+        if opts.min_layer_size is not None:
+            argv += ["--min-layer-size", str(opts.min_layer_size)]
+        self.state.index_json = self.work / "index.json"
+        return [*argv, "--output-json", str(self.state.index_json)], ""
+
+    def _after_index(self, outcome: StepOutcome) -> str:
+        assert self.state.index_json is not None
+        data = _read_json(self.state.index_json)
+        original = data.get("original_image") or {}
+        if isinstance(original.get("digest"), str):
+            self.state.image_digest = original["digest"]
+        soci = data.get("soci_image") or {}
+        repo = _repo_of(self.state.image_ref or "")
+        if isinstance(soci.get("digest"), str):
+            self.state.soci_image_ref = f"{repo}@{soci['digest']}"
+        indexes = data.get("soci_indexes") or []
+        if indexes and isinstance(indexes[0].get("digest"), str):
+            self.state.soci_index_digest = indexes[0]["digest"]
+        outcome_text = data.get("outcome", "indexed")
+        return f"{outcome_text}: {len(data.get('ztocs') or [])} zTOC(s), " + (
+            f"{len(data.get('skipped_layers') or [])} layer(s) skipped"
+        )
+
+    # -- verify ------------------------------------------------------------------------
+    def _plan_verify(self) -> tuple[list[str] | None, str]:
+        if not self.options.verify:
+            return None, "disabled (soci.verify.enabled: false)"
+        if not self.state.soci_image_ref:
+            return None, "no SOCI-enabled image was written"
+        argv = ["verify", self.state.soci_image_ref]
+        if self.options.verify_sample is not None:
+            argv += ["--sample", str(self.options.verify_sample)]
+        return [*argv, "--output-json", str(self.work / "verify.json")], ""
+
+    def _after_verify(self, outcome: StepOutcome) -> str:
+        return "index matches the layers"
+
+    # -- probe -------------------------------------------------------------------------
+    def _plan_probe(self) -> tuple[list[str] | None, str]:
+        if not self.options.probe:
+            return None, "disabled (probe.enabled: false)"
+        if self.state.index_json is None or not self.state.soci_image_ref:
+            return None, "needs a SOCI-enabled image from the index step"
+        self.state.probe_json = self.work / "probe.json"
+        argv = ["probe", "--index-json", str(self.state.index_json)]
+        if self.options.config_path is not None:
+            argv += ["--config", str(self.options.config_path)]
+        if self.options.ecs_endpoint:
+            argv += ["--endpoint-url", self.options.ecs_endpoint, "--poll-seconds", "0.05"]
+        return [
+            *argv,
+            "--output-json",
+            str(self.state.probe_json),
+            "--output-markdown",
+            str(self.work / "probe.md"),
+        ], ""
+
+    def _after_probe(self, outcome: StepOutcome) -> str:
+        assert self.state.probe_json is not None
+        data = _read_json(self.state.probe_json)
+        for arm in data.get("arms") or []:
+            stats = arm.get("stats") or {}
+            self.state.medians[str(arm.get("name"))] = {
+                phase: float(value["median"])
+                for phase, value in stats.items()
+                if isinstance(value, dict) and isinstance(value.get("median"), int | float)
+            }
+        try:
+            self.state.probe_markdown = (self.work / "probe.md").read_text(encoding="utf-8")
+        except OSError:
+            self.state.probe_markdown = None
+        runs = sum(len(arm.get("runs") or []) for arm in data.get("arms") or [])
+        return f"{runs} task(s) in {data.get('region', '?')}"
+
+    # -- gate --------------------------------------------------------------------------
+    def _plan_gate(self) -> tuple[list[str] | None, str]:
+        if self.state.probe_json is None:
+            return None, "no cold-start measurement to judge"
+        if find_spec("soci_ci.gate") is None:
+            return None, "the gate is not available in this build"
+        argv = ["gate", "--probe-json", str(self.state.probe_json)]
+        if self.options.config_path is not None:
+            argv += ["--config", str(self.options.config_path)]
+        return [
+            *argv,
+            "--output-json",
+            str(self.work / "gate.json"),
+            "--output-markdown",
+            str(self.work / "gate.md"),
+        ], ""
+
+    def _after_gate(self, outcome: StepOutcome) -> str:
+        data = _read_json(self.work / "gate.json")
+        verdict = str(data.get("verdict") or ("fail" if outcome.code == 1 else "pass"))
+        self.state.gate_verdict = (
+            Verdict(verdict) if verdict in {v.value for v in Verdict} else Verdict.NEUTRAL
+        )
+        self.state.gate_reason = str(data.get("reason") or f"thresholds: {verdict}")
+        try:
+            self.state.gate_markdown = (self.work / "gate.md").read_text(encoding="utf-8")
+        except OSError:
+            self.state.gate_markdown = None
+        return self.state.gate_reason
+
+    # -- verdict -----------------------------------------------------------------------
+    def _verdict(self) -> tuple[RunSummary, int]:
+        state = self.state
+        if state.failed is not None:
+            failed = next(s for s in state.steps if s.status is StepStatus.FAILED)
+            reason = f"the {failed.name} step failed: {failed.detail}"
+            if state.failed == "verify" and state.failed_code == ExitCode.CHECK_FAILED:
+                return self._summary(Verdict.FAIL, reason), int(ExitCode.CHECK_FAILED)
+            return self._summary(Verdict.ERROR, reason), state.failed_code
+        if state.gate_verdict is not None:
+            code = ExitCode.CHECK_FAILED if state.gate_verdict is Verdict.FAIL else ExitCode.OK
+            return self._summary(state.gate_verdict, state.gate_reason), int(code)
+        ran = [s.name for s in state.steps if s.status is StepStatus.RAN]
+        gate = next(s for s in state.steps if s.name == "gate")
+        reason = f"no thresholds evaluated ({gate.detail})"
+        if ran:
+            reason += "; " + ", ".join(ran) + " succeeded"
+        return self._summary(Verdict.NEUTRAL, reason), int(ExitCode.OK)
+
+    def _summary(self, verdict: Verdict, reason: str) -> RunSummary:
+        state = self.state
+        return RunSummary(
+            steps=tuple(state.steps),
+            verdict=verdict,
+            reason=reason,
+            image_ref=state.image_ref,
+            image_digest=state.image_digest,
+            soci_image_ref=state.soci_image_ref,
+            soci_index_digest=state.soci_index_digest,
+            medians=state.medians,
+            probe_markdown=state.probe_markdown,
+            gate_markdown=state.gate_markdown,
+            context_line=self.ctx.describe(),
+        )

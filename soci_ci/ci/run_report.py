@@ -1,0 +1,158 @@
+"""What `soci-ci run` did, rendered for people and CI systems (pure).
+
+The step table (ran / skipped and why / failed), the digests, the probe's phase table when
+there is one, and the verdict, as Markdown for the PR comment and the job summary; the same
+steps as JUnit XML for a CodeBuild report group; and the step outputs. Text that comes from
+users (branch names, messages, references) is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from xml.sax.saxutils import escape as xml_escape
+
+
+class StepStatus(StrEnum):
+    RAN = "ran"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"  # noqa: S105 - not a password
+    FAIL = "fail"
+    NEUTRAL = "neutral"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    name: str
+    status: StepStatus
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    steps: tuple[StepRecord, ...]
+    verdict: Verdict
+    reason: str
+    image_ref: str | None = None
+    image_digest: str | None = None
+    soci_image_ref: str | None = None
+    soci_index_digest: str | None = None
+    medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    probe_markdown: str | None = None
+    gate_markdown: str | None = None
+    context_line: str = ""
+
+
+_MD_SPECIAL = "\\`*_{}[]<>()#+!|~"
+_ICON = {StepStatus.RAN: "✅", StepStatus.SKIPPED: "⏭️", StepStatus.FAILED: "❌"}
+_VERDICT = {
+    Verdict.PASS: "✅ pass",
+    Verdict.FAIL: "❌ fail",
+    Verdict.NEUTRAL: "⚪ neutral",
+    Verdict.ERROR: "❌ error",
+}
+
+
+def _attr(value: str) -> str:
+    return '"' + xml_escape(value, {'"': "&quot;", "\n": "&#10;"}) + '"'
+
+
+def escape_markdown(text: str) -> str:
+    """Inline text safe in GitHub Markdown and table cells (no HTML, no links, one line)."""
+    out = []
+    for char in " ".join(text.split()):
+        if char in _MD_SPECIAL:
+            out.append("&#124;" if char == "|" else "\\" + char)
+        elif char == "&":
+            out.append("&amp;")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def comment_marker(repository: str | None, config_id: str = "default") -> str:
+    """The hidden marker of the sticky comment: one per repository and config."""
+    return f"<!-- soci-ci report: {repository or 'local'} ({config_id}) -->"
+
+
+def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
+    lines = ["## soci-ci: SOCI cold-start report", ""]
+    lines.append(f"**Verdict:** {_VERDICT[summary.verdict]} — {escape_markdown(summary.reason)}")
+    if summary.context_line:
+        lines += ["", escape_markdown(summary.context_line)]
+    lines += ["", "| step | status | details |", "|---|---|---|"]
+    for step in summary.steps:
+        took = f" ({step.seconds:.1f} s)" if step.status is StepStatus.RAN else ""
+        lines.append(
+            f"| {step.name} | {_ICON[step.status]} {step.status}{took} | "
+            f"{escape_markdown(step.detail) or '—'} |"
+        )
+    digests = [
+        ("image", summary.image_ref),
+        ("SOCI-enabled image", summary.soci_image_ref),
+        ("SOCI index", summary.soci_index_digest),
+    ]
+    present = [(k, v) for k, v in digests if v]
+    if present:
+        lines += ["", "| artifact | reference |", "|---|---|"]
+        lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
+    if summary.probe_markdown:
+        lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
+    if summary.gate_markdown:
+        lines += ["", "### Thresholds", "", summary.gate_markdown.strip()]
+    if marker:
+        lines += ["", marker]
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
+    """One test case per pipeline step: failed -> <failure>, skipped -> <skipped>."""
+    failures = sum(1 for s in summary.steps if s.status is StepStatus.FAILED)
+    skipped = sum(1 for s in summary.steps if s.status is StepStatus.SKIPPED)
+    total = sum(s.seconds for s in summary.steps)
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name={_attr(suite)} tests="{len(summary.steps)}" '
+        f'failures="{failures}" skipped="{skipped}" time="{total:.3f}">',
+        f'  <testsuite name={_attr(suite + ".pipeline")} tests="{len(summary.steps)}" '
+        f'failures="{failures}" skipped="{skipped}" time="{total:.3f}">',
+    ]
+    for step in summary.steps:
+        head = (
+            f"    <testcase classname={_attr(suite + '.pipeline')} "
+            f'name={_attr(step.name)} time="{step.seconds:.3f}"'
+        )
+        if step.status is StepStatus.RAN:
+            lines.append(head + "/>")
+            continue
+        tag = "failure" if step.status is StepStatus.FAILED else "skipped"
+        lines.append(head + ">")
+        lines.append(f"      <{tag} message={_attr(step.detail)}>{xml_escape(step.detail)}</{tag}>")
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>"]
+    return "\n".join(lines) + "\n"
+
+
+def step_outputs(summary: RunSummary, *, comment_url: str | None) -> dict[str, str]:
+    """The action's outputs (all strings; structured ones as JSON)."""
+    return {
+        "verdict": str(summary.verdict),
+        "reason": summary.reason,
+        "image-ref": summary.image_ref or "",
+        "image-digest": summary.image_digest or "",
+        "soci-image-ref": summary.soci_image_ref or "",
+        "soci-index-digest": summary.soci_index_digest or "",
+        "medians": json.dumps(summary.medians, sort_keys=True),
+        "steps": json.dumps(
+            [{"name": s.name, "status": str(s.status), "detail": s.detail} for s in summary.steps]
+        ),
+        "comment-url": comment_url or "",
+    }

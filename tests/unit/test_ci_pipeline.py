@@ -1,0 +1,162 @@
+"""The pipeline's plan, skips and verdicts with a fake step runner (no docker, no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from soci_ci.app.pipeline import FORK_REASON, Pipeline, RunOptions, StepOutcome
+from soci_ci.ci.context import CiContext, Provider, expand_tags
+from soci_ci.ci.run_report import StepStatus, Verdict, escape_markdown, render_junit
+from soci_ci.cli.run import env_layer, resolve_options
+
+CTX = CiContext(
+    provider=Provider.GITHUB,
+    repository="o/r",
+    pr_number=5,
+    sha="6dcb09b5b57875f334f61aebed695e2e4193db5e",
+    branch="feature/slim image",
+)
+
+
+class FakeRunner:
+    """Plays the commands: writes the JSON files they would write, records argv."""
+
+    def __init__(self, work: Path, fail: dict[str, StepOutcome] | None = None) -> None:
+        self.work = work
+        self.calls: list[list[str]] = []
+        self.fail = fail or {}
+
+    def __call__(self, argv: list[str]) -> StepOutcome:
+        self.calls.append(argv)
+        command = argv[0]
+        if command in self.fail:
+            return self.fail[command]
+        out = Path(argv[argv.index("--output-json") + 1])
+        data: dict[str, object] = {}
+        if command == "build":
+            data = {"reference": "127.0.0.1:5000/app@sha256:aa", "digest": "sha256:aa"}
+        elif command == "index":
+            data = {
+                "outcome": "indexed",
+                "original_image": {"digest": "sha256:aa"},
+                "soci_image": {"digest": "sha256:bb", "tag": "x-soci"},
+                "soci_indexes": [{"platform": "linux/amd64", "digest": "sha256:cc"}],
+                "ztocs": [{}],
+                "skipped_layers": [{}, {}],
+            }
+        out.write_text(json.dumps(data))
+        return StepOutcome(code=0)
+
+
+def _options(tmp_path: Path, **changes: object) -> RunOptions:
+    base: dict[str, object] = {"repository": "127.0.0.1:5000/app", "work_dir": tmp_path}
+    base.update(changes)
+    return RunOptions(**base)  # type: ignore[arg-type]
+
+
+def test_full_plan_without_probe(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path)
+    summary, code = Pipeline(_options(tmp_path, tags=("{short_sha}", "{pr}")), CTX, runner).run()
+    assert code == 0
+    assert [c[0] for c in runner.calls] == ["build", "index", "verify"]
+    assert runner.calls[0][:8] == [
+        "build",
+        "--context",
+        ".",
+        "--file",
+        "Dockerfile",
+        "--tag",
+        "127.0.0.1:5000/app:6dcb09b",
+        "--tag",
+    ]
+    assert runner.calls[1][:2] == ["index", "127.0.0.1:5000/app@sha256:aa"]
+    assert runner.calls[2][:2] == ["verify", "127.0.0.1:5000/app@sha256:bb"]
+    assert [(s.name, s.status, s.detail) for s in summary.steps] == [
+        ("build", StepStatus.RAN, "pushed 127.0.0.1:5000/app@sha256:aa"),
+        ("index", StepStatus.RAN, "indexed: 1 zTOC(s), 2 layer(s) skipped"),
+        ("verify", StepStatus.RAN, "index matches the layers"),
+        ("probe", StepStatus.SKIPPED, "disabled (probe.enabled: false)"),
+        ("gate", StepStatus.SKIPPED, "no cold-start measurement to judge"),
+    ]
+    assert summary.verdict is Verdict.NEUTRAL
+    assert summary.soci_index_digest == "sha256:cc"
+
+
+def test_failed_step_stops_the_rest_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, fail={"index": StepOutcome(code=4, message="401 denied")})
+    summary, code = Pipeline(_options(tmp_path), CTX, runner).run()
+    assert code == 4
+    assert summary.verdict is Verdict.ERROR
+    assert summary.reason == "the index step failed: 401 denied"
+    assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 3
+
+
+def test_verify_mismatch_is_a_failed_check(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, fail={"verify": StepOutcome(code=1, message="span 3 differs")})
+    summary, code = Pipeline(_options(tmp_path), CTX, runner).run()
+    assert (summary.verdict, code) == (Verdict.FAIL, 1)
+
+
+def test_fork_runs_nothing_and_is_neutral(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path)
+    fork = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=6, fork=True)
+    summary, code = Pipeline(_options(tmp_path), fork, runner).run()
+    assert (summary.verdict, code, summary.reason) == (Verdict.NEUTRAL, 0, FORK_REASON)
+    assert runner.calls == []
+
+
+def test_existing_image_skips_build(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path)
+    summary, _ = Pipeline(
+        _options(tmp_path, image="r.example/app@sha256:aa", verify=False), CTX, runner
+    ).run()
+    assert [c[0] for c in runner.calls] == ["index"]
+    assert summary.steps[0].detail == "using the existing image r.example/app@sha256:aa"
+
+
+def test_tags_drop_unknown_values() -> None:
+    local = CiContext(provider=Provider.LOCAL)
+    assert expand_tags(("{sha}", "{pr}"), local) == ("latest",)
+    assert expand_tags(("{branch}-{short_sha}", "v1"), CTX) == ("feature-slim-image-6dcb09b", "v1")
+
+
+def test_precedence_flags_env_file_defaults() -> None:
+    file = {
+        "image": {"repository": "file/repo", "context": "app", "tags": ["{sha}"]},
+        "soci": {"verify": {"enabled": False, "sample": 50}},
+        "report": {"junit": "out/junit.xml"},
+    }
+    env = {"SOCI_CI_REPOSITORY": "env/repo", "INPUT_PROBE": "true", "INPUT_TAGS": "a, b"}
+    layer = env_layer(env, from_inputs=True)
+    options = resolve_options(file, layer, config_path=None)
+    assert options.repository == "env/repo"
+    assert options.context == Path("app")
+    assert options.tags == ("a", "b")
+    assert options.probe is True
+    assert options.verify is False
+    assert options.verify_sample == 50
+    assert options.junit == Path("out/junit.xml")
+    assert env_layer(env, from_inputs=False) == {"repository": "env/repo"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("feat/<script>|x", "feat/\\<script\\>&#124;x"),
+        ("a\nb  [link](http://x)", "a b \\[link\\]\\(http://x\\)"),
+    ],
+)
+def test_markdown_escaping(text: str, expected: str) -> None:
+    assert escape_markdown(text) == expected
+
+
+def test_junit_one_case_per_step(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path, fail={"verify": StepOutcome(code=1, message='bad "span" <3>')})
+    summary, _ = Pipeline(_options(tmp_path), CTX, runner).run()
+    xml = render_junit(summary)
+    assert xml.count("<testcase ") == 5
+    assert '<failure message="bad &quot;span&quot; &lt;3&gt;">bad "span" &lt;3&gt;</failure>' in xml
+    assert xml.count("<skipped ") == 2
