@@ -129,7 +129,7 @@ def classify_run_task_failure(failure: Mapping[str, Any]) -> Failure:
     return Failure(kind=FailureKind.RUN_TASK_FAILED, reason=reason)
 
 
-def engaged(arm: ArmName, snapshotter: Snapshotter) -> bool | None:
+def engaged(snapshotter: Snapshotter) -> bool | None:
     """Did the task lazy-load? None when the snapshotter is unknown."""
     if snapshotter is Snapshotter.UNKNOWN:
         return None
@@ -175,7 +175,7 @@ def build_run(
         failure_kind=None if failure is None else failure.kind,
         failure_reason=None if failure is None else failure.reason,
         snapshotter=snapshotter,
-        soci_engaged=engaged(arm, snapshotter),
+        soci_engaged=engaged(snapshotter),
         timestamps={s: stamps[s] for s in Stamp},
         phases=phases(stamps),
     )
