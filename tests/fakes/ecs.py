@@ -97,6 +97,7 @@ class FakeAws:
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # arn -> definition
     tokens: dict[str, list[str]] = field(default_factory=dict)
     lose_answer_of_run: set[int] = field(default_factory=set)  # RunTask call numbers (1-based)
+    lose_answer_code: str = "ServerException"  # the error the caller sees instead
     base_definition: dict[str, Any] | None = None
     _revisions: dict[str, int] = field(default_factory=dict)
     _run_calls: int = 0
@@ -263,7 +264,7 @@ class FakeEcs:
             tasks.append(task)
         aws.tokens[token] = [t.arn for t in tasks]
         if aws._run_calls in aws.lose_answer_of_run:
-            raise FakeClientError("ServerException", "connection reset", "RunTask")
+            raise FakeClientError(aws.lose_answer_code, "answer lost", "RunTask")
         return {"tasks": [aws.task_payload(t) for t in tasks], "failures": failures}
 
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:

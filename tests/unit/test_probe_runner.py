@@ -267,3 +267,35 @@ def test_derived_from_user_task_definition() -> None:
         assert app["portMappings"] == [{"containerPort": 80}]
         assert "compatibilities" not in definition
     assert_clean(aws)
+
+
+def test_throttled_after_creation_retries_with_the_same_client_token() -> None:
+    clock = FakeClock()
+    aws = FakeAws(
+        clock=clock,
+        scripts=[PLAIN_SCRIPT, SOCI_SCRIPT],
+        lose_answer_of_run={1},
+        lose_answer_code="ThrottlingException",
+    )
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    assert len(aws.tasks) == 2  # the retry did not start a second task
+    assert [r.ok for arm in result.arms for r in arm.runs] == [True, True]
+    assert aws.calls.count("RunTask") == 3
+    assert_clean(aws)
+
+
+def test_concurrency_limit_holds() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, SOCI_SCRIPT] * 4)
+    probe, _ = make_probe(aws, clock, runs=4, concurrency=3)
+    result = probe.run()
+    assert sum(r.ok for arm in result.arms for r in arm.runs) == 8
+    spans = [(t.created, t.stop_time()) for t in aws.tasks.values()]
+    for created, _ in spans:
+        overlapping = [1 for a, b in spans if b is not None and a <= created < b]
+        assert len(overlapping) <= 3
+    assert (
+        max(sum(1 for a, b in spans if b is not None and a <= c < b) for c, _ in spans) == 3
+    )  # the window is actually used
+    assert_clean(aws)
