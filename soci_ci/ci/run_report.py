@@ -51,7 +51,7 @@ class RunSummary:
     context_line: str = ""
 
 
-_MD_SPECIAL = "\\`*_{}[]<>()#+!|~"
+_MD_SPECIAL = "\\`*_[]<>|~"
 _ICON = {StepStatus.RAN: "✅", StepStatus.SKIPPED: "⏭️", StepStatus.FAILED: "❌"}
 _VERDICT = {
     Verdict.PASS: "✅ pass",

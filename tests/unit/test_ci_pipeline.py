@@ -146,7 +146,7 @@ def test_precedence_flags_env_file_defaults() -> None:
     ("text", "expected"),
     [
         ("feat/<script>|x", "feat/\\<script\\>&#124;x"),
-        ("a\nb  [link](http://x)", "a b \\[link\\]\\(http://x\\)"),
+        ("a\nb  [link](http://x) #1", "a b \\[link\\](http://x) #1"),
     ],
 )
 def test_markdown_escaping(text: str, expected: str) -> None:
