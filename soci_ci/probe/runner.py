@@ -125,6 +125,7 @@ class Probe:
         self.revisions: dict[ArmName, str] = {}
         self.launched: list[str] = []
         self.stopped: set[str] = set()
+        self._total = 0
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> ProbeResult:
@@ -160,7 +161,7 @@ class Probe:
 
     def _run_all(self) -> list[RunResult]:
         queue = schedule.interleave([a.name for a in self.arms], self.settings.runs)
-        total = len(queue)
+        total = self._total = len(queue)
         results: list[RunResult] = []
         pending: list[_Pending] = []
         while queue or pending:
@@ -195,7 +196,9 @@ class Probe:
             pending.append(_Pending(slot=slot, arn=str(task["taskArn"]), launched=now, task=task))
         for i, slot in enumerate(launch.slots[len(tasks) :]):
             failure = timeline.classify_run_task_failure(failures[i] if i < len(failures) else {})
-            self.progress(f"run {slot.ordinal} {slot.arm} RunTask failed: {failure.reason}")
+            self.progress(
+                f"run {slot.ordinal}/{self._total} {slot.arm} RunTask failed: {failure.reason}"
+            )
             results.append(
                 timeline.build_run(
                     arm=slot.arm,

@@ -125,7 +125,7 @@ def test_failures_are_results_and_classified() -> None:
         Script(run_failure="Capacity is unavailable at this time. Please try again later."),
     ]
     aws = FakeAws(clock=clock, scripts=scripts)
-    probe, _ = make_probe(aws, clock, ready={"log_regex": "READY", "timeout_seconds": 120})
+    probe, lines = make_probe(aws, clock, ready={"log_regex": "READY", "timeout_seconds": 120})
     result = probe.run()
     runs = {(r.arm, r.index): r for arm in result.arms for r in arm.runs}
     pull = runs[ArmName.NO_SOCI, 1]
@@ -140,6 +140,10 @@ def test_failures_are_results_and_classified() -> None:
     assert never.failure_reason == "not ready within 120 s (last status RUNNING)"
     capacity = runs[ArmName.SOCI, 2]
     assert capacity.failure_kind is FailureKind.CAPACITY and capacity.task_arn is None
+    assert (
+        "run 4/4 soci RunTask failed: Capacity is unavailable at this time. "
+        "Please try again later. fake" in lines
+    )
     for arm in result.arms:
         assert arm.stats[Phase.TOTAL].n == 0
     assert_clean(aws)
