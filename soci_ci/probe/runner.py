@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 STOP_REASON = "soci-ci probe finished"
 SNAPSHOTTER_GRACE_SECONDS = 60.0  # how long to wait for the sidecar's log after ready
 PROGRESS_EVERY_SECONDS = 15.0
+FALLBACK_GRACE_SECONDS = 30.0  # after startedAt, before a ready fallback replaces the log line
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +57,7 @@ class _Pending:
     arn: str
     launched: datetime
     ready_at: datetime | None = None
+    healthy_at: datetime | None = None
     last_status: str = "PROVISIONING"
     last_line: float = -PROGRESS_EVERY_SECONDS
     task: dict[str, Any] = field(default_factory=dict)
@@ -277,11 +279,15 @@ class Probe:
         millis = self.logs.first_match(self.settings.log_group, stream, ready.pattern())
         if millis is not None:
             return timeline.from_millis(millis)
+        if ready.fallback is ReadyFallback.NONE:
+            return None
+        if task.get("healthStatus") == "HEALTHY" and item.healthy_at is None:
+            item.healthy_at = now  # resolution: the poll interval
+        if (now - started).total_seconds() < FALLBACK_GRACE_SECONDS:
+            return None  # a ready line still wins while it may be on its way to CloudWatch
         if ready.fallback is ReadyFallback.STARTED:
             return started
-        if ready.fallback is ReadyFallback.HEALTH and task.get("healthStatus") == "HEALTHY":
-            return now  # resolution: the poll interval
-        return None
+        return item.healthy_at
 
     def _result_of(
         self,

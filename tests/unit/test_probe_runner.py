@@ -303,3 +303,13 @@ def test_concurrency_limit_holds() -> None:
         max(sum(1 for a, b in spans if b is not None and a <= c < b) for c, _ in spans) == 3
     )  # the window is actually used
     assert_clean(aws)
+
+
+def test_ready_line_beats_the_started_fallback() -> None:
+    clock = FakeClock()
+    late = Script(app_lines=((6.0, "READY"),), snapshotter="overlayfs")
+    aws = FakeAws(clock=clock, scripts=[late, SOCI_SCRIPT])
+    probe, _ = make_probe(aws, clock, runs=1, ready={"log_regex": "READY", "fallback": "started"})
+    result = probe.run()
+    assert result.arms[0].runs[0].phases[Phase.RUNNING_TO_READY] == 6.0
+    assert result.arms[1].runs[0].phases[Phase.RUNNING_TO_READY] == 3.841
