@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.fakes.github_api import BOT, FakeGitHub
+from tests.servers.moto import Moto
 from tests.servers.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -237,3 +238,53 @@ def _parse_outputs(text: str) -> dict[str, Any]:
             value.append(item)
         out[name] = "\n".join(value)
     return out
+
+
+def test_probe_step_against_moto_through_the_documented_seam(
+    workspace: Path,
+    github: FakeGitHub,
+    registry: Registry,
+    docker_engine: str,
+    moto_server: Moto,
+) -> None:
+    """SOCI_CI_ECS_ENDPOINT points the probe's ECS/Logs clients at moto: the plumbing runs for
+    real (task definitions, RunTask, DescribeTasks, cleanup); moto has no Fargate timestamps,
+    so every run is a classified failure and the report says so."""
+    import boto3
+
+    ec2 = boto3.client("ec2", endpoint_url=moto_server.endpoint, region_name="us-east-1")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    ecs = boto3.client("ecs", endpoint_url=moto_server.endpoint, region_name="us-east-1")
+    ecs.create_cluster(clusterName="e2e")
+    config = workspace / ".soci-ci.yml"
+    config.write_text(
+        config.read_text().replace(
+            "probe:\n  enabled: false\n",
+            "probe:\n  enabled: true\n  cluster: e2e\n  region: us-east-1\n  runs: 1\n"
+            "  execution_role_arn: arn:aws:iam::123456789012:role/exec\n"
+            f"  network: {{subnets: [{subnet}], security_groups: []}}\n"
+            "  ready: {log_regex: READY, timeout_seconds: 20}\n",
+        )
+    )
+    env = _github_env(workspace, github, "pull_request_event.json", TOKEN)
+    env.update(
+        {
+            "SOCI_CI_REPOSITORY": f"{registry.host}/e2e/probe",
+            "SOCI_CI_ECS_ENDPOINT": moto_server.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    result = _run(env, workspace, docker_engine)
+    assert result.returncode == 0, result.stderr
+    outputs = _parse_outputs((workspace.parent / "file_commands" / "output").read_text())
+    steps = {s["name"]: s for s in json.loads(outputs["steps"])}
+    assert steps["probe"]["status"] == "ran"
+    assert steps["probe"]["detail"] == "2 task(s) in us-east-1"
+    assert steps["gate"]["status"] == "skipped"
+    body = github.comments[(REPO, 42)][0]["body"]
+    assert "### Cold starts" in body
+    assert "| no-soci | total (created → ready) | 0 |" in body
+    tasks = ecs.list_tasks(cluster="e2e", desiredStatus="STOPPED")["taskArns"]
+    assert len(tasks) == 2
