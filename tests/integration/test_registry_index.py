@@ -142,6 +142,7 @@ def test_basic_auth_and_no_secret_in_output(
         == 0
     )
     out = capsys.readouterr()
+    assert registry_basic.password
     for text in (out.out, out.err):
         assert registry_basic.password not in text and token not in text
 
