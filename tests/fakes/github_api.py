@@ -5,7 +5,7 @@ Serves ``GET /user``, ``GET/POST /repos/{o}/{r}/issues/{n}/comments`` (paginated
 ``PATCH /repos/{o}/{r}/issues/comments/{id}``. Tokens map to identities: a token listed in
 ``read_only_tokens`` (a fork pull request's ``GITHUB_TOKEN``) gets 403 "Resource not accessible
 by integration" on every write; ``bot_tokens`` get 403 on ``GET /user`` like ``GITHUB_TOKEN``.
-``fail_next`` queues status codes (e.g. 502) answered before the real handling. Every request
+``fail_next`` queues status codes (e.g. 502, or ``(403, "...secondary rate limit...")``) answered before the real handling. Every request
 is recorded (method, path, body, authorization present) for assertions.
 """
 
@@ -41,7 +41,7 @@ class FakeGitHub:
     read_only_tokens: set[str] = field(default_factory=set)
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
-    fail_next: list[int] = field(default_factory=list)
+    fail_next: list[int | tuple[int, str]] = field(default_factory=list)
     next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -91,8 +91,12 @@ class FakeGitHub:
                 parts = urlsplit(self.path)
                 fake.requests.append(Recorded(method, self.path, body, auth))
                 if fake.fail_next:
-                    status = fake.fail_next.pop(0)
-                    self._send(status, {"message": "Server Error"})
+                    item = fake.fail_next.pop(0)
+                    status, message = item if isinstance(item, tuple) else (item, "Server Error")
+                    limited = status == 429 or "rate limit" in message
+                    self._send(
+                        status, {"message": message}, {"Retry-After": "0"} if limited else {}
+                    )
                     return
                 token = (auth or "").removeprefix("Bearer ").removeprefix("token ")
                 login = fake.users.get(token)

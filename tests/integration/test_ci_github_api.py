@@ -12,6 +12,7 @@ from soci_ci.ci.github_api import (
     GITHUB_ACTIONS_BOT,
     MAX_COMMENT_CHARS,
     CommentOutcome,
+    Forbidden,
     GitHubClient,
     upsert_comment,
 )
@@ -95,6 +96,18 @@ def test_retries_5xx_then_succeeds(github: FakeGitHub) -> None:
     with pytest.raises(GitHubError, match="HTTP 500") as info:
         _client(github, "ghs_bot").list_comments(REPO, 1)
     assert "ghs_bot" not in str(info.value)
+
+
+def test_secondary_rate_limit_is_retried_but_a_plain_403_is_not(github: FakeGitHub) -> None:
+    slept: list[float] = []
+    client = GitHubClient(api_url=github.url, token="ghs_bot", sleep=slept.append)
+    github.fail_next = [(403, "You have exceeded a secondary rate limit"), (429, "slow down")]
+    assert client.list_comments(REPO, 3) == []
+    assert slept == [0.0, 0.0]
+    github.fail_next = [(403, "Resource not accessible by integration")]
+    with pytest.raises(Forbidden, match="HTTP 403: Resource not accessible by integration"):
+        client.list_comments(REPO, 3)
+    assert len(slept) == 2
 
 
 def test_body_is_cut_to_the_limit_keeping_the_marker(github: FakeGitHub) -> None:
