@@ -53,6 +53,13 @@ class RegistryImage:
         return self.client.read_range(self.repo, digest, start, end)
 
     def read_tag(self, tag: str) -> Fetched | None:
+        """A tag's manifest; for a referrers tag (`sha256-<hex>`) the referrers API answer
+        when the registry has the API, else the fallback tag of the OCI tag schema."""
+        if _FALLBACK_TAG.fullmatch(tag):
+            listed = self.client.referrers(self.repo, tag.replace("-", ":", 1))
+            if listed is not None:
+                self.client.supports_subject = True
+                return listed
         if not self.client.has_manifest(self.repo, tag):
             return None
         return self.fetch_manifest_by_tag(tag)

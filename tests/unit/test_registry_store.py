@@ -29,6 +29,12 @@ class MemoryRegistry:
         self.referrers_api = referrers_api
 
     def __call__(self, request: requests.PreparedRequest) -> Reply:
+        listing = re.search(r"/v2/team/app/referrers/(.+)$", str(request.url))
+        if listing:
+            if not self.referrers_api:
+                return Reply(404)
+            body = b'{"schemaVersion":2,"mediaType":"' + OCI_I.encode() + b'","manifests":[]}'
+            return Reply(200, body, {"Content-Type": OCI_I})
         match = re.search(r"/v2/team/app/manifests/(.+)$", str(request.url))
         assert match, request.url
         ref = match.group(1)
@@ -89,3 +95,16 @@ def test_referrers_fallback_tag_is_skipped_when_the_registry_indexes_subjects() 
     without_api = MemoryRegistry()
     assert image(without_api).tag(fallback, b"{}", OCI_I, digest_of(b"{}")) is True
     assert without_api.tags == {fallback: digest_of(b"{}")}
+
+
+def test_referrers_are_read_from_the_api_when_present_else_from_the_fallback_tag() -> None:
+    fallback = "sha256-" + "cd" * 32
+    with_api = image(MemoryRegistry(referrers_api=True)).read_tag(fallback)
+    assert with_api is not None and b'"manifests":[]' in with_api.data
+    without_api = MemoryRegistry()
+    assert image(without_api).read_tag(fallback) is None
+    listing = b'{"schemaVersion":2,"mediaType":"' + OCI_I.encode() + b'","manifests":[{}]}'
+    without_api.manifests[digest_of(listing)] = (listing, OCI_I)
+    without_api.tags[fallback] = digest_of(listing)
+    found = image(without_api).read_tag(fallback)
+    assert found is not None and found.data == listing
