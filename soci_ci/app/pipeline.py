@@ -78,6 +78,7 @@ class _State:
     probe_json: Path | None = None
     probe_markdown: str | None = None
     gate_markdown: str | None = None
+    gate_junit: str | None = None
     gate_verdict: Verdict | None = None
     gate_reason: str = ""
     medians: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -94,6 +95,13 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def _repo_of(reference: str) -> str:
     name = reference.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
@@ -108,11 +116,13 @@ class Pipeline:
         runner: StepRunner,
         *,
         clock: Callable[[], float] = time.monotonic,
+        gate_available: Callable[[], bool] = lambda: find_spec("soci_ci.gate") is not None,
     ) -> None:
         self.options = options
         self.ctx = ctx
         self.runner = runner
         self.clock = clock
+        self.gate_available = gate_available
         self.state = _State()
         self.work = options.work_dir
 
@@ -262,10 +272,7 @@ class Pipeline:
                 for phase, value in stats.items()
                 if isinstance(value, dict) and isinstance(value.get("median"), int | float)
             }
-        try:
-            self.state.probe_markdown = (self.work / "probe.md").read_text(encoding="utf-8")
-        except OSError:
-            self.state.probe_markdown = None
+        self.state.probe_markdown = _read_text(self.work / "probe.md")
         runs = sum(len(arm.get("runs") or []) for arm in data.get("arms") or [])
         return f"{runs} task(s) in {data.get('region', '?')}"
 
@@ -273,30 +280,36 @@ class Pipeline:
     def _plan_gate(self) -> tuple[list[str] | None, str]:
         if self.state.probe_json is None:
             return None, "no cold-start measurement to judge"
-        if find_spec("soci_ci.gate") is None:
+        if not self.gate_available():
             return None, "the gate is not available in this build"
-        argv = ["gate", "--probe-json", str(self.state.probe_json)]
-        if self.options.config_path is not None:
-            argv += ["--config", str(self.options.config_path)]
+        if self.options.config_path is None:
+            return None, "no config file with thresholds"
+        # `soci-ci gate --config FILE --results probe.json [--markdown-out F] [--junit F]`
         return [
-            *argv,
-            "--output-json",
-            str(self.work / "gate.json"),
-            "--output-markdown",
+            "gate",
+            "--config",
+            str(self.options.config_path),
+            "--results",
+            str(self.state.probe_json),
+            "--markdown-out",
             str(self.work / "gate.md"),
+            "--junit",
+            str(self.work / "gate-junit.xml"),
         ], ""
 
     def _after_gate(self, outcome: StepOutcome) -> str:
-        data = _read_json(self.work / "gate.json")
-        verdict = str(data.get("verdict") or ("fail" if outcome.code == 1 else "pass"))
+        data = _read_json(self.work / "gate.json")  # richer verdict when the gate writes one
+        default = "fail" if outcome.code == ExitCode.CHECK_FAILED else "pass"
+        verdict = str(data.get("verdict") or default)
         self.state.gate_verdict = (
             Verdict(verdict) if verdict in {v.value for v in Verdict} else Verdict.NEUTRAL
         )
-        self.state.gate_reason = str(data.get("reason") or f"thresholds: {verdict}")
-        try:
-            self.state.gate_markdown = (self.work / "gate.md").read_text(encoding="utf-8")
-        except OSError:
-            self.state.gate_markdown = None
+        self.state.gate_reason = str(
+            data.get("reason")
+            or ("a threshold failed" if default == "fail" else "no threshold failed")
+        )
+        self.state.gate_markdown = _read_text(self.work / "gate.md")
+        self.state.gate_junit = _read_text(self.work / "gate-junit.xml")
         return self.state.gate_reason
 
     # -- verdict -----------------------------------------------------------------------
@@ -331,5 +344,6 @@ class Pipeline:
             medians=state.medians,
             probe_markdown=state.probe_markdown,
             gate_markdown=state.gate_markdown,
+            gate_junit=state.gate_junit,
             context_line=self.ctx.describe(),
         )

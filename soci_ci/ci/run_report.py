@@ -9,6 +9,7 @@ users (branch names, messages, references) is escaped.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,7 @@ class RunSummary:
     medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     probe_markdown: str | None = None
     gate_markdown: str | None = None
+    gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
     context_line: str = ""
 
 
@@ -113,15 +115,30 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _gate_suites(text: str | None) -> list[ET.Element]:
+    if not text:
+        return []
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - our own gate's output, not remote input
+    except ET.ParseError:
+        return []
+    return [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+
+
 def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
-    """One test case per pipeline step: failed -> <failure>, skipped -> <skipped>."""
+    """One test case per pipeline step (failed -> <failure>, skipped -> <skipped>), plus the
+    gate's suites (one case per threshold) when the gate ran."""
     failures = sum(1 for s in summary.steps if s.status is StepStatus.FAILED)
     skipped = sum(1 for s in summary.steps if s.status is StepStatus.SKIPPED)
     total = sum(s.seconds for s in summary.steps)
+    gate = _gate_suites(summary.gate_junit)
+    tests = len(summary.steps) + sum(int(g.get("tests", "0")) for g in gate)
+    all_failures = failures + sum(int(g.get("failures", "0")) for g in gate)
+    all_skipped = skipped + sum(int(g.get("skipped", "0")) for g in gate)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<testsuites name={_attr(suite)} tests="{len(summary.steps)}" '
-        f'failures="{failures}" skipped="{skipped}" time="{total:.3f}">',
+        f'<testsuites name={_attr(suite)} tests="{tests}" '
+        f'failures="{all_failures}" skipped="{all_skipped}" time="{total:.3f}">',
         f'  <testsuite name={_attr(suite + ".pipeline")} tests="{len(summary.steps)}" '
         f'failures="{failures}" skipped="{skipped}" time="{total:.3f}">',
     ]
@@ -135,9 +152,14 @@ def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
             continue
         tag = "failure" if step.status is StepStatus.FAILED else "skipped"
         lines.append(head + ">")
-        lines.append(f"      <{tag} message={_attr(step.detail)}>{xml_escape(step.detail)}</{tag}>")
+        detail = step.detail
+        lines.append(f"      <{tag} message={_attr(detail)}>{xml_escape(detail)}</{tag}>")
         lines.append("    </testcase>")
-    lines += ["  </testsuite>", "</testsuites>"]
+    lines.append("  </testsuite>")
+    for element in gate:
+        ET.indent(element, space="  ", level=1)
+        lines.append("  " + ET.tostring(element, encoding="unicode").rstrip())
+    lines.append("</testsuites>")
     return "\n".join(lines) + "\n"
 
 

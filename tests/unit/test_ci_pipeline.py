@@ -34,6 +34,16 @@ class FakeRunner:
         command = argv[0]
         if command in self.fail:
             return self.fail[command]
+        if command == "gate":
+            (self.work / "gate.md").write_text(
+                "| threshold | result |\n|---|---|\n| p50 | fail |\n"
+            )
+            (self.work / "gate-junit.xml").write_text(
+                '<testsuite name="soci-ci.thresholds" tests="1" failures="1">'
+                '<testcase name="total p50 soci"><failure message="31 s &gt; 30 s"/></testcase>'
+                "</testsuite>"
+            )
+            return StepOutcome(code=1)
         out = Path(argv[argv.index("--output-json") + 1])
         data: dict[str, object] = {}
         if command == "build":
@@ -47,6 +57,15 @@ class FakeRunner:
                 "ztocs": [{}],
                 "skipped_layers": [{}, {}],
             }
+        elif command == "probe":
+            data = {
+                "region": "us-east-1",
+                "arms": [
+                    {"name": "soci", "runs": [{}, {}], "stats": {"total": {"median": 31.0}}},
+                    {"name": "no-soci", "runs": [{}, {}], "stats": {"total": {"median": 40.5}}},
+                ],
+            }
+            Path(argv[argv.index("--output-markdown") + 1]).write_text("| arm | total |\n")
         out.write_text(json.dumps(data))
         return StepOutcome(code=0)
 
@@ -160,3 +179,40 @@ def test_junit_one_case_per_step(tmp_path: Path) -> None:
     assert xml.count("<testcase ") == 5
     assert '<failure message="bad &quot;span&quot; &lt;3&gt;">bad "span" &lt;3&gt;</failure>' in xml
     assert xml.count("<skipped ") == 2
+
+
+def test_probe_and_failing_gate(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path)
+    config = tmp_path / "c.yml"
+    pipeline = Pipeline(
+        _options(tmp_path, probe=True, config_path=config),
+        CTX,
+        runner,
+        gate_available=lambda: True,
+    )
+    summary, code = pipeline.run()
+    assert (summary.verdict, code, summary.reason) == (Verdict.FAIL, 1, "a threshold failed")
+    assert runner.calls[3][:3] == ["probe", "--index-json", str(tmp_path / "index.json")]
+    assert runner.calls[4] == [
+        "gate",
+        "--config",
+        str(config),
+        "--results",
+        str(tmp_path / "probe.json"),
+        "--markdown-out",
+        str(tmp_path / "gate.md"),
+        "--junit",
+        str(tmp_path / "gate-junit.xml"),
+    ]
+    assert summary.medians == {"soci": {"total": 31.0}, "no-soci": {"total": 40.5}}
+    assert summary.steps[3].detail == "4 task(s) in us-east-1"
+    xml = render_junit(summary)
+    assert '<testsuites name="soci-ci" tests="6" failures="1" skipped="0"' in xml
+    assert xml.endswith(
+        '  <testsuite name="soci-ci.thresholds" tests="1" failures="1">\n'
+        '    <testcase name="total p50 soci">\n'
+        '      <failure message="31 s &gt; 30 s" />\n'
+        "    </testcase>\n"
+        "  </testsuite>\n"
+        "</testsuites>\n"
+    )
