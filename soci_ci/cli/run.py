@@ -150,6 +150,7 @@ def resolve_options(
         verify=bool(pick("verify", verify.get("enabled", True))),
         verify_sample=verify.get("sample"),
         probe=bool(pick("probe", probe.get("enabled", False))),
+        gate=isinstance(file.get("thresholds"), Mapping),
         ecs_endpoint=layer.get("ecs_endpoint"),
         comment=bool(pick("comment", report.get("comment", True))),
         summary=bool(pick("summary", report.get("summary", True))),

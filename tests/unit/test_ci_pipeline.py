@@ -158,6 +158,8 @@ def test_precedence_flags_env_file_defaults() -> None:
     assert options.verify is False
     assert options.verify_sample == 50
     assert options.junit == Path("out/junit.xml")
+    assert options.gate is False
+    assert resolve_options({"thresholds": {}}, {}, config_path=None).gate is True
     assert env_layer(env, from_inputs=False) == {"repository": "env/repo"}
 
 
