@@ -33,7 +33,7 @@ class BlobStream:
         self._resumes = 0
         self._response: requests.Response | None = None
         self._iter: Iterator[bytes] | None = None
-        self._pending = b""
+        self._pending = memoryview(b"")  # received, not yet handed out (no copies)
 
     @property
     def position(self) -> int:
@@ -50,21 +50,21 @@ class BlobStream:
             if not chunk:
                 break
             if len(chunk) > skip:
-                self._pending = chunk[skip:]
+                self._pending = memoryview(chunk)[skip:]
             skip -= len(chunk)
 
-    def _next_chunk(self) -> bytes:
+    def _next_chunk(self) -> memoryview:
         while True:
             if self._pending:
-                chunk, self._pending = self._pending, b""
-                return chunk[: self._size - self._pos]
+                pending, self._pending = self._pending, memoryview(b"")
+                return pending[: self._size - self._pos]
             if self._pos >= self._size:
-                return b""
+                return memoryview(b"")
             if self._iter is None:
                 self._open()
             assert self._iter is not None
             try:
-                chunk = next(self._iter, b"")
+                chunk: bytes = next(self._iter, b"")
             except (
                 requests.exceptions.ChunkedEncodingError,
                 requests.ConnectionError,
@@ -79,7 +79,7 @@ class BlobStream:
                     type(exc).__name__,
                 )
             if chunk:
-                return chunk[: self._size - self._pos]
+                return memoryview(chunk)[: self._size - self._pos]
             self.close()
             self._resumes += 1
             if not self._retry.can_retry(self._resumes - 1):
@@ -104,13 +104,12 @@ class BlobStream:
                     hint="run again; if it persists, the registry holds a corrupt blob",
                 )
 
-    def readinto(self, view: memoryview) -> int:
+    def readinto(self, view: memoryview | bytearray) -> int:
         chunk = self._next_chunk()
         n = min(len(chunk), len(view))
         view[:n] = chunk[:n]
-        if n < len(chunk):
-            self._pending = chunk[n:]
-        self._consume(view[:n])
+        self._pending = chunk[n:]
+        self._consume(chunk[:n])
         return n
 
     def read(self, n: int = -1) -> bytes:
@@ -123,7 +122,7 @@ class BlobStream:
         chunk = self._next_chunk()
         out, self._pending = chunk[:n], chunk[n:]
         self._consume(out)
-        return out
+        return bytes(out)
 
     def readable(self) -> bool:
         return True
