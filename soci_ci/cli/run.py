@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soci_ci.errors import ConfigError, SociCiError, UsageError
+from soci_ci.errors import SociCiError, UsageError
 
 if TYPE_CHECKING:
     from soci_ci.app.pipeline import RunOptions, StepOutcome
@@ -93,32 +93,20 @@ def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def load_config_mapping(path: Path) -> dict[str, Any]:
-    """The config file as a mapping, validated by ``soci_ci.config`` when it is installed."""
-    import yaml  # noqa: PLC0415
+def load_config_mapping(path: Path) -> tuple[Mapping[str, Any], bool]:
+    """The validated config with defaults applied, and whether it has a thresholds section."""
+    from soci_ci.config import load_config  # noqa: PLC0415 - jsonschema only when needed
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    try:
-        from soci_ci import config as config_pkg  # type: ignore[attr-defined,unused-ignore]  # noqa: PLC0415
-    except ImportError:
-        config_pkg = None
-    validate = getattr(config_pkg, "load_config", None)
-    if callable(validate):
-        validate(path)
-    return data
+    config = load_config(path)
+    return config.data, config.has_thresholds
 
 
 def resolve_options(
-    file: Mapping[str, Any], layer: Mapping[str, Any], *, config_path: Path | None
+    file: Mapping[str, Any],
+    layer: Mapping[str, Any],
+    *,
+    config_path: Path | None,
+    has_thresholds: bool = False,
 ) -> RunOptions:
     """Defaults < file < environment/flags (``layer``), in one place."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
@@ -150,7 +138,7 @@ def resolve_options(
         verify=bool(pick("verify", verify.get("enabled", True))),
         verify_sample=verify.get("sample"),
         probe=bool(pick("probe", probe.get("enabled", False))),
-        gate=isinstance(file.get("thresholds"), Mapping),
+        gate=has_thresholds,
         ecs_endpoint=layer.get("ecs_endpoint"),
         comment=bool(pick("comment", report.get("comment", True))),
         summary=bool(pick("summary", report.get("summary", True))),
@@ -195,8 +183,10 @@ def run(args: argparse.Namespace) -> int:
     config_path = args.config or layer.pop("config", None)
     if config_path is None and Path(DEFAULT_CONFIG).is_file():
         config_path = Path(DEFAULT_CONFIG)
-    file = load_config_mapping(config_path) if config_path is not None else {}
-    options = resolve_options(file, layer, config_path=config_path)
+    file, has_thresholds = (
+        load_config_mapping(config_path) if config_path is not None else ({}, False)
+    )
+    options = resolve_options(file, layer, config_path=config_path, has_thresholds=has_thresholds)
 
     event_text = None
     if environ.get("GITHUB_EVENT_PATH"):

@@ -159,7 +159,7 @@ def test_precedence_flags_env_file_defaults() -> None:
     assert options.verify_sample == 50
     assert options.junit == Path("out/junit.xml")
     assert options.gate is False
-    assert resolve_options({"thresholds": {}}, {}, config_path=None).gate is True
+    assert resolve_options({}, {}, config_path=None, has_thresholds=True).gate is True
     assert env_layer(env, from_inputs=False) == {"repository": "env/repo"}
 
 
@@ -218,3 +218,17 @@ def test_probe_and_failing_gate(tmp_path: Path) -> None:
         "  </testsuite>\n"
         "</testsuites>\n"
     )
+
+
+def test_invalid_config_exits_2_before_any_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soci_ci.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".soci-ci.yml").write_text("version: 1\nimage:\n  repositry: x\n")
+    assert main(["run"]) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("error: .soci-ci.yml:")
+    assert "image: unknown key 'repositry'" in first
+    assert not (tmp_path / ".soci-ci").exists()
