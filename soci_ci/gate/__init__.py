@@ -1,0 +1,1 @@
+"""The gate: thresholds, significance and the pass/fail/neutral verdict."""
