@@ -49,6 +49,13 @@ def load_config_text(text: str, *, name: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{name}:1: the top level must be a mapping (version: 1, ...)")
+    return load_config_data(data, name=name, node=node)
+
+
+def load_config_data(
+    data: dict[str, Any], *, name: str = "<config>", node: yaml.Node | None = None
+) -> Config:
+    """Validate an already parsed mapping (``node`` gives line numbers) and apply defaults."""
     _validate(data, node, name)
     has_thresholds = "thresholds" in data
     completed = apply_defaults(schema(), copy.deepcopy(data))
