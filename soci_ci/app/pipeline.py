@@ -287,8 +287,7 @@ class Pipeline:
             return None, "the gate is not available in this build"
         if self.options.config_path is None:
             return None, "no config file with thresholds"
-        # `soci-ci gate --config FILE --results probe.json [--markdown-out F] [--junit F]`
-        return [
+        argv = [
             "gate",
             "--config",
             str(self.options.config_path),
@@ -298,7 +297,15 @@ class Pipeline:
             str(self.work / "gate.md"),
             "--junit",
             str(self.work / "gate-junit.xml"),
-        ], ""
+            "--json-out",
+            str(self.work / "gate.json"),
+        ]
+        if self.state.soci_index_digest:
+            argv += ["--index-digest", self.state.soci_index_digest]
+        branch = self.ctx.base_ref or self.ctx.branch
+        if self.ctx.repository and branch and self.options.repository:
+            argv += ["--baseline-key", f"{self.ctx.repository}:{branch}:{self.options.repository}"]
+        return argv, ""
 
     def _after_gate(self, outcome: StepOutcome) -> str:
         data = _read_json(self.work / "gate.json")  # richer verdict when the gate writes one

@@ -106,7 +106,7 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     if present:
         lines += ["", "| artifact | reference |", "|---|---|"]
         lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
-    if summary.probe_markdown:
+    if summary.probe_markdown and not summary.gate_markdown:  # the gate's report has it
         lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
     if summary.gate_markdown:
         lines += ["", "### Thresholds", "", summary.gate_markdown.strip()]

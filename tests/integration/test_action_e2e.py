@@ -240,12 +240,14 @@ def _parse_outputs(text: str) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("thresholds", [False, True], ids=["no-thresholds", "gate"])
 def test_probe_step_against_moto_through_the_documented_seam(
     workspace: Path,
     github: FakeGitHub,
     registry: Registry,
     docker_engine: str,
     moto_server: Moto,
+    thresholds: bool,
 ) -> None:
     """SOCI_CI_ECS_ENDPOINT points the probe's ECS/Logs clients at moto: the plumbing runs for
     real (task definitions, RunTask, DescribeTasks, cleanup); moto has no Fargate timestamps,
@@ -256,6 +258,7 @@ def test_probe_step_against_moto_through_the_documented_seam(
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
     ecs = boto3.client("ecs", endpoint_url=moto_server.endpoint, region_name="us-east-1")
     ecs.create_cluster(clusterName="e2e")
+    before = len(ecs.list_tasks(cluster="e2e", desiredStatus="STOPPED")["taskArns"])
     config = workspace / ".soci-ci.yml"
     config.write_text(
         config.read_text().replace(
@@ -264,6 +267,11 @@ def test_probe_step_against_moto_through_the_documented_seam(
             "  execution_role_arn: arn:aws:iam::123456789012:role/exec\n"
             f"  network: {{subnets: [{subnet}], security_groups: []}}\n"
             "  ready: {log_regex: READY, timeout_seconds: 20}\n",
+        )
+        + (
+            "thresholds:\n  absolute:\n    - {phase: total, stat: p50, arm: soci, max_seconds: 30}\n"
+            if thresholds
+            else ""
         )
     )
     env = _github_env(workspace, github, "pull_request_event.json", TOKEN)
@@ -276,15 +284,31 @@ def test_probe_step_against_moto_through_the_documented_seam(
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     )
+    env["SOCI_CI_JUNIT_FILE"] = "junit.xml"
     result = _run(env, workspace, docker_engine)
-    assert result.returncode == 0, result.stderr
     outputs = _parse_outputs((workspace.parent / "file_commands" / "output").read_text())
     steps = {s["name"]: s for s in json.loads(outputs["steps"])}
     assert steps["probe"]["status"] == "ran"
     assert steps["probe"]["detail"] == "2 task(s) in us-east-1"
-    assert steps["gate"]["status"] == "skipped"
     body = github.comments[(REPO, 42)][0]["body"]
-    assert "### Cold starts" in body
-    assert "| no-soci | total (created → ready) | 0 |" in body
+    junit = (workspace / "junit.xml").read_text()
     tasks = ecs.list_tasks(cluster="e2e", desiredStatus="STOPPED")["taskArns"]
-    assert len(tasks) == 2
+    assert len(tasks) == before + 2
+    if not thresholds:
+        assert result.returncode == 0, result.stderr
+        assert steps["gate"] == {
+            "name": "gate",
+            "status": "skipped",
+            "detail": "no thresholds in the config",
+        }
+        assert "### Cold starts" in body
+        assert "| no-soci | total (created → ready) | 0 |" in body
+        return
+    # moto's tasks never get Fargate timestamps: every run failed, so the gate fails (exit 1)
+    assert result.returncode == 1, result.stderr
+    assert outputs["verdict"] == "fail"
+    assert steps["gate"]["status"] == "ran"
+    assert "### Thresholds" in body
+    assert "::error file=.soci-ci.yml,title=soci-ci%3A check failed::" in result.stdout
+    assert '<testsuite name="soci-ci.pipeline" tests="5" failures="0" skipped="0"' in junit
+    assert junit.count("<testsuite ") >= 2

@@ -205,6 +205,12 @@ def test_probe_and_failing_gate(tmp_path: Path) -> None:
         str(tmp_path / "gate.md"),
         "--junit",
         str(tmp_path / "gate-junit.xml"),
+        "--json-out",
+        str(tmp_path / "gate.json"),
+        "--index-digest",
+        "sha256:cc",
+        "--baseline-key",
+        "o/r:feature/slim image:127.0.0.1:5000/app",
     ]
     assert summary.medians == {"soci": {"total": 31.0}, "no-soci": {"total": 40.5}}
     assert summary.steps[3].detail == "4 task(s) in us-east-1"
