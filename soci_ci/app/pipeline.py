@@ -15,13 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from soci_ci.ci.context import CiContext, expand_tags
 from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
-from soci_ci.errors import ExitCode
+from soci_ci.errors import ExitCode, SociCiError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class RunOptions:
     probe: bool = False
     gate: bool = True  # False when the config has no `thresholds` section
     ecs_endpoint: str | None = None  # test seam: SOCI_CI_ECS_ENDPOINT (moto)
+    baseline_store: str | None = None  # s3://bucket/prefix or a directory: default-branch results
     comment: bool = True
     summary: bool = True
     junit: Path | None = None
@@ -275,7 +277,32 @@ class Pipeline:
             }
         self.state.probe_markdown = _read_text(self.work / "probe.md")
         runs = sum(len(arm.get("runs") or []) for arm in data.get("arms") or [])
-        return f"{runs} task(s) in {data.get('region', '?')}"
+        detail = f"{runs} task(s) in {data.get('region', '?')}"
+        stored = self._store_baseline(data)
+        return f"{detail}; {stored}" if stored else detail
+
+    def _store_baseline(self, data: Mapping[str, Any]) -> str:
+        """Branch runs (not PRs) record their results for later PRs' regression checks."""
+        location = self.options.baseline_store
+        ctx = self.ctx
+        if not location or ctx.pr_number is not None:
+            return ""
+        if not (ctx.repository and ctx.branch and self.options.repository):
+            return "baseline not stored: repository or branch unknown"
+        from soci_ci.gate.baseline import StoreKey, make_record, open_store  # noqa: PLC0415
+        from soci_ci.probe.model import ProbeResult  # noqa: PLC0415
+
+        key = StoreKey(repository=ctx.repository, branch=ctx.branch, image=self.options.repository)
+        try:
+            result = ProbeResult.from_json(data)
+            record = make_record(
+                key, result, commit=ctx.sha or "unknown", recorded_at=datetime.now(UTC)
+            )
+            open_store(location).write(key, record)
+        except (SociCiError, KeyError, TypeError, ValueError) as exc:
+            log.warning("baseline not stored: %s", exc)
+            return f"baseline not stored: {exc}"
+        return f"baseline stored for {ctx.branch}"
 
     # -- gate --------------------------------------------------------------------------
     def _plan_gate(self) -> tuple[list[str] | None, str]:

@@ -140,6 +140,7 @@ def resolve_options(
         probe=bool(pick("probe", probe.get("enabled", False))),
         gate=has_thresholds,
         ecs_endpoint=layer.get("ecs_endpoint"),
+        baseline_store=_section(file, "baseline").get("store"),
         comment=bool(pick("comment", report.get("comment", True))),
         summary=bool(pick("summary", report.get("summary", True))),
         junit=Path(junit) if junit else None,

@@ -238,3 +238,78 @@ def test_invalid_config_exits_2_before_any_step(
     assert first.startswith("error: .soci-ci.yml:")
     assert "image: unknown key 'repositry'" in first
     assert not (tmp_path / ".soci-ci").exists()
+
+
+def test_branch_runs_store_the_baseline_that_prs_read(tmp_path: Path) -> None:
+    """A default-branch run writes its probe results; the PR's gate gets the matching key."""
+    from datetime import UTC, datetime
+
+    from soci_ci.gate.baseline import LocalStore, StoreKey, from_record
+    from soci_ci.probe.model import ArmName, ArmResult, Phase, PhaseStats, ProbeResult, RunResult
+
+    class ProbeWritingRunner(FakeRunner):
+        def __call__(self, argv: list[str]) -> StepOutcome:
+            outcome = super().__call__(argv)
+            if argv[0] == "probe":
+                runs = tuple(
+                    RunResult(
+                        arm=ArmName.SOCI,
+                        index=i,
+                        task_arn=None,
+                        ok=True,
+                        phases={Phase.TOTAL: 20.0 + i},
+                    )
+                    for i in range(1, 4)
+                )
+                stats = {
+                    Phase.TOTAL: PhaseStats(
+                        n=3, median=22.0, mean=22.0, p90=23.0, min=21.0, max=23.0, iqr=1.0
+                    )
+                }
+                result = ProbeResult(
+                    run_id="run-main",
+                    started_at=datetime(2026, 11, 28, tzinfo=UTC),
+                    region="us-east-1",
+                    cluster="default",
+                    arms=(
+                        ArmResult(
+                            name=ArmName.SOCI,
+                            image="app@sha256:bb",
+                            digest="sha256:bb",
+                            runs=runs,
+                            stats=stats,
+                        ),
+                    ),
+                )
+                Path(argv[argv.index("--output-json") + 1]).write_text(json.dumps(result.to_json()))
+            return outcome
+
+    store = tmp_path / "baselines"
+    main_ctx = CiContext(
+        provider=Provider.GITHUB, repository="o/r", sha="c0ffee" * 6 + "ab", branch="main"
+    )
+    pipeline = Pipeline(
+        _options(tmp_path, probe=True, baseline_store=str(store), gate=False),
+        main_ctx,
+        ProbeWritingRunner(tmp_path),
+        gate_available=lambda: True,
+    )
+    summary, code = pipeline.run()
+    assert code == 0
+    assert summary.steps[3].detail.endswith("baseline stored for main")
+    key = StoreKey(repository="o/r", branch="main", image="127.0.0.1:5000/app")
+    record = LocalStore(store).read(key)
+    assert record is not None
+    baseline = from_record(record, key)
+    assert baseline.samples == (21.0, 22.0, 23.0)
+    assert baseline.commit.startswith("c0ffee")
+    # A PR run never writes the store.
+    pr = Pipeline(
+        _options(tmp_path / "pr", probe=True, baseline_store=str(store), gate=False),
+        CTX,
+        ProbeWritingRunner(tmp_path),
+        gate_available=lambda: True,
+    )
+    (tmp_path / "pr").mkdir()
+    pr.run()
+    assert [p.name for p in store.rglob("*.json")] == ["127.0.0.1_5000_app.json"]
