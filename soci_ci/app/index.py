@@ -10,14 +10,21 @@ anything the destination already has is not written again.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any
 
+from soci_ci.app.index_model import (
+    IndexOptions,
+    IndexReport,
+    LayerReport,
+    Outcome,
+    Plan,
+    PlanItem,
+    TagReader,
+)
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
@@ -35,118 +42,6 @@ from soci_ci.soci.ztoc import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Outcome(StrEnum):
-    INDEXED = "indexed"
-    UP_TO_DATE = "up-to-date"
-    NOT_APPLICABLE = "not-applicable"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IndexOptions:
-    index_format: IndexFormat = IndexFormat.V2
-    span_size: int = c.DEFAULT_SPAN_SIZE
-    min_layer_size: int = c.DEFAULT_MIN_LAYER_SIZE
-    platforms: tuple[Platform, ...] = ()
-    build_tool_identifier: str = c.DEFAULT_BUILD_TOOL
-    tag: str | None = None  # tag of the SOCI-enabled image (v2)
-    optimize_xattrs: bool = False
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LayerReport:
-    platform: str
-    digest: str
-    media_type: str
-    size: int
-    ztoc_digest: str | None = None
-    ztoc_size: int | None = None
-    spans: int | None = None
-    files: int | None = None
-    seconds: float | None = None
-    skipped: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanItem:
-    digest: str
-    data: bytes
-    media_type: str
-    is_manifest: bool
-    what: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    items: tuple[PlanItem, ...]
-    tags: tuple[tuple[str, PlanItem], ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IndexReport:
-    outcome: Outcome
-    image: str
-    index_format: IndexFormat
-    original_digest: str
-    original_media_type: str
-    soci_image_digest: str | None = None
-    soci_indexes: dict[str, str] = field(default_factory=dict)  # platform -> index digest
-    manifest_digests: dict[str, str] = field(default_factory=dict)  # old -> rewritten
-    tag: str | None = None
-    layers: tuple[LayerReport, ...] = ()
-    notes: tuple[str, ...] = ()
-    written: int = 0
-    already_present: int = 0
-    message: str = ""
-    plan: Plan | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "outcome": str(self.outcome),
-            "message": self.message,
-            "image": self.image,
-            "format": str(self.index_format),
-            "original_image": {
-                "digest": self.original_digest,
-                "mediaType": self.original_media_type,
-            },
-            "soci_image": (
-                {"digest": self.soci_image_digest, "tag": self.tag}
-                if self.soci_image_digest
-                else None
-            ),
-            "soci_indexes": [{"platform": p, "digest": d} for p, d in self.soci_indexes.items()],
-            "rewritten_manifests": self.manifest_digests,
-            "ztocs": [
-                {
-                    "platform": r.platform,
-                    "layer": r.digest,
-                    "layer_media_type": r.media_type,
-                    "layer_size": r.size,
-                    "digest": r.ztoc_digest,
-                    "size": r.ztoc_size,
-                    "spans": r.spans,
-                    "files": r.files,
-                    "seconds": r.seconds,
-                }
-                for r in self.layers
-                if r.ztoc_digest
-            ],
-            "skipped_layers": [
-                {"platform": r.platform, "layer": r.digest, "size": r.size, "reason": r.skipped}
-                for r in self.layers
-                if r.skipped
-            ],
-            "notes": list(self.notes),
-            "written": self.written,
-            "already_present": self.already_present,
-        }
-
-
-class TagReader(Protocol):
-    def read_tag(self, tag: str) -> Fetched | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from soci_ci.app.index import TagReader
+from soci_ci.app.index_model import TagReader
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest

@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from soci_ci.app.index import IndexOptions, IndexReport, Outcome, apply_plan, build_plan
+from soci_ci.app.index import apply_plan, build_plan
+from soci_ci.app.index_model import IndexOptions, IndexReport, Outcome
 from soci_ci.app.registry_index import check_tag_policy, source_tag
 from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options

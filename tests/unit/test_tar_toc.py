@@ -8,8 +8,9 @@ import time
 import pytest
 
 from soci_ci.errors import LayerError
+from soci_ci.soci.tar_fields import format_mod_time
 from soci_ci.soci.tar_spans import PlainScanner
-from soci_ci.soci.tar_toc import FileMetadata, format_mod_time, read_toc
+from soci_ci.soci.tar_toc import FileMetadata, read_toc
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from tests.support.layers import Entry, base256, build_tar, gz
 
