@@ -30,7 +30,7 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
-from soci_ci.oci.store import Fetched, ImageSink, ImageSource
+from soci_ci.oci.store import Fetched, ImageSink, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
 from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
@@ -51,18 +51,11 @@ class _Target:
     platform: Platform
 
 
-def _read_small_blob(source: ImageSource, desc: Descriptor, limit: int = 4 << 20) -> bytes:
-    if desc.size > limit:
-        raise InputError(f"blob {desc.digest} is {desc.size} bytes; too large for a config")
-    with source.open_blob(desc.digest, desc.size) as fh:
-        data = fh.read(limit + 1)
-    if sha256_digest(data) != desc.digest:
-        raise InputError(f"config blob {desc.digest} does not match its digest")
-    return data
-
-
 def _platform_from_config(source: ImageSource, manifest: Manifest) -> Platform:
-    cfg = load_json(_read_small_blob(source, manifest.config), "image config")
+    cfg = load_json(
+        read_blob(source, manifest.config.digest, manifest.config.size, limit=4 << 20),
+        "image config",
+    )
     if not isinstance(cfg, dict):
         raise InputError("image config is not a JSON object")
     return Platform.from_json(cfg, "image config")

@@ -9,9 +9,8 @@ from typing import Any
 from soci_ci.app.index_model import TagReader
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
-from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
-from soci_ci.oci.store import Fetched, ImageSource
+from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
 
@@ -84,14 +83,6 @@ class VerifyReport:
 
 def _manifest(fetched: Fetched, what: str) -> Manifest:
     return Manifest.from_json(load_json(fetched.data, what), what)
-
-
-def _read_blob(source: ImageSource, desc: Descriptor) -> bytes:
-    with source.open_blob(desc.digest, desc.size) as fh:
-        data = fh.read()
-    if sha256_digest(data) != desc.digest:
-        raise InputError(f"blob {desc.digest} does not match its digest")
-    return data
 
 
 def find_indexes(
@@ -195,7 +186,7 @@ def verify_image(
                     f"zTOC {desc.digest} names layer {layer_digest}, not in the image"
                 )
                 continue
-            ztoc = _read_blob(source, desc)
+            ztoc = read_blob(source, desc.digest, desc.size)
             reader = _layer_reader(source, layer)
             result = verify_layer(layer, ztoc, desc.digest, reader, sample=sample, seed=seed)
             log.info(

@@ -12,6 +12,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from soci_ci.errors import InputError
+from soci_ci.oci.digest import sha256_digest
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fetched:
@@ -63,3 +66,14 @@ class ImageSink(Protocol):
     def tag(self, tag: str, data: bytes, media_type: str, digest: str) -> bool:
         """Point `tag` at an already pushed manifest/index; False if it already did."""
         ...
+
+
+def read_blob(source: ImageSource, digest: str, size: int, *, limit: int | None = None) -> bytes:
+    """A whole (small) blob, checked against its digest; `limit` refuses larger ones."""
+    if limit is not None and size > limit:
+        raise InputError(f"blob {digest} is {size} bytes; more than the {limit} expected")
+    with source.open_blob(digest, size) as fh:
+        data = fh.read()
+    if sha256_digest(data) != digest:
+        raise InputError(f"blob {digest} does not match its digest")
+    return data

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from soci_ci.errors import InputError
+from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.span_reader import gzip_header_length, inflate_from_checkpoint
@@ -177,7 +178,7 @@ def check_structure(
                 f"span {i} compressed range {s.c_start}-{s.c_end} is outside the layer"
             )
             continue
-        actual = "sha256:" + hashlib.sha256(reader.read_range(s.c_start, s.c_end)).hexdigest()
+        actual = sha256_digest(reader.read_range(s.c_start, s.c_end))
         if actual != s.digest:
             check.problems.append(
                 f"span {i} digest mismatch: zTOC {s.digest or '(none)'}, layer {actual}"

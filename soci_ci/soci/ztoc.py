@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,6 +9,7 @@ from typing import BinaryIO
 
 from soci_ci.errors import LayerError
 from soci_ci.oci import media_types as mt
+from soci_ci.oci.digest import sha256_digest
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE, ZTOC_VERSION
 from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
 from soci_ci.soci.tar_spans import PlainScanner
@@ -167,7 +167,7 @@ def build_ztoc(
     )
     return ZtocBuild(
         data=data,
-        digest="sha256:" + hashlib.sha256(data).hexdigest(),
+        digest=sha256_digest(data),
         size=len(data),
         span_count=span_count,
         entry_count=len(toc.entries),

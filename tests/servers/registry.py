@@ -24,6 +24,30 @@ class Registry:
     ca_file: Path | None = None
 
 
+def self_signed(key: Path, cert: Path, common_name: str) -> None:
+    """A self-signed RSA certificate and its key, made with openssl."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={common_name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1 / localhost, made with openssl."""
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
@@ -31,22 +55,7 @@ def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
     ext = directory / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
-    run(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=soci-ci test CA",
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca_crt),
-    )
+    self_signed(ca_key, ca_crt, "soci-ci test CA")
     run(
         "openssl",
         "req",

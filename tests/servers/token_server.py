@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from tests.servers.ports import free_port
+from tests.servers.registry import self_signed
 
 
 def _b64(data: bytes) -> str:
@@ -30,26 +31,7 @@ class TokenServer:
         self.password = password
         self.key = directory / "token.key"
         self.cert = directory / "token.crt"
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=soci-ci token issuer",
-                "-keyout",
-                str(self.key),
-                "-out",
-                str(self.cert),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        self_signed(self.key, self.cert, "soci-ci token issuer")
         der = subprocess.run(
             ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
             check=True,
