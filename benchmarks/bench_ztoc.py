@@ -86,12 +86,23 @@ def make_layer(path: Path, size_mb: int, *, seed: int = 1) -> None:
 
 
 def make_small_files_layer(path: Path, count: int) -> None:
+    """`count` entries like a node_modules tree: a directory per 100 files, sizes 20 B to
+    6 KiB, executable bits on some, and every file its own mtime (no cache can help)."""
+    rng = random.Random(3)
     with tarfile.open(path, "w:gz", compresslevel=6, format=tarfile.PAX_FORMAT) as tar:
         for i in range(count):
-            data = f"file {i}\n".encode() * 3
+            if i % 100 == 0:
+                info = tarfile.TarInfo(f"app/node_modules/pkg{i // 100}/lib")
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                info.mtime = 1700000000 + i
+                tar.addfile(info)
+                continue
+            data = (f"module.exports = {i};\n" * rng.randint(1, 300)).encode()
             info = tarfile.TarInfo(f"app/node_modules/pkg{i // 100}/lib/file{i}.js")
             info.size = len(data)
-            info.mtime = 1700000000
+            info.mode = 0o755 if i % 7 == 0 else 0o644
+            info.mtime = 1700000000 + i * 3
             tar.addfile(info, io.BytesIO(data))
 
 
@@ -195,7 +206,7 @@ def main() -> int:
             (f"peak RSS on {args.large_mb} MB layer", f"{rss_large:.1f} MiB in {t_large:.1f} s")
         )
 
-    small = work / f"small-{args.small_files}.tar.gz"
+    small = work / f"small-{args.small_files}-v2.tar.gz"
     if not small.exists():
         make_small_files_layer(small, args.small_files)
     t_small_zlib = best_of(3, lambda: zlib_stream(small))

@@ -22,7 +22,15 @@ _U16 = struct.Struct("<H")
 
 
 class Builder:
-    __slots__ = ("_object_end", "_parts", "_vtable", "_vtables", "minalign", "offset")
+    __slots__ = (
+        "_object_end",
+        "_parts",
+        "_vtable",
+        "_vtables",
+        "last_vtable",
+        "minalign",
+        "offset",
+    )
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -31,6 +39,7 @@ class Builder:
         self._vtable: list[int] = []
         self._vtables: dict[tuple[int, ...], int] = {}
         self._object_end = 0
+        self.last_vtable = 0  # where the last table's vtable is (Offset() coordinates)
 
     def prep(self, size: int, additional: int) -> None:
         self.minalign = max(self.minalign, size)
@@ -120,6 +129,7 @@ class Builder:
         if existing is not None:
             self._parts.append(_I32.pack(existing - object_offset))
             self.offset = object_offset
+            self.last_vtable = existing
             return object_offset
         vbytes = (n + 2) * 2
         self._parts.append(_I32.pack(vbytes))
@@ -127,7 +137,7 @@ class Builder:
             struct.pack(f"<{n + 2}H", vbytes, object_offset - self._object_end, *key)
         )
         self.offset = object_offset + vbytes
-        self._vtables[key] = self.offset
+        self._vtables[key] = self.last_vtable = self.offset
         return object_offset
 
     def finish(self, root: int) -> bytes:

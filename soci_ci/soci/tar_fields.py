@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
+from zlib import adler32 as _adler32
 
 # Header formats, as Go's getFormat guesses them.
 _FORMAT_V7 = 1
@@ -108,7 +109,9 @@ def _header_format(blk: bytes) -> int:
         value = _parse_octal(blk[148:156])
     except _HeaderError:
         return 0
-    unsigned = sum(blk) - sum(blk[148:156]) + 8 * 0x20
+    # sum(blk), fast: adler32's low half is 1 + the byte sum mod 65521, exact for 256 bytes.
+    unsigned = (_adler32(blk[:256]) & 0xFFFF) + (_adler32(blk[256:]) & 0xFFFF) - 2
+    unsigned += 8 * 0x20 - sum(blk[148:156])
     if value != unsigned:
         high = sum(1 for c in blk[:148] if c & 0x80) + sum(1 for c in blk[156:] if c & 0x80)
         if value != unsigned - 256 * high:
@@ -198,6 +201,14 @@ def _days_to_civil(days: int) -> tuple[int, int, int]:
 
 
 @functools.lru_cache(maxsize=4096)
+def _civil_date(days: int) -> bytes:
+    """b"YYYY-MM-DD" of a day since the epoch; b"" outside Go's MarshalText range."""
+    year, month, day = _days_to_civil(days)
+    if not 0 <= year <= 9999:
+        return b""
+    return b"%04d-%02d-%02d" % (year, month, day)
+
+
 def format_mod_time(nanos: int) -> bytes:
     """Go `time.Unix(...).UTC().MarshalText()`: RFC 3339 with trimmed nanoseconds.
 
@@ -205,12 +216,12 @@ def format_mod_time(nanos: int) -> bytes:
     """
     secs, frac = divmod(nanos, _NANOS)
     days, rem = divmod(secs, 86400)
-    year, month, day = _days_to_civil(days)
-    if not 0 <= year <= 9999:
+    date = _civil_date(days)
+    if not date:
         return b""
     hh, rem = divmod(rem, 3600)
     mm, ss = divmod(rem, 60)
-    text = f"{year:04d}-{month:02d}-{day:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
     if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
-    return (text + "Z").encode()
+        digits = b"%09d" % frac
+        return b"%sT%02d:%02d:%02d.%sZ" % (date, hh, mm, ss, digits.rstrip(b"0"))
+    return b"%sT%02d:%02d:%02dZ" % (date, hh, mm, ss)

@@ -23,6 +23,7 @@ from soci_ci.soci.tar_fields import (
     _FORMAT_USTAR_PAX,
     _FORMAT_V7,
     _NANOS,
+    _NUMERIC_CACHE,
     _USTAR,
     _cached_numeric,
     _cstring,
@@ -118,23 +119,17 @@ class _Reader:
 
     def _skip_current(self) -> bool:
         """Discard the rest of the entry's data (error if cut) and its padding (EOF ok)."""
-        if self.remaining:
-            got = self.stream.skip(self.remaining)
-            self.pos += got
-            if got < self.remaining:
-                raise LayerError(
-                    f"tar stream ends inside an entry's data at offset {self.pos} "
-                    f"(unexpected EOF, {self.remaining - got} bytes missing)"
-                )
-            self.remaining = 0
-        if self.pad:
-            got = self.stream.skip(self.pad)
-            self.pos += got
-            short = got < self.pad
-            self.pad = 0
-            if short:
-                return False
-        return True
+        remaining = self.remaining
+        want = remaining + self.pad
+        got = self.stream.skip(want)
+        self.pos += got
+        self.remaining = self.pad = 0
+        if got < remaining:
+            raise LayerError(
+                f"tar stream ends inside an entry's data at offset {self.pos} "
+                f"(unexpected EOF, {remaining - got} bytes missing)"
+            )
+        return got == want
 
     def _read_entry_data(self, limit: int) -> bytes:
         want = min(self.remaining, limit + 1)
@@ -159,14 +154,16 @@ class _Reader:
         pax: dict[bytes, bytes] | None = None
         long_name = b""
         long_link = b""
+        read = self.stream.read
         while True:
-            if not self._skip_current():
+            if (self.remaining or self.pad) and not self._skip_current():
                 return None
             header_at = self.pos
-            blk = self._read(BLOCK)
-            if not blk:
-                return None
+            blk = read(BLOCK)
+            self.pos = header_at + len(blk)
             if len(blk) < BLOCK:
+                if not blk:
+                    return None
                 raise LayerError(f"tar stream ends inside a header at offset {header_at}")
             if blk == ZERO_BLOCK:
                 blk2 = self._read(BLOCK)
@@ -181,12 +178,8 @@ class _Reader:
                     "a zero block followed by a non-zero block"
                 )
             try:
-                entry = self._parse_header(blk)
-            except _HeaderError as exc:
-                raise LayerError(f"invalid tar header at offset {header_at}: {exc}") from None
-            typeflag = entry.typeflag
-            try:
-                self._set_data(typeflag, entry.size)
+                typeflag, entry, mtime_ns = _parse_header(blk)
+                self._set_data(typeflag, entry.uncompressed_size)
             except _HeaderError as exc:
                 raise LayerError(f"invalid tar header at offset {header_at}: {exc}") from None
             if typeflag in (TYPE_XHEADER, TYPE_XGLOBAL):
@@ -204,148 +197,148 @@ class _Reader:
                 else:
                     long_link = value
                 continue
-            return self._finish(entry, pax, long_name, long_link, header_at)
-
-    def _finish(
-        self,
-        h: _Header,
-        pax: dict[bytes, bytes] | None,
-        long_name: bytes,
-        long_link: bytes,
-        header_at: int,
-    ) -> FileMetadata:
-        xattrs: list[tuple[bytes, bytes]] = []
-        if pax is not None:
+            if pax is not None:
+                mtime_ns = self._apply_pax(entry, mtime_ns, pax, header_at)
+            if long_name:
+                entry.name = long_name
+            if long_link:
+                entry.linkname = long_link
+            if typeflag == TYPE_REGA:
+                typeflag = TYPE_DIR if entry.name.endswith(b"/") else TYPE_REG
             try:
-                _merge_pax(h, pax)
+                self._set_data(typeflag, entry.uncompressed_size)
             except _HeaderError as exc:
-                raise LayerError(f"invalid PAX record before offset {header_at}: {exc}") from None
-            if b"GNU.sparse.major" in pax or b"GNU.sparse.map" in pax:
-                raise LayerError(
-                    f"unsupported GNU sparse file {_show(h.name)!s} in PAX format "
-                    "(SOCI cannot index sparse entries)"
-                )
-            xattrs = sorted(pax.items())
-        if long_name:
-            h.name = long_name
-        if long_link:
-            h.linkname = long_link
-        typeflag = h.typeflag
-        if typeflag == TYPE_REGA:
-            typeflag = TYPE_DIR if h.name.endswith(b"/") else TYPE_REG
-        try:
-            self._set_data(typeflag, h.size)
-        except _HeaderError as exc:
-            raise LayerError(f"invalid tar header at offset {header_at}: {exc}") from None
-        soci_type = _SOCI_TYPES.get(typeflag)
-        if soci_type is None:
-            raise LayerError(f"unsupported input tar entry {_go_quote_byte(typeflag)}")
-        return FileMetadata(
-            name=h.name,
-            type=soci_type,
-            uncompressed_offset=self.pos,
-            uncompressed_size=h.size,
-            linkname=h.linkname,
-            mode=h.mode,
-            uid=h.uid & 0xFFFFFFFF,
-            gid=h.gid & 0xFFFFFFFF,
-            uname=h.uname,
-            gname=h.gname,
-            mod_time=format_mod_time(h.mtime_ns),
-            devmajor=h.devmajor,
-            devminor=h.devminor,
-            xattrs=xattrs,
-        )
+                raise LayerError(f"invalid tar header at offset {header_at}: {exc}") from None
+            soci_type = _SOCI_TYPES.get(typeflag)
+            if soci_type is None:
+                raise LayerError(f"unsupported input tar entry {_go_quote_byte(typeflag)}")
+            entry.type = soci_type
+            entry.uncompressed_offset = self.pos
+            entry.uid &= 0xFFFFFFFF  # the zTOC stores uint32 (Go converts with uint32())
+            entry.gid &= 0xFFFFFFFF
+            entry.mod_time = format_mod_time(mtime_ns)
+            return entry
 
     @staticmethod
-    def _parse_header(blk: bytes) -> _Header:
-        fmt = _header_format(blk)
-        if not fmt:
-            raise _HeaderError("checksum mismatch or not a tar header")
-        num = _cached_numeric
-        (
-            name,
-            mode,
-            uid,
-            gid,
-            size,
-            mtime,
-            _,
-            typeflag,
-            linkname,
-            _,
-            _,
-            uname,
-            gname,
-            devmajor,
-            devminor,
-            prefix,
-        ) = _USTAR.unpack_from(blk)
-        h = _Header(
-            typeflag=typeflag,
-            name=name.partition(b"\x00")[0],
-            linkname=linkname.partition(b"\x00")[0],
-            size=num(size),
-            mode=num(mode),
-            uid=num(uid),
-            gid=num(gid),
-            mtime_ns=num(mtime) * _NANOS,
-        )
-        if fmt != _FORMAT_V7:
-            h.uname = uname.partition(b"\x00")[0]
-            h.gname = gname.partition(b"\x00")[0]
-            h.devmajor = num(devmajor)
-            h.devminor = num(devminor)
-            if fmt == _FORMAT_USTAR_PAX:
-                prefix = prefix.partition(b"\x00")[0]
-            elif fmt == _FORMAT_STAR:
-                prefix = prefix[:131].partition(b"\x00")[0]
-            else:
-                prefix = b""
-            if prefix:
-                h.name = prefix + b"/" + h.name
-        return h
+    def _apply_pax(
+        entry: FileMetadata, mtime_ns: int, pax: dict[bytes, bytes], header_at: int
+    ) -> int:
+        """Go mergePAX onto the entry; PAX records become its xattrs. Returns the mtime."""
+        try:
+            mtime_ns = _merge_pax(entry, mtime_ns, pax)
+        except _HeaderError as exc:
+            raise LayerError(f"invalid PAX record before offset {header_at}: {exc}") from None
+        if b"GNU.sparse.major" in pax or b"GNU.sparse.map" in pax:
+            raise LayerError(
+                f"unsupported GNU sparse file {_show(entry.name)!s} in PAX format "
+                "(SOCI cannot index sparse entries)"
+            )
+        entry.xattrs = sorted(pax.items())
+        return mtime_ns
 
 
-@dataclass(slots=True, kw_only=True)
-class _Header:
-    typeflag: int
-    name: bytes
-    linkname: bytes
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    mtime_ns: int
-    uname: bytes = b""
-    gname: bytes = b""
-    devmajor: int = 0
-    devminor: int = 0
+_NUMBERS = _NUMERIC_CACHE.get
 
 
-def _merge_pax(h: _Header, pax: dict[bytes, bytes]) -> None:
-    """Go mergePAX: non-empty records override header fields."""
+def _parse_header(blk: bytes) -> tuple[int, FileMetadata, int]:
+    """(typeflag, the entry's header fields, mtime in ns); type/offset/mod_time are set later.
+
+    Numeric fields repeat (modes, ids, mtimes, small sizes): each distinct field is parsed
+    once (`_cached_numeric`), looked up inline here because this runs for every entry.
+    """
+    fmt = _header_format(blk)
+    if not fmt:
+        raise _HeaderError("checksum mismatch or not a tar header")
+    (
+        name,
+        mode,
+        uid,
+        gid,
+        size,
+        mtime,
+        _,
+        typeflag,
+        linkname,
+        _,
+        _,
+        uname,
+        gname,
+        devmajor,
+        devminor,
+        prefix,
+    ) = _USTAR.unpack_from(blk)
+    num = _NUMBERS
+    n_size = num(size)
+    if n_size is None:
+        n_size = _cached_numeric(size)
+    n_mode = num(mode)
+    if n_mode is None:
+        n_mode = _cached_numeric(mode)
+    n_uid = num(uid)
+    if n_uid is None:
+        n_uid = _cached_numeric(uid)
+    n_gid = num(gid)
+    if n_gid is None:
+        n_gid = _cached_numeric(gid)
+    n_mtime = num(mtime)
+    if n_mtime is None:
+        n_mtime = _cached_numeric(mtime)
+    entry = FileMetadata(
+        name.partition(b"\x00")[0],
+        b"",
+        0,
+        n_size,
+        linkname.partition(b"\x00")[0],
+        n_mode,
+        n_uid,
+        n_gid,
+        b"",
+        b"",
+        b"",
+        0,
+        0,
+        [],
+    )
+    if fmt != _FORMAT_V7:
+        entry.uname = uname.partition(b"\x00")[0]
+        entry.gname = gname.partition(b"\x00")[0]
+        entry.devmajor = _cached_numeric(devmajor)
+        entry.devminor = _cached_numeric(devminor)
+        if fmt == _FORMAT_USTAR_PAX:
+            prefix = prefix.partition(b"\x00")[0]
+        elif fmt == _FORMAT_STAR:
+            prefix = prefix[:131].partition(b"\x00")[0]
+        else:
+            prefix = b""
+        if prefix:
+            entry.name = prefix + b"/" + entry.name
+    return typeflag, entry, n_mtime * _NANOS
+
+
+def _merge_pax(entry: FileMetadata, mtime_ns: int, pax: dict[bytes, bytes]) -> int:
+    """Go mergePAX: non-empty records override header fields. Returns the mtime."""
     for key, value in pax.items():
         if not value:
             continue
         if key == b"path":
-            h.name = value
+            entry.name = value
         elif key == b"linkpath":
-            h.linkname = value
+            entry.linkname = value
         elif key == b"uname":
-            h.uname = value
+            entry.uname = value
         elif key == b"gname":
-            h.gname = value
+            entry.gname = value
         elif key == b"uid":
-            h.uid = _parse_go_int(value)
+            entry.uid = _parse_go_int(value)
         elif key == b"gid":
-            h.gid = _parse_go_int(value)
+            entry.gid = _parse_go_int(value)
         elif key == b"mtime":
-            h.mtime_ns = _parse_pax_time(value)
+            mtime_ns = _parse_pax_time(value)
         elif key in (b"atime", b"ctime"):
             _parse_pax_time(value)
         elif key == b"size":
-            h.size = _parse_go_int(value)
+            entry.uncompressed_size = _parse_go_int(value)
+    return mtime_ns
 
 
 def _go_quote_byte(c: int) -> str:

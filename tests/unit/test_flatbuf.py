@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 
@@ -142,6 +143,36 @@ def test_same_bytes_as_pypi_flatbuffers(seed: int) -> None:
         max_span_id=args[7],
         algorithm=args[8],
     )
+    assert ours == reference(*args)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_repetitive_entries_same_bytes(seed: int) -> None:
+    """Real layers repeat shapes and strings: the template path must match entry by entry."""
+    rng = random.Random(100 + seed)
+    pool = [random_entry(rng) for _ in range(6)]
+    entries = []
+    for i in range(rng.randint(50, 400)):
+        e = copy.copy(rng.choice(pool))
+        e.name = rng.randbytes(rng.randint(0, 12))
+        e.uncompressed_offset = rng.choice([0, 512 * i, 1 << 34])
+        e.uncompressed_size = rng.choice([0, rng.randint(1, 5000)])
+        e.mod_time = rng.choice(
+            [b"", b"2023-11-14T22:13:20Z", f"2023-11-14T22:13:{i % 60:02d}Z".encode()]
+        )
+        entries.append(e)
+    ours = serialize_ztoc(
+        version="0.9",
+        build_tool_identifier="AWS SOCI CLI v0.2",
+        compressed_archive_size=123,
+        uncompressed_archive_size=456,
+        entries=entries,
+        checkpoints=b"cp",
+        span_digests=["sha256:" + "0" * 64],
+        max_span_id=0,
+        algorithm=1,
+    )
+    args = (b"0.9", b"AWS SOCI CLI v0.2", 123, 456, entries, b"cp", [b"sha256:" + b"0" * 64], 0, 1)
     assert ours == reference(*args)
 
 

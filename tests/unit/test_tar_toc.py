@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import io
+import random
 import time
 
 import pytest
@@ -145,6 +147,19 @@ def test_v7_header_has_no_user_names() -> None:
 )
 def test_mod_time_format(nanos: int, text: bytes) -> None:
     assert format_mod_time(nanos) == text
+
+
+def test_mod_time_matches_datetime_on_random_times() -> None:
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    rng = random.Random(7)
+    for _ in range(3000):
+        secs = rng.randint(-62135596800, 253402300799)
+        frac = rng.choice([0, 0, rng.randint(1, 10**9 - 1), rng.randint(1, 999) * 10**6])
+        moment = epoch + datetime.timedelta(seconds=secs, microseconds=frac // 1000)
+        text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")
+        if frac:
+            text += "." + f"{frac:09d}".rstrip("0")
+        assert format_mod_time(secs * 10**9 + frac) == (text + "Z").encode(), secs
 
 
 def test_end_without_marker_and_after_one_zero_block() -> None:
