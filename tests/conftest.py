@@ -29,6 +29,20 @@ def require(binary: str) -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(params=["zlib-ng", "zlib"])
+def inflate_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with each inflate implementation (both must give the same bytes)."""
+    from soci_ci.soci import gzip_index, span_reader, zlib_binding
+
+    backend: str = request.param
+    chosen = zlib_binding.inflater(backend)
+    assert chosen.name.startswith(backend + " "), chosen.name
+    for module in (gzip_index, span_reader):
+        monkeypatch.setattr(module, "inflater", lambda: chosen)
+    monkeypatch.setenv(zlib_binding.BACKEND_ENV, backend)  # for commands run as subprocesses
+    return backend
+
+
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     return vectors_dir()

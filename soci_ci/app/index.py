@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, BinaryIO
 
 from soci_ci.app.index_model import (
     IndexOptions,
@@ -136,7 +136,9 @@ def _build_one(
 ) -> _Built:
     started = time.monotonic()
     with source.open_blob(layer.digest, layer.size) as raw:
-        reader = HashingReader(raw)
+        # Registry streams check the digest as the last byte arrives; hash other sources here.
+        checked = getattr(raw, "verifies_digest", False)
+        reader: HashingReader | BinaryIO = raw if checked else HashingReader(raw)
         try:
             built = build_ztoc(
                 reader,  # type: ignore[arg-type]
@@ -148,8 +150,11 @@ def _build_one(
             raise
         except LayerError as exc:
             raise LayerError(f"layer {layer.digest}: {exc.message}", hint=exc.hint) from None
-        reader.drain()
-    if reader.digest != layer.digest or reader.size != layer.size:
+        while reader.read(1 << 20):  # to the end, so that the digest is checked
+            pass
+    if isinstance(reader, HashingReader) and (
+        reader.digest != layer.digest or reader.size != layer.size
+    ):
         raise InputError(
             f"layer {layer.digest} content does not match its descriptor "
             f"(got {reader.digest}, {reader.size} bytes)"

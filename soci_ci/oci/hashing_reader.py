@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 
 class HashingReader:
-    """Reads through `raw`, hashing every byte; `drain()` reads what the consumer left."""
+    """Reads through `raw`, hashing every byte."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
@@ -32,10 +32,6 @@ class HashingReader:
         self._hash.update(data)
         self.size += len(data)
         return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
     @property
     def digest(self) -> str:

@@ -42,7 +42,11 @@ class ImageSource(Protocol):
         ...
 
     def open_blob(self, digest: str, size: int) -> AbstractContextManager[BinaryIO]:
-        """A streaming reader of a blob; constant memory, whole blob, in order."""
+        """A streaming reader of a blob; constant memory, whole blob, in order.
+
+        A reader with a true `verifies_digest` attribute checks digest and size itself
+        (raising when the last byte is read); callers hash any other reader themselves.
+        """
         ...
 
     def read_blob_range(self, digest: str, start: int, end: int) -> bytes:

@@ -20,6 +20,8 @@ Opener = Callable[[int], requests.Response]
 
 
 class BlobStream:
+    verifies_digest = True  # see ImageSource.open_blob: the caller need not hash again
+
     def __init__(
         self, open_at: Opener, *, where: str, digest: str, size: int, retry: RetryPolicy
     ) -> None:

@@ -31,9 +31,8 @@ from soci_ci.soci.zlib_binding import (
     Z_NEED_DICT,
     Z_OK,
     Z_STREAM_END,
-    ZStream,
-    inflate_init,
-    libz,
+    Stream,
+    inflater,
 )
 
 INPUT_CHUNK = 1 << 20
@@ -57,9 +56,8 @@ class GzipScanner:
     def __init__(self, source: BinaryIO, span_size: int) -> None:
         self._source = source
         self._span_size = span_size
-        self._lib = libz()
-        self._strm = ZStream()
-        inflate_init(self._strm, GZIP_AUTO_WINDOW_BITS)
+        self._lib = inflater()
+        self._strm = self._lib.new_stream(GZIP_AUTO_WINDOW_BITS)
         self._strm_ref = ctypes.byref(self._strm)
         # Input: a few reusable buffers, so the hashing thread can work on one while inflate
         # reads the next; [0, in_len) of the current one is valid, at absolute in_start.
@@ -191,7 +189,7 @@ class GzipScanner:
         if strm.avail_in == 0 and not self._refill():
             self.finished = True
             return
-        self._lib.inflateReset2(self._strm_ref, GZIP_AUTO_WINDOW_BITS)
+        self._lib.reset2(self._strm_ref, GZIP_AUTO_WINDOW_BITS)
 
     def _add_checkpoint(self, bits: int) -> None:
         in_offset = self.total_in
@@ -269,7 +267,7 @@ class GzipScanner:
             self._hash_jobs.put(None)
             self._hash_thread.join()
         if self._strm.state:
-            self._lib.inflateEnd(self._strm_ref)
+            self._lib.end(self._strm_ref)
             self._strm.state = None
 
 
@@ -326,7 +324,7 @@ def _read_into(source: BinaryIO, view: memoryview) -> int:
     return len(data)
 
 
-def _zmsg(strm: ZStream) -> str:
+def _zmsg(strm: Stream) -> str:
     msg = strm.msg
     return msg.decode("ascii", "replace") if msg else "invalid data"
 

@@ -18,9 +18,7 @@ from soci_ci.soci.zlib_binding import (
     Z_NO_FLUSH,
     Z_OK,
     Z_STREAM_END,
-    ZStream,
-    inflate_init,
-    libz,
+    inflater,
 )
 
 OUT_CHUNK = 1 << 18
@@ -31,18 +29,17 @@ def inflate_from_checkpoint(
 ) -> bytes:
     """Uncompressed bytes [out+skip, out+skip+length) from `compressed` (which starts at the
     checkpoint's `in` - 1 when `bits` != 0, else at `in`)."""
-    lib = libz()
-    strm = ZStream()
+    lib = inflater()
+    strm = lib.new_stream(RAW_WINDOW_BITS)
     ref = ctypes.byref(strm)
-    inflate_init(strm, RAW_WINDOW_BITS)
     data = compressed
     try:
         if checkpoint.bits:
             if not data:
                 raise InputError("empty span range")
-            lib.inflatePrime(ref, checkpoint.bits, data[0] >> (8 - checkpoint.bits))
+            lib.prime(ref, checkpoint.bits, data[0] >> (8 - checkpoint.bits))
             data = data[1:]
-        if lib.inflateSetDictionary(ref, checkpoint.window, len(checkpoint.window)) != Z_OK:
+        if lib.set_dictionary(ref, checkpoint.window, len(checkpoint.window)) != Z_OK:
             raise InputError("zlib refused the checkpoint window")
         in_buf = ctypes.create_string_buffer(data, len(data))
         strm.next_in = ctypes.addressof(in_buf)
@@ -67,8 +64,9 @@ def inflate_from_checkpoint(
                 # The member ended inside the range: skip its 8-byte trailer, next member.
                 consumed = len(data) - strm.avail_in
                 rest = data[consumed + 8 :]
-                lib.inflateEnd(ref)
-                inflate_init(strm, GZIP_AUTO_WINDOW_BITS)
+                lib.end(ref)
+                strm = lib.new_stream(GZIP_AUTO_WINDOW_BITS)
+                ref = ctypes.byref(strm)
                 data = rest
                 in_buf = ctypes.create_string_buffer(data, len(data))
                 strm.next_in = ctypes.addressof(in_buf)
@@ -80,7 +78,7 @@ def inflate_from_checkpoint(
                 raise InputError("span range ended before the file's last byte")
         return bytes(result)
     finally:
-        lib.inflateEnd(ref)
+        lib.end(ref)
 
 
 def gzip_header_length(data: bytes) -> int:

@@ -16,6 +16,8 @@ from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.support.layers import Entry, build_tar, gz, gz_members, zlib_stream
 
+pytestmark = pytest.mark.usefixtures("inflate_backend")
+
 
 class Trickle(io.RawIOBase):
     """A non-seekable stream that hands out at most `step` bytes per read."""
@@ -121,3 +123,15 @@ def test_corrupt_gzip_is_a_clean_error(mangle, message: str) -> None:  # type: i
     layer = mangle(gz(sample_tar(10)))
     with pytest.raises(LayerError, match=message):
         ztoc(layer)
+
+
+def test_inflate_backend_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from soci_ci.soci.zlib_binding import BACKEND_ENV, ZlibUnavailable, inflater
+
+    monkeypatch.setenv(BACKEND_ENV, "zlib")
+    assert inflater.__wrapped__().name.startswith("zlib 1.")
+    monkeypatch.setenv(BACKEND_ENV, "auto")
+    assert inflater.__wrapped__().name.startswith("zlib-ng 2.")  # a pinned dependency
+    monkeypatch.setenv(BACKEND_ENV, "fastest")
+    with pytest.raises(ZlibUnavailable, match="expected auto, zlib or zlib-ng"):
+        inflater.__wrapped__()

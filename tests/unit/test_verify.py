@@ -17,6 +17,8 @@ from soci_ci.soci.ztoc_reader import parse_ztoc
 from tests.support.layers import Entry, build_tar, gz
 from tests.support.vectors import vectors_dir
 
+pytestmark = pytest.mark.usefixtures("inflate_backend")
+
 
 def layer_and_ztoc(span: int = 65536) -> tuple[bytes, bytes]:
     tar = build_tar(

@@ -17,6 +17,8 @@ from soci_ci.soci.ztoc import build_ztoc, sniff_compression
 from soci_ci.soci.ztoc_reader import parse_ztoc
 from tests.support.vectors import vectors_dir
 
+pytestmark = pytest.mark.usefixtures("inflate_backend")
+
 UPSTREAM_TOOL = "AWS SOCI CLI v0.2"
 
 
