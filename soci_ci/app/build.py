@@ -7,8 +7,9 @@ import logging
 from soci_ci.build.engine import (
     BuildResult,
     build_with_buildx,
+    build_with_cli_buildkit,
     build_with_sdk,
-    buildx_available,
+    choose_builder,
     push_with_sdk,
 )
 from soci_ci.build.spec import BuildSpec
@@ -28,13 +29,14 @@ def _auth_for(tag: str, explicit: Credentials | None) -> dict[str, str] | None:
 
 
 def build_image(
-    spec: BuildSpec, *, explicit: Credentials | None = None, use_buildx: bool | None = None
+    spec: BuildSpec, *, explicit: Credentials | None = None, builder: str = "auto"
 ) -> BuildResult:
+    """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
         raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
-    if use_buildx is None:
-        use_buildx = buildx_available()
-    if use_buildx:
+    if builder == "auto":
+        builder = choose_builder()
+    if builder == "buildx":
         log.info("building with BuildKit (docker buildx)")
         return build_with_buildx(spec)
     import docker  # noqa: PLC0415 - the Docker SDK is only needed here
@@ -48,10 +50,14 @@ def build_image(
             hint="start dockerd or set DOCKER_HOST (CodeBuild: enable privileged mode)",
         ) from None
     log.info("building %s from %s", ", ".join(spec.tags) or "(untagged)", spec.context)
-    image_id = build_with_sdk(client, spec)
+    if builder == "buildkit":
+        log.info("building with BuildKit (the docker CLI's built-in client)")
+        image_id = build_with_cli_buildkit(spec)
+    else:
+        image_id = build_with_sdk(client, spec)
     pushed = {}
     if spec.push:
         for tag in spec.tags:
             log.info("pushing %s", tag)
             pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit))
-    return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed)
+    return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder=builder)

@@ -1,5 +1,10 @@
-"""The Docker engine edge: build with the Docker SDK (or BuildKit via `docker buildx` when the
-CLI plugin is present), push, and report the pushed manifest digest.
+"""The Docker engine edge: build with BuildKit or the Docker SDK, push, report the digest.
+
+BuildKit (needed by Dockerfiles that use `RUN --mount`, `COPY --chmod`, heredocs...) is
+reached through the Docker CLI: `docker buildx build` when the buildx plugin is installed, else
+`DOCKER_BUILDKIT=1 docker build` with a CLI older than 23.0, whose BuildKit client is built in
+and talks to the engine's embedded BuildKit (Debian 12's docker.io is 20.10). Without either,
+the SDK drives the engine's classic builder. `SOCI_CI_DOCKER_CLI` names the CLI binary.
 
 The build log is streamed to the logger as progress; the first error the engine reports ends
 the build with a `BuildError` whose message is that error, on one line.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +34,7 @@ class BuildResult:
     image_id: str
     tags: tuple[str, ...]
     pushed: Mapping[str, str] = field(default_factory=dict)  # tag -> manifest digest
-    builder: str = "docker-sdk"
+    builder: str = "sdk"  # sdk, buildkit or buildx
 
     @property
     def digest(self) -> str | None:
@@ -44,12 +50,32 @@ class BuildResult:
         }
 
 
-def buildx_available() -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    probe = subprocess.run([docker, "buildx", "version"], capture_output=True, check=False)
-    return probe.returncode == 0
+DOCKER_CLI_ENV = "SOCI_CI_DOCKER_CLI"
+BUILTIN_BUILDKIT_BEFORE = 23  # CLI major version that dropped the built-in BuildKit client
+
+
+def docker_cli() -> str | None:
+    named = os.environ.get(DOCKER_CLI_ENV, "").strip()
+    return shutil.which(named or "docker")
+
+
+def choose_builder() -> str:
+    """`buildx`, `buildkit` (the CLI's built-in client) or `sdk`, by what is installed."""
+    cli = docker_cli()
+    if cli is None:
+        return "sdk"
+    if subprocess.run([cli, "buildx", "version"], capture_output=True, check=False).returncode == 0:
+        return "buildx"
+    probe = subprocess.run(
+        [cli, "version", "--format", "{{.Client.Version}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    major = probe.stdout.strip().split(".")[0]
+    if major.isdigit() and int(major) < BUILTIN_BUILDKIT_BEFORE:
+        return "buildkit"
+    return "sdk"
 
 
 def _one_line(text: str) -> str:
@@ -134,7 +160,7 @@ def build_with_buildx(spec: BuildSpec) -> BuildResult:
     with tempfile.TemporaryDirectory() as tmp:
         metadata = Path(tmp) / "metadata.json"
         cmd = [
-            "docker",
+            docker_cli() or "docker",
             "buildx",
             "build",
             str(spec.context),
@@ -168,3 +194,52 @@ def build_with_buildx(spec: BuildSpec) -> BuildResult:
     image_id = data.get("containerimage.config.digest", digest)
     pushed = dict.fromkeys(spec.tags, digest) if spec.push and digest else {}
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder="buildx")
+
+
+def build_with_cli_buildkit(spec: BuildSpec) -> str:
+    """BuildKit through the CLI's built-in client (`DOCKER_BUILDKIT=1 docker build`, CLI < 23).
+
+    Returns the image ID; every tag is applied, pushing is left to `push_with_sdk`.
+    """
+    cli = docker_cli()
+    if cli is None:
+        raise BuildError("no docker CLI found", hint=f"install docker.io or set {DOCKER_CLI_ENV}")
+    with tempfile.TemporaryDirectory() as tmp:
+        iidfile = Path(tmp) / "iid"
+        cmd = [
+            cli,
+            "build",
+            str(spec.context),
+            "-f",
+            str(spec.context / spec.dockerfile),
+            "--iidfile",
+            str(iidfile),
+            "--progress",
+            "plain",
+        ]
+        for tag in spec.tags:
+            cmd += ["-t", tag]
+        for key, value in spec.build_args.items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        for key, value in spec.labels.items():
+            cmd += ["--label", f"{key}={value}"]
+        if spec.target:
+            cmd += ["--target", spec.target]
+        if spec.platform:
+            cmd += ["--platform", spec.platform]
+        if spec.network:
+            cmd += ["--network", spec.network]
+        if spec.pull:
+            cmd.append("--pull")
+        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        for line in lines[-40:]:
+            log.info("  %s", line)
+        if proc.returncode != 0:
+            errors = [line for line in lines if "ERROR" in line or "error" in line] or lines
+            raise BuildError(f"docker build (BuildKit) failed: {_one_line((errors or ['?'])[-1])}")
+        image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+    if not image_id:
+        raise BuildError("docker build (BuildKit) finished without an image ID")
+    return image_id

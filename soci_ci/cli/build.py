@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="build and push an image with the Docker engine, then (--index) SOCI-index it",
         description=(
             "Builds CONTEXT with the Docker engine (DOCKER_HOST; BuildKit through `docker buildx` "
-            "when the plugin is installed), pushes every --tag and prints the manifest digest. "
+            "or a docker CLI < 23 when installed, else the engine's classic builder), pushes "
+            "every --tag and prints the manifest digest. "
             "With --index, `soci-ci index` runs on exactly that digest."
         ),
     )
@@ -33,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--network", help="network mode for RUN steps (e.g. none)")
     parser.add_argument("--pull", action="store_true", help="pull newer base images")
     parser.add_argument("--no-push", dest="push", action="store_false", help="build only")
-    parser.add_argument("--builder", choices=["auto", "sdk", "buildx"], default="auto")
+    parser.add_argument(
+        "--builder",
+        choices=["auto", "buildx", "buildkit", "sdk"],
+        default="auto",
+        help="auto (default): buildx, else the docker CLI's BuildKit (CLI < 23), else the SDK",
+    )
     parser.add_argument("--index", action="store_true", help="SOCI-index the pushed digest")
     parser.add_argument("--output-json", type=Path, metavar="FILE")
     add_registry_arguments(parser)
@@ -65,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         explicit = Credentials(
             username=options.username, password=options.password or "", source="--username"
         )
-    use_buildx = {"auto": None, "sdk": False, "buildx": True}[args.builder]
-    result = build_image(spec, explicit=explicit, use_buildx=use_buildx)
+    result = build_image(spec, explicit=explicit, builder=args.builder)
     report = result.to_json()
     if result.digest:
         repo = (

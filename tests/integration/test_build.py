@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,102 @@ def test_unreachable_engine_is_a_clear_error(
     ctx = context(tmp_path, "FROM scratch\n")
     assert main(["build", "--context", str(ctx), "--no-push", "--builder", "sdk"]) == 5
     assert "Docker engine" in capsys.readouterr().err
+
+
+BUILDKIT_ONLY = (
+    "FROM {base}\n"
+    "RUN --mount=type=cache,target=/cache echo cached > /cache/x && echo built > /built\n"
+    "COPY --chmod=755 run.sh /run.sh\n"
+    "COPY blob.bin /app/blob.bin\n"
+)
+
+
+def cli_with_builtin_buildkit() -> str:
+    """Debian 12's docker.io CLI (20.10): BuildKit client built in, no buildx plugin needed."""
+    for candidate in ("/usr/bin/docker", "docker"):
+        probe = subprocess.run(
+            [candidate, "version", "--format", "{{.Client.Version}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.stdout.strip().split(".")[0].isdigit() and int(probe.stdout.split(".")[0]) < 23:
+            return candidate
+    pytest.fail("no docker CLI older than 23.0 (.ci/run installs Debian's docker.io)")
+
+
+def test_buildkit_only_dockerfile_builds_pushes_and_indexes(
+    docker_engine: str,
+    base_image: str,
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_engine)
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", cli_with_builtin_buildkit())
+    ctx = context(tmp_path, BUILDKIT_ONLY.format(base=base_image))
+    (ctx / "run.sh").write_text("echo run\n")
+    os.chmod(ctx / "run.sh", 0o644)
+    out = tmp_path / "build.json"
+    tag = f"{registry.host}/built/buildkit:1"
+    args = ["build", "--context", str(ctx), "-t", tag, "--network", "none", "--index"]
+    assert main([*args, "--builder", "auto", "--output-json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["builder"] == "buildkit"
+    # BuildKit really ran: COPY --chmod applied the mode, the cache mount left no trace.
+    env = {**os.environ, "DOCKER_HOST": docker_engine}
+    created = subprocess.run(
+        ["docker", "create", tag, "sh"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        copied = subprocess.run(
+            ["docker", "cp", f"{created}:/run.sh", "-"], env=env, check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(copied)) as tar:
+            assert tar.getmember("run.sh").mode & 0o777 == 0o755
+    finally:
+        subprocess.run(["docker", "rm", created], env=env, check=False, capture_output=True)
+    digest = report["digest"]
+    assert main(["verify", f"{registry.host}/built/buildkit:{digest.split(':')[1][:12]}-soci"]) == 0
+
+
+def test_buildkit_only_dockerfile_fails_on_the_classic_builder(
+    docker_engine: str,
+    base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_engine)
+    ctx = context(tmp_path, BUILDKIT_ONLY.format(base=base_image))
+    (ctx / "run.sh").write_text("echo run\n")
+    args = ["build", "--context", str(ctx), "--no-push", "--network", "none"]
+    assert main([*args, "--builder", "sdk"]) == 5
+    assert "BuildKit" in capsys.readouterr().err
+
+
+def fake_cli(tmp_path: Path, *, buildx: bool, version: str) -> str:
+    script = tmp_path / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = buildx ]; then exit {0 if buildx else 1}; fi\n'
+        f'if [ "$1" = version ]; then echo {version}; exit 0; fi\n'
+        "exit 2\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("buildx", "version", "expected"),
+    [(True, "28.2.2", "buildx"), (False, "20.10.24", "buildkit"), (False, "28.2.2", "sdk")],
+)
+def test_auto_builder_follows_the_installed_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buildx: bool, version: str, expected: str
+) -> None:
+    from soci_ci.build.engine import choose_builder
+
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", fake_cli(tmp_path, buildx=buildx, version=version))
+    assert choose_builder() == expected
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(tmp_path / "missing"))
+    assert choose_builder() == "sdk"
