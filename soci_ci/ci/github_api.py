@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from soci_ci.backoff import backoff_delay
 from soci_ci.errors import GitHubError
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class GitHubClient:
             return response
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
-        delay = min(self.max_backoff_seconds, self.backoff_seconds * (2**attempt))
+        delay = backoff_delay(attempt, base=self.backoff_seconds, cap=self.max_backoff_seconds)
         if retry_after is not None:
             with contextlib.suppress(ValueError):
                 delay = min(self.max_backoff_seconds, max(0.0, float(retry_after)))

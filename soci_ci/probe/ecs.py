@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from soci_ci.backoff import backoff_delay
 from soci_ci.errors import AwsError
 from soci_ci.probe.settings import CapacityProvider, ProbeSettings
 
@@ -86,7 +87,9 @@ class Retrier:
                         hint="lower probe.concurrency or retry later (ECS API rate limits)",
                         throttled=True,
                     ) from exc
-                delay = min(self.cap, self.base * 2**attempt) * (0.5 + self.rng.random() / 2)
+                delay = backoff_delay(
+                    attempt, base=self.base, cap=self.cap, jitter=self.rng.random()
+                )
                 log.debug("%s throttled; retrying in %.1f s", what, delay)
                 self.sleep(delay)
                 attempt += 1

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from soci_ci.backoff import backoff_delay
+
 # Temporary answers: request timeout, throttling, server errors and gateways.
 TEMPORARY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -47,8 +49,7 @@ class RetryPolicy:
         """Wait before try number `attempt + 1` (attempt counts from 0)."""
         if retry_after is not None:
             return min(retry_after, self.cap)
-        backoff: float = min(self.cap, self.base * 2**attempt)
-        return backoff * (0.5 + 0.5 * self.jitter())
+        return backoff_delay(attempt, base=self.base, cap=self.cap, jitter=self.jitter())
 
     def can_retry(self, attempt: int) -> bool:
         return attempt + 1 < self.attempts
