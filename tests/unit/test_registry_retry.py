@@ -44,3 +44,12 @@ def test_only_temporary_statuses_are_retried() -> None:
         503,
         504,
     ]
+
+
+def test_backoff_delay_caps_jitters_and_never_overflows() -> None:
+    from soci_ci.backoff import backoff_delay
+
+    assert [backoff_delay(n, base=0.5, cap=5.0) for n in range(6)] == [0.5, 1, 2, 4, 5, 5]
+    assert backoff_delay(3, base=1.0, cap=60.0, jitter=0.0) == 4.0  # 50 % of 8
+    assert backoff_delay(3, base=1.0, cap=60.0, jitter=0.999) < 8.0
+    assert backoff_delay(5000, base=1.0, cap=30.0) == 30.0
