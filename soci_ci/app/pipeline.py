@@ -27,6 +27,7 @@ from soci_ci.errors import ExitCode, SociCiError
 log = logging.getLogger(__name__)
 
 STEPS = ("build", "index", "verify", "probe", "gate")
+CONFIG_COPY = "config.resolved.json"  # JSON is YAML: `soci-ci probe/gate --config` read it
 FORK_REASON = (
     "fork pull request: no AWS credentials or secrets are available to forks, so nothing "
     "was built or measured; a maintainer can rerun it from a branch of this repository"
@@ -46,7 +47,10 @@ StepRunner = Callable[[list[str]], StepOutcome]
 class RunOptions:
     """The resolved settings of one run (config file + environment + flags)."""
 
-    config_path: Path | None = None
+    config_path: Path | None = None  # the user's file (named in reports)
+    # The resolved settings (file + environment + flags, before defaults): what probe and gate
+    # read, from CONFIG_COPY in the work directory. None: they read config_path.
+    settings: Mapping[str, Any] | None = None
     repository: str | None = None
     image: str | None = None  # an existing image: no build
     context: Path = Path()
@@ -171,6 +175,14 @@ class Pipeline:
             )
         self.state.steps.append(record)
 
+    def _config_file(self) -> Path | None:
+        """The config the probe and gate steps read: the resolved settings, else the file."""
+        if self.options.settings is None:
+            return self.options.config_path
+        path = self.work / CONFIG_COPY
+        path.write_text(json.dumps(self.options.settings, indent=2) + "\n", encoding="utf-8")
+        return path
+
     # -- build -------------------------------------------------------------------------
     def _plan_build(self) -> tuple[list[str] | None, str]:
         opts = self.options
@@ -253,8 +265,9 @@ class Pipeline:
             return None, "needs a SOCI-enabled image from the index step"
         self.state.probe_json = self.work / "probe.json"
         argv = ["probe", "--index-json", str(self.state.index_json)]
-        if self.options.config_path is not None:
-            argv += ["--config", str(self.options.config_path)]
+        config = self._config_file()
+        if config is not None:
+            argv += ["--config", str(config)]
         if self.options.ecs_endpoint:
             argv += ["--endpoint-url", self.options.ecs_endpoint, "--poll-seconds", "0.05"]
         return [
@@ -312,12 +325,13 @@ class Pipeline:
             return None, "no thresholds in the config"
         if not self.gate_available():
             return None, "the gate is not available in this build"
-        if self.options.config_path is None:
+        config = self._config_file()
+        if config is None:
             return None, "no config file with thresholds"
         argv = [
             "gate",
             "--config",
-            str(self.options.config_path),
+            str(config),
             "--results",
             str(self.state.probe_json),
             "--markdown-out",

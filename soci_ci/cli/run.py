@@ -1,7 +1,20 @@
 """`soci-ci run`: the whole pipeline (build, push, index, verify, probe, gate, report).
 
-Settings come from, in order of precedence: flags (and, with ``--from-env``, the action's
-inputs), ``SOCI_CI_*`` environment variables, the config file, defaults. The work itself is
+Settings are config keys, resolved in one place, `soci_ci.config.resolve.resolve`: flags >
+environment (``SOCI_CI_*``) > config file > defaults. With ``--from-env`` the action's
+inputs (``INPUT_*``) count as flags: on GitHub the runner sets both ``INPUT_TAGS`` and,
+through action.yml's ``runs.env``, ``SOCI_CI_TAGS`` to the same value, and the input wins
+over anything else in the environment; a flag typed on the command line wins over an input.
+Flags and inputs map to config keys through the variable action.yml gives them
+(`INPUTS`, then `soci_ci.config.resolve.ENV_ALIASES`): ``--tag``/``tags``/``SOCI_CI_TAGS``
+set ``image.tags``. `RunOptions` are derived from the resolved, validated config only.
+
+Not config keys, so plain run arguments (flag > action input > variable > default):
+``--config`` (``config``, ``SOCI_CI_CONFIG``; default ``.soci-ci.yml`` when it exists),
+``--image`` (``image``, ``SOCI_CI_IMAGE``: an image already pushed, skips the build),
+``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default ``.soci-ci``), ``--explain``
+(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop) and the
+test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The work itself is
 ``soci_ci.app.pipeline``; reporting is ``soci_ci.ci.publish``.
 """
 
@@ -11,6 +24,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,33 +32,41 @@ from soci_ci.errors import SociCiError, UsageError
 
 if TYPE_CHECKING:
     from soci_ci.app.pipeline import RunOptions, StepOutcome
+    from soci_ci.config.resolve import Resolved
 
 DEFAULT_CONFIG = ".soci-ci.yml"
+DEFAULT_WORK_DIR = ".soci-ci"
 
-# action input -> (environment variable, kind); action.yml maps each input to this variable.
-INPUTS: dict[str, tuple[str, str]] = {
-    "config": ("SOCI_CI_CONFIG", "path"),
-    "image": ("SOCI_CI_IMAGE", "str"),
-    "repository": ("SOCI_CI_REPOSITORY", "str"),
-    "context": ("SOCI_CI_CONTEXT", "path"),
-    "dockerfile": ("SOCI_CI_DOCKERFILE", "str"),
-    "tags": ("SOCI_CI_TAGS", "list"),
-    "soci": ("SOCI_CI_SOCI", "bool"),
-    "verify": ("SOCI_CI_VERIFY", "bool"),
-    "probe": ("SOCI_CI_PROBE", "bool"),
-    "comment": ("SOCI_CI_COMMENT", "bool"),
-    "summary": ("SOCI_CI_SUMMARY", "bool"),
-    "junit-file": ("SOCI_CI_JUNIT_FILE", "path"),
-    "work-dir": ("SOCI_CI_WORK_DIR", "path"),
+# action input (= flag name) -> the variable action.yml's runs.env sets from it. Inputs whose
+# variable is in soci_ci.config.resolve.ENV_ALIASES are config keys; the others are run arguments.
+INPUTS: dict[str, str] = {
+    "config": "SOCI_CI_CONFIG",
+    "image": "SOCI_CI_IMAGE",
+    "repository": "SOCI_CI_REPOSITORY",
+    "context": "SOCI_CI_CONTEXT",
+    "dockerfile": "SOCI_CI_DOCKERFILE",
+    "tags": "SOCI_CI_TAGS",
+    "soci": "SOCI_CI_SOCI",
+    "verify": "SOCI_CI_VERIFY",
+    "probe": "SOCI_CI_PROBE",
+    "comment": "SOCI_CI_COMMENT",
+    "summary": "SOCI_CI_SUMMARY",
+    "junit-file": "SOCI_CI_JUNIT_FILE",
+    "work-dir": "SOCI_CI_WORK_DIR",
+    "explain": "SOCI_CI_EXPLAIN",
 }
+ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
+_FLAG_SPELLING = {"tags": "--tag"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="build, push, index, verify, probe, gate and report in one go",
-        description="The whole pipeline. Exit codes: 0 pass or neutral, 1 a threshold or "
-        "verify check failed, 2 and above: errors (see README).",
+        description="The whole pipeline. Settings: flags (and action inputs) > SOCI_CI_* "
+        "environment > config file > defaults; --explain shows each one with its source. "
+        "Exit codes: 0 pass or neutral, 1 a threshold or verify check failed, 2 and above: "
+        "errors (see README).",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help=f"default {DEFAULT_CONFIG}")
     parser.add_argument("--from-env", action="store_true", help="GitHub action / CodeBuild mode")
@@ -52,99 +74,149 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--repository", metavar="REGISTRY/REPO", help="image.repository")
     parser.add_argument("--context", type=Path, help="image.context")
     parser.add_argument("--dockerfile", help="image.dockerfile")
-    parser.add_argument("--tag", action="append", dest="tags", metavar="TEMPLATE")
-    for name in ("soci", "verify", "probe", "comment", "summary"):
+    parser.add_argument(
+        "--tag", action="append", dest="tags", metavar="TEMPLATE", help="image.tags"
+    )
+    for name, key in (
+        ("soci", "soci.enabled"),
+        ("verify", "soci.verify.enabled"),
+        ("probe", "probe.enabled"),
+        ("comment", "report.comment"),
+        ("summary", "report.summary"),
+    ):
         parser.add_argument(
-            f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=f"{name} step"
+            f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=key
         )
     parser.add_argument("--junit-file", type=Path, metavar="FILE", help="report.junit")
     parser.add_argument("--work-dir", type=Path, metavar="DIR", help="step outputs (JSON)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        default=None,
+        help="print every setting as `path = value (source)` and exit without running",
+    )
     parser.set_defaults(func=run)
 
 
-def _parse_env_value(name: str, kind: str, raw: str) -> Any:
-    from soci_ci.ci.github_env import parse_bool  # noqa: PLC0415
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunArguments:
+    """What `soci-ci run` takes besides config keys (see the module docstring)."""
 
-    if kind == "bool":
-        return parse_bool(raw, name=name)
-    if kind == "path":
-        return Path(raw)
-    if kind == "list":
-        return [t.strip() for t in raw.replace(",", "\n").splitlines() if t.strip()]
-    return raw
+    config_path: Path | None = None
+    image: str | None = None
+    work_dir: Path = Path(DEFAULT_WORK_DIR)
+    explain: bool = False
+    ecs_endpoint: str | None = None
 
 
-def env_layer(environ: Mapping[str, str], *, from_inputs: bool) -> dict[str, Any]:
-    """Settings from ``SOCI_CI_*`` (and ``INPUT_*`` in action mode), keyed like the flags."""
+def _flag_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return value
+
+
+def config_flags(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flag layer of `resolve`: dotted path -> value, and how each one was spelled.
+
+    Action inputs (``--from-env``) first, then command-line flags over them.
+    """
     from soci_ci.ci.github_env import read_input  # noqa: PLC0415
+    from soci_ci.config.resolve import ENV_ALIASES, parse_value  # noqa: PLC0415
 
-    out: dict[str, Any] = {}
-    for name, (variable, kind) in INPUTS.items():
-        raw = environ.get(variable, "").strip() or None
-        if raw is None and from_inputs:
-            raw = read_input(environ, name)
+    flags: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for name, variable in INPUTS.items():
+        path = ENV_ALIASES.get(variable)
+        if path is None:
+            continue
+        raw = read_input(environ, name) if args.from_env else None
         if raw is not None:
-            out[name.replace("-", "_")] = _parse_env_value(name, kind, raw)
-    return out
+            labels[path] = f"input {name!r}"
+            flags[path] = parse_value(path, raw, where=labels[path])
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is not None:
+            labels[path] = _FLAG_SPELLING.get(name, f"--{name}")
+            flags[path] = _flag_value(value)
+    return flags, labels
 
 
-def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
+def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunArguments:
+    """The run arguments: flag > action input (``--from-env``) > variable > default."""
+    from soci_ci.ci.github_env import read_input  # noqa: PLC0415
+    from soci_ci.config.resolve import parse_bool  # noqa: PLC0415
+
+    def pick(name: str) -> tuple[str | None, str]:
+        flag = getattr(args, name.replace("-", "_"), None)
+        if flag is not None:
+            return str(flag), f"--{name}"
+        raw = read_input(environ, name) if args.from_env else None
+        if raw is not None:
+            return raw, f"input {name!r}"
+        return environ.get(INPUTS[name], "").strip() or None, INPUTS[name]
+
+    config, _ = pick("config")
+    if config is None and Path(DEFAULT_CONFIG).is_file():
+        config = DEFAULT_CONFIG
+    image, _ = pick("image")
+    work_dir, _ = pick("work-dir")
+    explain, where = pick("explain")
+    return RunArguments(
+        config_path=Path(config) if config else None,
+        image=image,
+        work_dir=Path(work_dir or DEFAULT_WORK_DIR),
+        explain=explain is not None and parse_bool(explain, where=where),
+        ecs_endpoint=environ.get(ECS_ENDPOINT_ENV, "").strip() or None,
+    )
 
 
-def load_config_mapping(path: Path) -> tuple[Mapping[str, Any], bool]:
-    """The validated config with defaults applied, and whether it has a thresholds section."""
-    from soci_ci.config import load_config  # noqa: PLC0415 - jsonschema only when needed
+def resolve_settings(
+    args: argparse.Namespace, environ: Mapping[str, str], config_path: Path | None
+) -> Resolved:
+    """Defaults < file < environment < flags and action inputs, through `resolve`."""
+    from soci_ci.config.loader import read_config_data  # noqa: PLC0415 - jsonschema lazily
+    from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
-    config = load_config(path)
-    return config.data, config.has_thresholds
+    file_data = read_config_data(config_path) if config_path is not None else {}
+    flags, labels = config_flags(args, environ)
+    name = str(config_path) if config_path is not None else "<settings>"
+    return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
 
 
-def resolve_options(
-    file: Mapping[str, Any],
-    layer: Mapping[str, Any],
-    *,
-    config_path: Path | None,
-    has_thresholds: bool = False,
-) -> RunOptions:
-    """Defaults < file < environment/flags (``layer``), in one place."""
+def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
+    """The pipeline's options, from the resolved config and the run arguments only."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
 
-    image = _section(file, "image")
-    soci = _section(file, "soci")
-    verify = _section(soci, "verify")
-    probe = _section(file, "probe")
-    report = _section(file, "report")
-
-    def pick(key: str, default: Any) -> Any:
-        value = layer.get(key)
-        return default if value is None else value
-
-    junit = pick("junit_file", report.get("junit"))
+    config = resolved.config
+    image, soci, report = config.image, config.soci, config.report
+    verify = soci["verify"]
     return RunOptions(
-        config_path=config_path,
-        repository=pick("repository", image.get("repository")),
-        image=pick("image", None),
-        context=Path(pick("context", image.get("context") or ".")),
-        dockerfile=str(pick("dockerfile", image.get("dockerfile") or "Dockerfile")),
-        build_args={str(k): str(v) for k, v in (image.get("build_args") or {}).items()},
-        tags=tuple(pick("tags", image.get("tags") or ["{sha}"])),
-        soci=bool(pick("soci", soci.get("enabled", True))),
-        soci_format=str(soci.get("format") or "v2"),
-        soci_tag=soci.get("tag"),
-        span_size=soci.get("span_size"),
-        min_layer_size=soci.get("min_layer_size"),
-        verify=bool(pick("verify", verify.get("enabled", True))),
-        verify_sample=verify.get("sample"),
-        probe=bool(pick("probe", probe.get("enabled", False))),
-        gate=has_thresholds,
-        ecs_endpoint=layer.get("ecs_endpoint"),
-        baseline_store=_section(file, "baseline").get("store"),
-        comment=bool(pick("comment", report.get("comment", True))),
-        summary=bool(pick("summary", report.get("summary", True))),
-        junit=Path(junit) if junit else None,
-        work_dir=Path(pick("work_dir", ".soci-ci")),
+        config_path=arguments.config_path,
+        settings=resolved.merged,
+        repository=image["repository"],
+        image=arguments.image,
+        context=Path(image["context"]),
+        dockerfile=str(image["dockerfile"]),
+        build_args={str(k): str(v) for k, v in image["build_args"].items()},
+        tags=tuple(str(t) for t in image["tags"]),
+        soci=bool(soci["enabled"]),
+        soci_format=str(soci["format"]),
+        soci_tag=soci["tag"],
+        span_size=int(soci["span_size"]),
+        min_layer_size=int(soci["min_layer_size"]),
+        verify=bool(verify["enabled"]),
+        verify_sample=int(verify["sample"]),
+        probe=bool(config.probe["enabled"]),
+        gate=config.has_thresholds,
+        ecs_endpoint=arguments.ecs_endpoint,
+        baseline_store=config.baseline["store"],
+        comment=bool(report["comment"]),
+        summary=bool(report["summary"]),
+        junit=Path(report["junit"]) if report["junit"] else None,
+        work_dir=arguments.work_dir,
     )
 
 
@@ -172,22 +244,15 @@ def run(args: argparse.Namespace) -> int:
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
 
     environ = os.environ
-    layer = env_layer(environ, from_inputs=args.from_env)
-    for key in ("image", "repository", "context", "dockerfile", "tags", "junit_file", "work_dir"):
-        if getattr(args, key) is not None:
-            layer[key] = getattr(args, key)
-    for key in ("soci", "verify", "probe", "comment", "summary"):
-        if getattr(args, key) is not None:
-            layer[key] = getattr(args, key)
-    if environ.get("SOCI_CI_ECS_ENDPOINT"):
-        layer["ecs_endpoint"] = environ["SOCI_CI_ECS_ENDPOINT"]
-    config_path = args.config or layer.pop("config", None)
-    if config_path is None and Path(DEFAULT_CONFIG).is_file():
-        config_path = Path(DEFAULT_CONFIG)
-    file, has_thresholds = (
-        load_config_mapping(config_path) if config_path is not None else ({}, False)
-    )
-    options = resolve_options(file, layer, config_path=config_path, has_thresholds=has_thresholds)
+    arguments = run_arguments(args, environ)
+    config_path = arguments.config_path
+    resolved = resolve_settings(args, environ, config_path)
+    if arguments.explain:
+        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
+        for line in resolved.explain():
+            print(line)
+        return 0
+    options = run_options(resolved, arguments)
 
     event_text = None
     if environ.get("GITHUB_EVENT_PATH"):

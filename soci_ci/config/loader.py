@@ -27,14 +27,33 @@ def schema() -> Mapping[str, Any]:
 def load_config(path: Path | str) -> Config:
     """Read, validate and complete a config file; raise `ConfigError` (one line, file:line)."""
     p = Path(path)
+    return load_config_text(_read(p), name=str(p))
+
+
+def read_config_data(path: Path | str) -> dict[str, Any]:
+    """The file's own mapping, validated (errors with file:line) but without defaults.
+
+    This is what `soci_ci.config.resolve.resolve` takes as its file layer.
+    """
+    p = Path(path)
+    data, node = _parse(_read(p), name=str(p))
+    _validate(data, node, str(p))
+    return data
+
+
+def _read(path: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror}") from exc
-    return load_config_text(text, name=str(p))
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def load_config_text(text: str, *, name: str = "<config>") -> Config:
+    data, node = _parse(text, name=name)
+    return load_config_data(data, name=name, node=node)
+
+
+def _parse(text: str, *, name: str) -> tuple[dict[str, Any], yaml.Node | None]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -49,7 +68,7 @@ def load_config_text(text: str, *, name: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{name}:1: the top level must be a mapping (version: 1, ...)")
-    return load_config_data(data, name=name, node=node)
+    return data, node
 
 
 def load_config_data(
@@ -74,10 +93,11 @@ def _validate(data: dict[str, Any], node: yaml.Node | None, name: str) -> None:
     line = _line_of(node, path)
     where = format_path(path) or "(top level)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise ConfigError(f"{name}:{line}: {where}: {_explain(err)}{more}")
+    raise ConfigError(f"{name}:{line}: {where}: {describe_error(err)}{more}")
 
 
-def _explain(err: Any) -> str:
+def describe_error(err: Any) -> str:
+    """One schema violation in words (unknown keys and enums listed)."""
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed))

@@ -10,7 +10,6 @@ import pytest
 from soci_ci.app.pipeline import FORK_REASON, Pipeline, RunOptions, StepOutcome
 from soci_ci.ci.context import CiContext, Provider, expand_tags
 from soci_ci.ci.run_report import StepStatus, Verdict, escape_markdown, render_junit
-from soci_ci.cli.run import env_layer, resolve_options
 
 CTX = CiContext(
     provider=Provider.GITHUB,
@@ -142,27 +141,6 @@ def test_tags_drop_unknown_values() -> None:
     assert expand_tags(("{branch}-{short_sha}", "v1"), CTX) == ("feature-slim-image-6dcb09b", "v1")
 
 
-def test_precedence_flags_env_file_defaults() -> None:
-    file = {
-        "image": {"repository": "file/repo", "context": "app", "tags": ["{sha}"]},
-        "soci": {"verify": {"enabled": False, "sample": 50}},
-        "report": {"junit": "out/junit.xml"},
-    }
-    env = {"SOCI_CI_REPOSITORY": "env/repo", "INPUT_PROBE": "true", "INPUT_TAGS": "a, b"}
-    layer = env_layer(env, from_inputs=True)
-    options = resolve_options(file, layer, config_path=None)
-    assert options.repository == "env/repo"
-    assert options.context == Path("app")
-    assert options.tags == ("a", "b")
-    assert options.probe is True
-    assert options.verify is False
-    assert options.verify_sample == 50
-    assert options.junit == Path("out/junit.xml")
-    assert options.gate is False
-    assert resolve_options({}, {}, config_path=None, has_thresholds=True).gate is True
-    assert env_layer(env, from_inputs=False) == {"repository": "env/repo"}
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -224,6 +202,23 @@ def test_probe_and_failing_gate(tmp_path: Path) -> None:
         "  </testsuite>\n"
         "</testsuites>\n"
     )
+
+
+def test_probe_and_gate_read_the_resolved_settings(tmp_path: Path) -> None:
+    """Overrides from the environment or flags reach the probe and gate steps too."""
+    from soci_ci.cli.probe import load_probe_settings
+    from soci_ci.config import load_config
+
+    settings = {"version": 1, "probe": {"runs": 7}, "thresholds": {"allowed_failed_runs": 1}}
+    runner = FakeRunner(tmp_path)
+    options = _options(tmp_path, probe=True, config_path=Path("c.yml"), settings=settings)
+    Pipeline(options, CTX, runner, gate_available=lambda: True).run()
+    copy = tmp_path / "config.resolved.json"
+    assert runner.calls[3][3:5] == ["--config", str(copy)]
+    assert runner.calls[4][1:3] == ["--config", str(copy)]
+    assert load_probe_settings(copy).runs == 7
+    config = load_config(copy)
+    assert (config.has_thresholds, config.thresholds.allowed_failed_runs) == (True, 1)
 
 
 def test_invalid_config_exits_2_before_any_step(
