@@ -31,12 +31,12 @@ from tests.support.layers import Entry, build_tar, gz
 from tests.support.vectors import write_blob, write_layout
 
 
-def make_image(work: Path, big: Path) -> Path:
+def make_image(work: Path, big: list[Path]) -> Path:
     root = work / "layout"
     small = [
         gz(build_tar([Entry(name=f"etc/f{i}".encode(), data=b"x" * 2000)]).data) for i in range(3)
     ]
-    layers = [big.read_bytes(), *small]
+    layers = [p.read_bytes() for p in big] + small
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}
     ).encode()
@@ -63,20 +63,27 @@ def make_image(work: Path, big: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--layer", type=Path, default=Path("/tmp/bench/mixed-300.tar.gz"))
-    ap.add_argument("--size-mb", type=int, default=300)
+    ap.add_argument(
+        "--layer",
+        type=Path,
+        action="append",
+        help="large layer(s) of the image (default: bench_ztoc's 300 MB layer)",
+    )
+    ap.add_argument("--size-mb", type=int, default=300, help="size of a generated layer")
     ap.add_argument("--runs", type=int, default=3, help="best of N, interleaved")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="soci-ci-bench-reg-"))
-    if not args.layer.exists():
-        args.layer.parent.mkdir(parents=True, exist_ok=True)
-        make_layer(args.layer, args.size_mb)
+    layers = args.layer or [Path(f"/tmp/bench/mixed-{args.size_mb}.tar.gz")]
+    for seed, layer in enumerate(layers, start=1):
+        if not layer.exists():
+            layer.parent.mkdir(parents=True, exist_ok=True)
+            make_layer(layer, args.size_mb, seed=seed)
     registry = RegistryProcess()
     info = registry.start()
     proxy = FaultProxy(int(info.host.split(":")[1]))
     proxy.start()
     try:
-        layout = make_image(work, args.layer)
+        layout = make_image(work, layers)
         subprocess.run(
             [
                 "skopeo",
@@ -132,7 +139,10 @@ def main() -> int:
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)
     rows = [
-        ("image in registry", f"{image_bytes / 1e6:.0f} MB (1 large layer + 3 small)"),
+        (
+            "image in registry",
+            f"{image_bytes / 1e6:.0f} MB ({len(layers)} large layer(s) + 3 small)",
+        ),
         ("skopeo copy to dir: best time", f"{t_skopeo:.2f} s, {b_skopeo / 1e6:.1f} MB downloaded"),
         ("soci-ci index REF: best time", f"{t_soci:.2f} s, {b_soci / 1e6:.1f} MB downloaded"),
         (
