@@ -4,7 +4,8 @@ Source- and sink-agnostic: an OCI layout, an oci-archive or a registry all go th
 same plan, so the bytes written are identical wherever the image lives. The plan lists
 children before parents (zTOCs and the `{}` config, SOCI index manifests, rewritten image
 manifests, the image index) and tags last, so no tag ever points at an incomplete graph;
-anything the destination already has is not written again.
+anything the destination already has is not written again. Before any layer is read, a
+rerun looks for the index it would write (app/reuse.py) and stops there when it is complete.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from soci_ci.app.index_model import (
     IndexOptions,
     IndexReport,
     LayerReport,
+    LayerRows,
     Outcome,
     Plan,
     PlanItem,
     TagReader,
+    Target,
 )
+from soci_ci.app.reuse import Destination, Reused, find_reusable
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
@@ -43,12 +47,7 @@ from soci_ci.soci.ztoc import (
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Target:
-    image: Descriptor
-    manifest: Manifest
-    platform: Platform
+UP_TO_DATE_MESSAGE = "already SOCI-enabled: an identical index is present, nothing was written"
 
 
 def _platform_from_config(source: ImageSource, manifest: Manifest) -> Platform:
@@ -67,7 +66,7 @@ def _parse_manifest(fetched: Fetched, what: str) -> Manifest:
 
 def select_targets(
     source: ImageSource, root: Fetched, platforms: Sequence[Platform]
-) -> tuple[list[_Target], Index | None, list[str]]:
+) -> tuple[list[Target], Index | None, list[str]]:
     """The image manifests to index, the original image index (if any), and notes."""
     notes: list[str] = []
     if root.media_type in mt.MANIFEST_TYPES:
@@ -79,7 +78,7 @@ def select_targets(
                 f"({', '.join(str(p) for p in platforms)})"
             )
         image = Descriptor(media_type=root.media_type, digest=root.digest, size=len(root.data))
-        return [_Target(image=image, manifest=manifest, platform=platform)], None, notes
+        return [Target(image=image, manifest=manifest, platform=platform)], None, notes
     if root.media_type not in mt.INDEX_TYPES:
         raise InputError(f"unsupported image media type {root.media_type!r}")
     index = Index.from_json(load_json(root.data, "image index"), "image index")
@@ -101,7 +100,7 @@ def select_targets(
         fetched = source.fetch_manifest(desc.digest)
         manifest = _parse_manifest(fetched, f"manifest {desc.digest}")
         platform = desc.platform or _platform_from_config(source, manifest)
-        targets.append(_Target(image=desc, manifest=manifest, platform=platform))
+        targets.append(Target(image=desc, manifest=manifest, platform=platform))
     if not targets:
         wanted = ", ".join(str(p) for p in platforms) or "any"
         raise InputError(f"the image index has no image manifest for platform {wanted}")
@@ -202,23 +201,57 @@ def _item(data: bytes, media_type: str, *, manifest: bool, what: str) -> PlanIte
 
 
 def build_plan(
-    source: ImageSource, options: IndexOptions, *, existing_tag: TagReader | None = None
+    source: ImageSource, options: IndexOptions, *, destination: Destination | None = None
 ) -> IndexReport:
-    """Read the image, build every zTOC, and return the report with the write plan."""
+    """Read the image, build every zTOC, and return the report with the write plan.
+
+    `destination` (the same repository or layout) is read before any layer: with
+    `options.reuse`, an equivalent complete SOCI index there ends the run (up to date) without
+    a download; it also holds the referrers tag that v1 merges with.
+    """
     root = source.resolve()
     targets, original_index, notes = select_targets(source, root, options.platforms)
     log.info("%s: %d platform manifest(s) to consider", source.display_name, len(targets))
 
     jobs: dict[str, tuple[Descriptor, Compression]] = {}
-    per_platform: list[list[tuple[Descriptor, str | None]]] = []
+    per_platform: list[LayerRows] = []
     for target in targets:
-        rows = []
+        rows: LayerRows = []
         for layer in target.manifest.layers or ():
             compression, reason = _classify(layer, options)
             if compression is not None:
                 jobs.setdefault(layer.digest, (layer, compression))
             rows.append((layer, reason))
         per_platform.append(rows)
+
+    base = IndexReport(
+        outcome=Outcome.NOT_APPLICABLE,
+        image=source.display_name,
+        index_format=options.index_format,
+        original_digest=root.digest,
+        original_media_type=root.media_type,
+    )
+    if jobs and options.reuse and destination is not None:
+        reused = find_reusable(
+            destination,
+            index_format=options.index_format,
+            tag=options.tag,
+            span_size=options.span_size,
+            build_tool_identifier=options.build_tool_identifier,
+            optimize_xattrs=options.optimize_xattrs,
+            targets=targets,
+            rows=per_platform,
+            original_index=original_index,
+        )
+        if reused is not None:
+            return _reused_report(
+                base,
+                reused,
+                targets=targets,
+                per_platform=per_platform,
+                notes=notes,
+                options=options,
+            )
 
     built: dict[str, _Built] = {}
     if jobs:
@@ -245,7 +278,7 @@ def build_plan(
         )
     ]
     seen_ztocs: set[str] = set()
-    v1_indexes: list[tuple[_Target, PlanItem]] = []
+    v1_indexes: list[tuple[Target, PlanItem]] = []
     for target, rows in zip(targets, per_platform, strict=True):
         refs = []
         for layer, reason in rows:
@@ -306,15 +339,7 @@ def build_plan(
             )
         )
 
-    base = IndexReport(
-        outcome=Outcome.NOT_APPLICABLE,
-        image=source.display_name,
-        index_format=options.index_format,
-        original_digest=root.digest,
-        original_media_type=root.media_type,
-        layers=tuple(reports),
-        notes=tuple(notes),
-    )
+    base = _replace(base, layers=tuple(reports), notes=tuple(notes))
     if not items:
         return _replace(
             base,
@@ -352,7 +377,7 @@ def build_plan(
             plan=Plan(items=tuple(plan), tags=tuple(tags)),
         )
     for target, index_item in v1_indexes:
-        fallback = referrers_fallback(target.image.digest, index_item, existing_tag)
+        fallback = referrers_fallback(target.image.digest, index_item, destination)
         plan.append(fallback[1])
         tags.append(fallback)
     return _replace(
@@ -387,6 +412,43 @@ def referrers_fallback(
     return tag, _item(data, mt.OCI_INDEX, manifest=True, what=f"referrers index {tag}")
 
 
+def _reused_report(
+    base: IndexReport,
+    reused: Reused,
+    *,
+    targets: list[Target],
+    per_platform: list[LayerRows],
+    notes: list[str],
+    options: IndexOptions,
+) -> IndexReport:
+    """The up-to-date report of a rerun that found an equivalent index before downloading."""
+    notes = list(notes)
+    for target, rows in zip(targets, per_platform, strict=True):
+        if all(reason is not None for _, reason in rows):
+            notes.append(f"{target.platform}: no layer to index, no SOCI index for this platform")
+    v2 = reused.conversion
+    if v2 is not None:
+        notes.extend(
+            f"attestation manifest {digest} kept; its reference now points at the "
+            "SOCI-enabled manifest"
+            for digest in v2.attestations_updated
+        )
+    log.info("an equivalent SOCI index is already there: no layer downloaded")
+    return _replace(
+        base,
+        outcome=Outcome.UP_TO_DATE,
+        soci_image_digest=v2.index_digest if v2 else None,
+        soci_indexes=reused.soci_indexes,
+        manifest_digests=v2.manifest_digests if v2 else {},
+        tag=options.tag if v2 else None,
+        layers=reused.layers,
+        notes=tuple(notes),
+        already_present=reused.checked,
+        message=f"{UP_TO_DATE_MESSAGE}; checked before reading any layer, so nothing was "
+        "downloaded either (--force rebuilds)",
+    )
+
+
 def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
     """Write what the destination lacks, children first, tags last."""
     if report.plan is None:
@@ -413,7 +475,7 @@ def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
             report,
             outcome=Outcome.UP_TO_DATE,
             already_present=present,
-            message="already SOCI-enabled: an identical index is present, nothing was written",
+            message=UP_TO_DATE_MESSAGE,
         )
     what = "SOCI-enabled image" if report.index_format is IndexFormat.V2 else "SOCI index (v1)"
     return _replace(

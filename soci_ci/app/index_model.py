@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from soci_ci.oci.manifest import Platform
+from soci_ci.oci.manifest import Descriptor, Manifest, Platform
 from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat
@@ -28,7 +28,21 @@ class IndexOptions:
     build_tool_identifier: str = c.DEFAULT_BUILD_TOOL
     tag: str | None = None  # tag of the SOCI-enabled image (v2)
     optimize_xattrs: bool = False
+    reuse: bool = True  # rerun pre-check: reuse an equivalent index found before downloading
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """One platform image manifest of the source that this run indexes."""
+
+    image: Descriptor
+    manifest: Manifest
+    platform: Platform
+
+
+# Per target: every layer with the reason it is skipped (None: it gets a zTOC).
+LayerRows = list[tuple[Descriptor, str | None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,6 +66,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="xattr: mark layers without xattrs (com.amazon.soci.disable-xattrs)",
     )
     parser.add_argument("--workers", type=int, default=None, help="parallel zTOC builds")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="download and index every layer even when an equivalent SOCI index is already "
+        "there (default: a rerun checks the destination first and downloads nothing)",
+    )
     parser.add_argument("--output-json", type=Path, metavar="FILE", help="write a JSON report")
     add_registry_arguments(parser)
     parser.set_defaults(func=run)
@@ -101,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
         build_tool_identifier=args.build_tool_identifier,
         tag=tag,
         optimize_xattrs="xattr" in args.optimizations,
+        reuse=not args.force,
         **({"workers": args.workers} if args.workers else {}),
     )
     with open_store(ref, registry_options(args)) as store:
-        report = build_plan(store, options, existing_tag=store)
+        report = build_plan(store, options, destination=store)
         if report.outcome is not Outcome.NOT_APPLICABLE:
             report = apply_plan(store, report)
     print_report(report)
