@@ -155,40 +155,47 @@ def push_with_sdk(client: Any, tag: str, auth: Mapping[str, str] | None) -> str:
     return str(digest)
 
 
+def _cli_build_args(spec: BuildSpec) -> list[str]:
+    """The arguments `docker build` and `docker buildx build` share."""
+    args = [str(spec.context), "-f", str(spec.context / spec.dockerfile)]
+    for tag in spec.tags:
+        args += ["-t", tag]
+    for key, value in spec.build_args.items():
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in spec.labels.items():
+        args += ["--label", f"{key}={value}"]
+    optional: tuple[tuple[str, str | None], ...] = (
+        ("--target", spec.target),
+        ("--platform", spec.platform),
+        ("--network", spec.network),
+    )
+    for flag, option in optional:
+        if option:
+            args += [flag, option]
+    if spec.pull:
+        args.append("--pull")
+    return args
+
+
+def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) -> None:
+    """Run a docker CLI build: log its last lines; a failure is a BuildError with its error."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    for line in lines[-40:]:
+        log.info("  %s", line)
+    if proc.returncode != 0:
+        errors = [line for line in lines if "error" in line.lower()] or lines or ["failed"]
+        raise BuildError(f"{what} failed: {_one_line(errors[-1])}")
+
+
 def build_with_buildx(spec: BuildSpec) -> BuildResult:
     """BuildKit through the `docker buildx` CLI (BuildKit-only Dockerfile features work)."""
     with tempfile.TemporaryDirectory() as tmp:
         metadata = Path(tmp) / "metadata.json"
-        cmd = [
-            docker_cli() or "docker",
-            "buildx",
-            "build",
-            str(spec.context),
-            "-f",
-            str(spec.context / spec.dockerfile),
-            "--metadata-file",
-            str(metadata),
-            "--provenance=false",
-        ]
-        for tag in spec.tags:
-            cmd += ["-t", tag]
-        for key, value in spec.build_args.items():
-            cmd += ["--build-arg", f"{key}={value}"]
-        for key, value in spec.labels.items():
-            cmd += ["--label", f"{key}={value}"]
-        if spec.target:
-            cmd += ["--target", spec.target]
-        if spec.platform:
-            cmd += ["--platform", spec.platform]
-        if spec.network:
-            cmd += ["--network", spec.network]
+        cmd = [docker_cli() or "docker", "buildx", "build", *_cli_build_args(spec)]
+        cmd += ["--metadata-file", str(metadata), "--provenance=false"]
         cmd.append("--push" if spec.push else "--load")
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        for line in proc.stderr.splitlines()[-40:]:
-            log.info("  %s", line)
-        if proc.returncode != 0:
-            last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["failed"]
-            raise BuildError(f"docker buildx build failed: {_one_line(last[0])}")
+        _run_cli(cmd, "docker buildx build")
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
     digest = data.get("containerimage.digest", "")
     image_id = data.get("containerimage.config.digest", digest)
@@ -206,39 +213,9 @@ def build_with_cli_buildkit(spec: BuildSpec) -> str:
         raise BuildError("no docker CLI found", hint=f"install docker.io or set {DOCKER_CLI_ENV}")
     with tempfile.TemporaryDirectory() as tmp:
         iidfile = Path(tmp) / "iid"
-        cmd = [
-            cli,
-            "build",
-            str(spec.context),
-            "-f",
-            str(spec.context / spec.dockerfile),
-            "--iidfile",
-            str(iidfile),
-            "--progress",
-            "plain",
-        ]
-        for tag in spec.tags:
-            cmd += ["-t", tag]
-        for key, value in spec.build_args.items():
-            cmd += ["--build-arg", f"{key}={value}"]
-        for key, value in spec.labels.items():
-            cmd += ["--label", f"{key}={value}"]
-        if spec.target:
-            cmd += ["--target", spec.target]
-        if spec.platform:
-            cmd += ["--platform", spec.platform]
-        if spec.network:
-            cmd += ["--network", spec.network]
-        if spec.pull:
-            cmd.append("--pull")
-        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        for line in lines[-40:]:
-            log.info("  %s", line)
-        if proc.returncode != 0:
-            errors = [line for line in lines if "ERROR" in line or "error" in line] or lines
-            raise BuildError(f"docker build (BuildKit) failed: {_one_line((errors or ['?'])[-1])}")
+        cmd = [cli, "build", *_cli_build_args(spec), "--iidfile", str(iidfile)]
+        cmd += ["--progress", "plain"]
+        _run_cli(cmd, "docker build (BuildKit)", env={**os.environ, "DOCKER_BUILDKIT": "1"})
         image_id = iidfile.read_text().strip() if iidfile.exists() else ""
     if not image_id:
         raise BuildError("docker build (BuildKit) finished without an image ID")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soci_ci.app.example import write_example
-from soci_ci.app.stores import parse_image_ref
 from soci_ci.errors import UsageError
 
 
@@ -21,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from soci_ci.app.example import write_example  # noqa: PLC0415 - keep start-up fast
+    from soci_ci.app.stores import parse_image_ref  # noqa: PLC0415
+
     ref = parse_image_ref(args.image)
     if ref.transport != "oci" or ref.path is None:
         raise UsageError("the example image is written to an OCI layout: oci:DIR[:TAG]")

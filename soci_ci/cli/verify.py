@@ -7,11 +7,13 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from soci_ci.app.stores import open_store, parse_image_ref
-from soci_ci.app.verify import VerifyReport, verify_image
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from soci_ci.app.verify import VerifyReport
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if args.sample is not None and args.sample <= 0:
         raise UsageError("--sample must be positive")
+    from soci_ci.app.stores import open_store, parse_image_ref  # noqa: PLC0415 - fast start
+    from soci_ci.app.verify import verify_image  # noqa: PLC0415
+
     ref = parse_image_ref(args.image)
     with open_store(ref, registry_options(args)) as store:
         report = verify_image(store, store, sample=args.sample, seed=args.seed)

@@ -15,7 +15,7 @@ one header (or one PAX/GNU long-name record, capped at 1 MiB as in Go) in memory
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from soci_ci.errors import LayerError
 from soci_ci.soci.tar_fields import (
@@ -267,22 +267,12 @@ def _parse_header(blk: bytes) -> tuple[int, FileMetadata, int]:
         devminor,
         prefix,
     ) = _USTAR.unpack_from(blk)
-    num = _NUMBERS
-    n_size = num(size)
-    if n_size is None:
-        n_size = _cached_numeric(size)
-    n_mode = num(mode)
-    if n_mode is None:
-        n_mode = _cached_numeric(mode)
-    n_uid = num(uid)
-    if n_uid is None:
-        n_uid = _cached_numeric(uid)
-    n_gid = num(gid)
-    if n_gid is None:
-        n_gid = _cached_numeric(gid)
-    n_mtime = num(mtime)
-    if n_mtime is None:
-        n_mtime = _cached_numeric(mtime)
+    fields = (size, mode, uid, gid, mtime)
+    cached = [_NUMBERS(field) for field in fields]
+    numbers = (
+        [_cached_numeric(field) for field in fields] if None in cached else cast(list[int], cached)
+    )
+    n_size, n_mode, n_uid, n_gid, n_mtime = numbers
     entry = FileMetadata(
         name.partition(b"\x00")[0],
         b"",

@@ -29,46 +29,36 @@ GZIP_AUTO_WINDOW_BITS = 47  # 15 + 32: gzip or zlib header, detected
 RAW_WINDOW_BITS = -15
 
 
-class ZStream(ctypes.Structure):
-    """`z_stream` on LP64 Linux (zlib)."""
-
-    _fields_ = [
+def _stream_fields(size: type[Any], adler: type[Any]) -> list[tuple[str, type[Any]]]:
+    """The fields of zlib's `z_stream` and zlib-ng's `zng_stream`, which differ in two types."""
+    return [
         ("next_in", ctypes.c_void_p),
-        ("avail_in", ctypes.c_uint),
-        ("total_in", ctypes.c_ulong),
+        ("avail_in", ctypes.c_uint32),
+        ("total_in", size),
         ("next_out", ctypes.c_void_p),
-        ("avail_out", ctypes.c_uint),
-        ("total_out", ctypes.c_ulong),
+        ("avail_out", ctypes.c_uint32),
+        ("total_out", size),
         ("msg", ctypes.c_char_p),
         ("state", ctypes.c_void_p),
         ("zalloc", ctypes.c_void_p),
         ("zfree", ctypes.c_void_p),
         ("opaque", ctypes.c_void_p),
         ("data_type", ctypes.c_int),
-        ("adler", ctypes.c_ulong),
+        ("adler", adler),
         ("reserved", ctypes.c_ulong),
     ]
+
+
+class ZStream(ctypes.Structure):
+    """`z_stream` on LP64 Linux (zlib): sizes and `adler` are `unsigned long`."""
+
+    _fields_ = _stream_fields(ctypes.c_ulong, ctypes.c_ulong)
 
 
 class ZngStream(ctypes.Structure):
-    """`zng_stream` (zlib-ng's native API): `adler` is 32-bit, sizes are `size_t`."""
+    """`zng_stream` (zlib-ng's native API): sizes are `size_t`, `adler` is 32-bit."""
 
-    _fields_ = [
-        ("next_in", ctypes.c_void_p),
-        ("avail_in", ctypes.c_uint32),
-        ("total_in", ctypes.c_size_t),
-        ("next_out", ctypes.c_void_p),
-        ("avail_out", ctypes.c_uint32),
-        ("total_out", ctypes.c_size_t),
-        ("msg", ctypes.c_char_p),
-        ("state", ctypes.c_void_p),
-        ("zalloc", ctypes.c_void_p),
-        ("zfree", ctypes.c_void_p),
-        ("opaque", ctypes.c_void_p),
-        ("data_type", ctypes.c_int),
-        ("adler", ctypes.c_uint32),
-        ("reserved", ctypes.c_ulong),
-    ]
+    _fields_ = _stream_fields(ctypes.c_size_t, ctypes.c_uint32)
 
 
 class ZlibUnavailable(SociCiError):
