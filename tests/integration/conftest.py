@@ -1,4 +1,4 @@
-"""Integration fixtures owned by the probe: moto's server for the AWS plumbing."""
+"""Integration fixtures: moto's server for the AWS plumbing, a fault proxy for registries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.servers.fault_proxy import FaultProxy
 from tests.servers.moto import Moto, MotoProcess, external_endpoint
+from tests.servers.registry import Registry
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -40,3 +42,12 @@ def moto_server() -> Iterator[Moto]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def proxy(registry: Registry) -> Iterator[FaultProxy]:
+    """A pass-through (until told otherwise) proxy in front of the session registry."""
+    fp = FaultProxy(int(registry.host.split(":")[1]))
+    fp.start()
+    yield fp
+    fp.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.integration
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCI_CI_RETRY_BASE_SECONDS", "0.02")
     monkeypatch.setenv("SOCI_CI_REGISTRY_TIMEOUT", "10")
-
-
-@pytest.fixture
-def proxy(registry: Registry) -> Iterator[FaultProxy]:
-    port = int(registry.host.split(":")[1])
-    fp = FaultProxy(port)
-    fp.start()
-    yield fp
-    fp.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,6 @@ def push_layout(client: RegistryClient, layout: Path, repo: str, tag: str) -> st
         client.put_manifest(repo, m["digest"], data, m["mediaType"])
     client.put_manifest(repo, tag, index, OCI_I)
     return sha256_digest(index)
-
-
-@pytest.fixture
-def proxy(registry: Registry) -> Iterator[FaultProxy]:
-    fp = FaultProxy(int(registry.host.split(":")[1]))
-    fp.start()
-    yield fp
-    fp.stop()
 
 
 def test_multi_platform_with_attestations_matches_offline_bytes(

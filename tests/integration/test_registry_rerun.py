@@ -9,7 +9,6 @@ layer and writes nothing; anything different or missing gets the full run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ from tests.unit.test_index_images import multi_platform
 
 pytestmark = pytest.mark.integration
 WRITES = ("PUT", "POST", "PATCH", "DELETE")
-
-
-@pytest.fixture
-def proxy(registry: Registry) -> Iterator[FaultProxy]:
-    fp = FaultProxy(int(registry.host.split(":")[1]))
-    fp.start()
-    yield fp
-    fp.stop()
 
 
 @pytest.fixture(scope="module")
