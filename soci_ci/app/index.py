@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
+from soci_ci.app.apply import UP_TO_DATE_MESSAGE
 from soci_ci.app.index_model import (
     IndexOptions,
     IndexReport,
@@ -34,7 +35,7 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
-from soci_ci.oci.store import Fetched, ImageSink, ImageSource, read_blob
+from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
 from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
@@ -46,8 +47,6 @@ from soci_ci.soci.ztoc import (
 )
 
 log = logging.getLogger(__name__)
-
-UP_TO_DATE_MESSAGE = "already SOCI-enabled: an identical index is present, nothing was written"
 
 
 def _platform_from_config(source: ImageSource, manifest: Manifest) -> Platform:
@@ -446,43 +445,6 @@ def _reused_report(
         already_present=reused.checked,
         message=f"{UP_TO_DATE_MESSAGE}; checked before reading any layer, so nothing was "
         "downloaded either (--force rebuilds)",
-    )
-
-
-def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
-    """Write what the destination lacks, children first, tags last."""
-    if report.plan is None:
-        return report
-    written = present = 0
-    for item in report.plan.items:
-        exists = sink.has_manifest(item.digest) if item.is_manifest else sink.has_blob(item.digest)
-        if exists:
-            present += 1
-            continue
-        if item.is_manifest:
-            sink.push_manifest(item.data, item.media_type, item.digest)
-        else:
-            sink.push_blob(item.digest, item.data)
-        log.debug("wrote %s %s", item.what, item.digest)
-        written += 1
-    tags_changed = 0
-    for tag, item in report.plan.tags:
-        if sink.tag(tag, item.data, item.media_type, item.digest):
-            tags_changed += 1
-            written += 1
-    if written == 0:
-        return _replace(
-            report,
-            outcome=Outcome.UP_TO_DATE,
-            already_present=present,
-            message=UP_TO_DATE_MESSAGE,
-        )
-    what = "SOCI-enabled image" if report.index_format is IndexFormat.V2 else "SOCI index (v1)"
-    return _replace(
-        report,
-        written=written,
-        already_present=present,
-        message=f"{what} written: {written} new object(s), {present} already present",
     )
 
 

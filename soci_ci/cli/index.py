@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from soci_ci.app.index import apply_plan, build_plan
+from soci_ci.app.apply import apply_plan
+from soci_ci.app.index import build_plan
 from soci_ci.app.index_model import IndexOptions, IndexReport, Outcome
 from soci_ci.app.registry_index import check_tag_policy, source_tag
 from soci_ci.app.stores import ImageRef, open_store, parse_image_ref

@@ -14,8 +14,9 @@ from typing import Any, BinaryIO
 
 import pytest
 
+from soci_ci.app.apply import apply_plan
 from soci_ci.app.example import example_layers
-from soci_ci.app.index import apply_plan, build_plan
+from soci_ci.app.index import build_plan
 from soci_ci.app.index_model import IndexOptions, IndexReport, Outcome
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.layout import OciLayout
