@@ -179,30 +179,3 @@ def test_buildkit_only_dockerfile_fails_on_the_classic_builder(
     args = ["build", "--context", str(ctx), "--no-push", "--network", "none"]
     assert main([*args, "--builder", "sdk"]) == 5
     assert "BuildKit" in capsys.readouterr().err
-
-
-def fake_cli(tmp_path: Path, *, buildx: bool, version: str) -> str:
-    script = tmp_path / "docker"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = buildx ]; then exit {0 if buildx else 1}; fi\n'
-        f'if [ "$1" = version ]; then echo {version}; exit 0; fi\n'
-        "exit 2\n"
-    )
-    script.chmod(0o755)
-    return str(script)
-
-
-@pytest.mark.parametrize(
-    ("buildx", "version", "expected"),
-    [(True, "28.2.2", "buildx"), (False, "20.10.24", "buildkit"), (False, "28.2.2", "sdk")],
-)
-def test_auto_builder_follows_the_installed_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buildx: bool, version: str, expected: str
-) -> None:
-    from soci_ci.build.engine import choose_builder
-
-    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", fake_cli(tmp_path, buildx=buildx, version=version))
-    assert choose_builder() == expected
-    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(tmp_path / "missing"))
-    assert choose_builder() == "sdk"

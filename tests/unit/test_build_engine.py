@@ -1,0 +1,84 @@
+"""The build engine's choices and command lines, with stand-in docker CLIs (no engine needed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from soci_ci.build.engine import build_with_buildx, choose_builder
+from soci_ci.build.spec import BuildSpec
+
+
+def fake_cli(tmp_path: Path, *, buildx: bool, version: str) -> str:
+    script = tmp_path / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = buildx ]; then exit {0 if buildx else 1}; fi\n'
+        f'if [ "$1" = version ]; then echo {version}; exit 0; fi\n'
+        "exit 2\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("buildx", "version", "expected"),
+    [(True, "28.2.2", "buildx"), (False, "20.10.24", "buildkit"), (False, "28.2.2", "sdk")],
+)
+def test_auto_builder_follows_the_installed_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buildx: bool, version: str, expected: str
+) -> None:
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", fake_cli(tmp_path, buildx=buildx, version=version))
+    assert choose_builder() == expected
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(tmp_path / "missing"))
+    assert choose_builder() == "sdk"
+
+
+def test_buildx_command_line_and_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The buildx plugin cannot be installed here (not in Debian 12 or PyPI), so a stand-in CLI
+    checks what soci-ci asks of it and answers with buildx's metadata file keys."""
+    argv_file = tmp_path / "argv.json"
+    cli = tmp_path / "docker"
+    cli.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"json.dump(sys.argv[1:], open({str(argv_file)!r}, 'w'))\n"
+        "meta = sys.argv[sys.argv.index('--metadata-file') + 1]\n"
+        "json.dump({'containerimage.digest': 'sha256:' + 'a' * 64,\n"
+        "           'containerimage.config.digest': 'sha256:' + 'c' * 64}, open(meta, 'w'))\n"
+    )
+    cli.chmod(0o755)
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(cli))
+    spec = BuildSpec(
+        context=tmp_path,
+        dockerfile="Dockerfile",
+        tags=("r.example/app:1", "r.example/app:latest"),
+        build_args={"A": "1"},
+        labels={"L": "2"},
+        target="final",
+        platform="linux/arm64",
+        network="none",
+        pull=False,
+        push=True,
+    )
+    result = build_with_buildx(spec)
+    argv = json.loads(argv_file.read_text())
+    assert argv[:3] == ["buildx", "build", str(tmp_path)]
+    for pair in (
+        ["-t", "r.example/app:1"],
+        ["-t", "r.example/app:latest"],
+        ["--build-arg", "A=1"],
+        ["--label", "L=2"],
+        ["--target", "final"],
+        ["--platform", "linux/arm64"],
+        ["--network", "none"],
+    ):
+        at = argv.index(pair[1])
+        assert argv[at - 1] == pair[0], pair
+    assert "--push" in argv and "--provenance=false" in argv and "--load" not in argv
+    assert result.builder == "buildx"
+    assert result.pushed == dict.fromkeys(spec.tags, "sha256:" + "a" * 64)
+    assert result.image_id == "sha256:" + "c" * 64
