@@ -1,10 +1,11 @@
 """Write an index plan to its destination: blobs in parallel, then manifests, tags last.
 
-Blobs (zTOCs, the `{}` config) depend on nothing, so they are written concurrently: against a
-remote registry each costs a HEAD, a POST and a PUT, and sequential round trips add up. The
-manifests follow in plan order (children before the indexes that name them), then the tags,
-so no tag ever points at an incomplete graph. Anything the destination already has is
-counted, not written again.
+Against a remote registry every object costs round trips (HEAD, then POST and PUT for a
+blob), so they are not made one by one: first one concurrent wave of HEADs finds what the
+destination already has (counted, not written again), then the missing blobs (zTOCs, the
+`{}` config), which depend on nothing, are uploaded concurrently. The missing manifests
+follow in plan order (children before the indexes that name them), then the tags, so no tag
+ever points at an incomplete graph.
 """
 
 from __future__ import annotations
@@ -27,24 +28,24 @@ def apply_plan(sink: ImageSink, report: IndexReport) -> IndexReport:
     if report.plan is None:
         return report
 
-    def write(item: PlanItem) -> bool:
-        exists = sink.has_manifest(item.digest) if item.is_manifest else sink.has_blob(item.digest)
-        if exists:
-            return False
+    def exists(item: PlanItem) -> bool:
+        return sink.has_manifest(item.digest) if item.is_manifest else sink.has_blob(item.digest)
+
+    def push_blob(item: PlanItem) -> None:
+        sink.push_blob(item.digest, item.data)
+        log.debug("wrote %s %s", item.what, item.digest)
+
+    items = report.plan.items
+    with ThreadPoolExecutor(max_workers=max(1, min(PUSH_WORKERS, len(items)))) as pool:
+        present_flags = list(pool.map(exists, items))
+        missing = [item for item, there in zip(items, present_flags, strict=True) if not there]
+        list(pool.map(push_blob, [item for item in missing if not item.is_manifest]))
+    for item in missing:
         if item.is_manifest:
             sink.push_manifest(item.data, item.media_type, item.digest)
-        else:
-            sink.push_blob(item.digest, item.data)
-        log.debug("wrote %s %s", item.what, item.digest)
-        return True
-
-    blobs = [item for item in report.plan.items if not item.is_manifest]
-    manifests = [item for item in report.plan.items if item.is_manifest]
-    with ThreadPoolExecutor(max_workers=max(1, min(PUSH_WORKERS, len(blobs)))) as pool:
-        results = list(pool.map(write, blobs))
-    results += [write(item) for item in manifests]
-    written = sum(results)
-    present = len(results) - written
+            log.debug("wrote %s %s", item.what, item.digest)
+    written = len(missing)
+    present = len(items) - written
     for tag, item in report.plan.tags:
         if sink.tag(tag, item.data, item.media_type, item.digest):
             written += 1

@@ -134,6 +134,9 @@ class RegistryClient:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 response.close()
                 challenged = True
+                # Another thread may have answered the same challenge since this request left.
+                if self.auth.header(repo, push=push) != auth:
+                    continue
                 if self.auth.answer(challenge, repo, push=push):
                     continue
             if status in ok:

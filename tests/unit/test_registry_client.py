@@ -162,6 +162,23 @@ def test_basic_challenge_then_success_and_no_secret_in_errors() -> None:
     assert fake.seen[1][2]["Authorization"].startswith("Basic ")
 
 
+def test_a_challenge_answered_by_another_thread_meanwhile_is_retried() -> None:
+    """Concurrent first requests all get 401; the ones answered second must retry, not fail."""
+    creds = Credentials(username="ci", password=SECRET, source="test")
+    client: RegistryClient | None = None
+
+    def handler(request: requests.PreparedRequest) -> Reply:
+        if "Authorization" in request.headers:
+            return Reply(200)
+        assert client is not None  # another thread answers the challenge while this 401 travels
+        client.auth.answer('Basic realm="r"', "team/app", push=False)
+        return Reply(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+
+    client, fake, _ = client_for(handler, creds=creds)
+    assert client.has_blob("team/app", DIGEST)
+    assert [("Authorization" in headers) for _, _, headers in fake.seen] == [False, True]
+
+
 def test_monolithic_upload_and_cross_repository_mount() -> None:
     def handler(request: requests.PreparedRequest) -> Reply:
         if request.method == "POST" and "mount=" in str(request.url):
