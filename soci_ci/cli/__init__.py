@@ -29,12 +29,28 @@ def _debug_requested(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("RUNNER_DEBUG") == "1"
 
 
+class _Version(argparse.Action):
+    """`--version`: also names the inflate library in use (loaded only when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from soci_ci.soci.zlib_binding import inflater  # noqa: PLC0415
+
+        try:
+            library = inflater().name
+        except SociCiError as exc:
+            library = f"unavailable: {exc}"
+        sys.stdout.write(f"soci-ci {__version__} (inflate: {library})\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="soci-ci",
         description="Build SOCI indexes natively, push them, probe Fargate cold starts, gate PRs.",
     )
-    parser.add_argument("--version", action="version", version=f"soci-ci {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version and the inflate library"
+    )
     parser.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
     parser.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
