@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +39,7 @@ from soci_ci.soci.ztoc_reader import parse_ztoc
 log = logging.getLogger(__name__)
 
 MAX_ZTOC_READ = 64 << 20  # a zTOC read back only to settle the xattr mark
+HEAD_WORKERS = 8
 
 
 class Destination(ImageSource, TagReader, Protocol):
@@ -253,17 +255,18 @@ class _Checker:
         )
 
     def complete(self, matches: list[_Match], conversion: Conversion | None) -> int:
-        """HEAD every object of the graph; the SOCI index manifests were just fetched."""
-        checked = len(matches)
+        """HEAD every object of the graph, concurrently; the SOCI index manifests were just
+        fetched."""
         manifests = list(conversion.manifest_digests.values()) if conversion else []
-        for digest in manifests:
-            if not self.dest.has_manifest(digest):
-                raise NotReusable(f"manifest {digest[:19]} is missing")
-        blobs = {c.EMPTY_CONFIG_DIGEST} | {r.digest for m in matches for r in m.refs}
-        for digest in sorted(blobs):
-            if not self.dest.has_blob(digest):
-                raise NotReusable(f"blob {digest[:19]} is missing")
-        return checked + len(manifests) + len(blobs) + (1 if conversion else 0)
+        blobs = sorted({c.EMPTY_CONFIG_DIGEST} | {r.digest for m in matches for r in m.refs})
+        checks = [(d, "manifest", self.dest.has_manifest) for d in manifests]
+        checks += [(d, "blob", self.dest.has_blob) for d in blobs]
+        with ThreadPoolExecutor(max_workers=max(1, min(HEAD_WORKERS, len(checks)))) as pool:
+            found = list(pool.map(lambda check: check[2](check[0]), checks))
+        for (digest, what, _), there in zip(checks, found, strict=True):
+            if not there:
+                raise NotReusable(f"{what} {digest[:19]} is missing")
+        return len(matches) + len(checks) + (1 if conversion else 0)
 
 
 def _index(fetched: Fetched, what: str) -> Index:
