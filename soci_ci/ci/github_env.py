@@ -17,9 +17,6 @@ from soci_ci.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
 
-_TRUE = frozenset({"true", "yes", "1", "on"})
-_FALSE = frozenset({"false", "no", "0", "off", ""})
-
 
 def input_env_names(name: str) -> tuple[str, str]:
     """The runner's variable name for input ``name`` and the underscore variant (``act``)."""
@@ -34,19 +31,6 @@ def read_input(environ: Mapping[str, str], name: str) -> str | None:
         if value is not None and value.strip():
             return value.strip()
     return None
-
-
-def parse_bool(value: str, *, name: str) -> bool:
-    """A strict boolean: true/false (also yes/no, 1/0, on/off), case-insensitive."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise UsageError(
-        f"input {name!r} must be true or false, got {value!r}",
-        hint="use `true` or `false` in the workflow's `with:` block",
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

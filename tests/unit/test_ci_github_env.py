@@ -9,7 +9,6 @@ from soci_ci.ci.codebuild_env import parse_codebuild_context, pr_number, reposit
 from soci_ci.ci.github_env import (
     PullRequest,
     input_env_names,
-    parse_bool,
     parse_github_context,
     read_input,
 )
@@ -28,13 +27,6 @@ def test_read_input_prefers_runner_spelling_and_ignores_empty() -> None:
     assert read_input(env, "config-file") == "a.yml"
     assert read_input({"INPUT_CONFIG_FILE": "b.yml"}, "config-file") == "b.yml"
     assert read_input(env, "runs") is None
-
-
-def test_parse_bool_is_strict() -> None:
-    assert parse_bool("True", name="x") is True
-    assert parse_bool("false", name="x") is False
-    with pytest.raises(UsageError, match="'x' must be true or false"):
-        parse_bool("maybe", name="x")
 
 
 def test_pull_request_payload_same_repo() -> None:
