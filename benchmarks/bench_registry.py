@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,12 @@ def main() -> int:
     )
     ap.add_argument("--size-mb", type=int, default=300, help="size of a generated layer")
     ap.add_argument("--runs", type=int, default=3, help="best of N, interleaved")
+    ap.add_argument(
+        "--cli",
+        default=f"{sys.executable} -m soci_ci",
+        help="how to run soci-ci (default: this checkout; give an installed soci-ci, e.g. "
+        "VENV/bin/soci-ci, to measure what users run)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="soci-ci-bench-reg-"))
     layers = args.layer or [Path(f"/tmp/bench/mixed-{args.size_mb}.tar.gz")]
@@ -120,9 +127,7 @@ def main() -> int:
             t = time.perf_counter()
             subprocess.run(
                 [
-                    sys.executable,
-                    "-m",
-                    "soci_ci",
+                    *shlex.split(args.cli),
                     "-q",
                     "index",
                     "--tag",
