@@ -141,6 +141,8 @@ def _zlib_ng() -> Inflater | None:
         lib = ctypes.CDLL(zlib_ng.__file__)
         lib.zlibng_version.restype = ctypes.c_char_p
         version = lib.zlibng_version().decode()
+        if not version.startswith("2."):  # ZngStream is zlib-ng 2's layout
+            return None
         return Inflater(lib, prefix="zng_", name=f"zlib-ng {version}", stream=ZngStream)
     except (ImportError, OSError, AttributeError):
         return None
