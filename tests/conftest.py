@@ -35,11 +35,12 @@ def inflate_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     from soci_ci.soci import gzip_index, span_reader, zlib_binding
 
     backend: str = request.param
-    chosen = zlib_binding.inflater(backend)
+    chosen = zlib_binding.load_inflater(backend)
     assert chosen.name.startswith(backend + " "), chosen.name
     for module in (gzip_index, span_reader):
         monkeypatch.setattr(module, "inflater", lambda: chosen)
-    monkeypatch.setenv(zlib_binding.BACKEND_ENV, backend)  # for commands run as subprocesses
+    monkeypatch.setattr(zlib_binding, "_chosen", backend)  # main() may choose again: undone
+    monkeypatch.setenv("SOCI_CI_INFLATE", backend)  # for commands run as subprocesses
     return backend
 
 

@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from soci_ci import __version__
-from soci_ci.errors import ExitCode, SociCiError
+from soci_ci.errors import ExitCode, SociCiError, UsageError
 
 # Order is the order shown in `soci-ci --help`.
 COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
 
 log = logging.getLogger("soci_ci")
+INFLATE_ENV = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib
 
 
 def _debug_requested(argv: Sequence[str]) -> bool:
@@ -90,6 +91,17 @@ def _escape_command(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args_list)
+    inflate = os.environ.get(INFLATE_ENV, "").strip()
+    if inflate:
+        from soci_ci.soci.zlib_binding import BACKENDS, choose_inflater  # noqa: PLC0415
+
+        if inflate not in BACKENDS:
+            report_error(
+                UsageError(f"{INFLATE_ENV}={inflate!r}: expected one of {', '.join(BACKENDS)}"),
+                debug=debug,
+            )
+            return int(ExitCode.USAGE)
+        choose_inflater(inflate)
     parser = build_parser()
     args = parser.parse_args(args_list)
     _setup_logging(debug=debug, quiet=bool(getattr(args, "quiet", False)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 from functools import cache
 from typing import Any
 
@@ -114,20 +113,34 @@ class Inflater:
         return stream
 
 
-BACKEND_ENV = "SOCI_CI_INFLATE"  # auto (default) | zlib | zlib-ng
+BACKENDS = ("auto", "zlib-ng", "zlib")
+_chosen = "auto"
+
+
+def choose_inflater(backend: str) -> None:
+    """Which implementation `inflater()` gives from now on, for the whole process: "auto"
+    (zlib-ng if usable, else the system zlib), "zlib-ng" or "zlib". The CLI sets it from
+    SOCI_CI_INFLATE; nothing below the CLI reads the environment."""
+    global _chosen  # noqa: PLW0603 - one process-wide choice, made once at start-up
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown inflate backend {backend!r}")
+    _chosen = backend
+
+
+def inflater() -> Inflater:
+    """The chosen inflate implementation (see `choose_inflater`), loaded once."""
+    return load_inflater(_chosen)
 
 
 @cache
-def inflater(backend: str | None = None) -> Inflater:
-    """The fastest inflate available, or the one `backend` / $SOCI_CI_INFLATE names."""
-    choice = backend or os.environ.get(BACKEND_ENV, "auto") or "auto"
-    if choice not in ("auto", "zlib", "zlib-ng"):
-        raise ZlibUnavailable(f"{BACKEND_ENV}={choice!r}: expected auto, zlib or zlib-ng")
-    if choice in ("auto", "zlib-ng"):
+def load_inflater(backend: str) -> Inflater:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown inflate backend {backend!r}")
+    if backend in ("auto", "zlib-ng"):
         found = _zlib_ng()
         if found is not None:
             return found
-        if choice == "zlib-ng":
+        if backend == "zlib-ng":
             raise ZlibUnavailable(
                 "zlib-ng requested but not usable: install the PyPI package zlib-ng"
             )

@@ -125,13 +125,21 @@ def test_corrupt_gzip_is_a_clean_error(mangle, message: str) -> None:  # type: i
         ztoc(layer)
 
 
-def test_inflate_backend_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from soci_ci.soci.zlib_binding import BACKEND_ENV, ZlibUnavailable, inflater
+def test_inflate_backend_is_chosen_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soci_ci.cli import main
+    from soci_ci.soci import zlib_binding
 
-    monkeypatch.setenv(BACKEND_ENV, "zlib")
-    assert inflater.__wrapped__().name.startswith("zlib 1.")
-    monkeypatch.setenv(BACKEND_ENV, "auto")
-    assert inflater.__wrapped__().name.startswith("zlib-ng 2.")  # a pinned dependency
-    monkeypatch.setenv(BACKEND_ENV, "fastest")
-    with pytest.raises(ZlibUnavailable, match="expected auto, zlib or zlib-ng"):
-        inflater.__wrapped__()
+    monkeypatch.setattr(zlib_binding, "_chosen", "auto")  # restored after the test
+    assert zlib_binding.load_inflater("zlib").name.startswith("zlib 1.")
+    assert zlib_binding.load_inflater("auto").name.startswith("zlib-ng 2.")  # a pinned dependency
+    monkeypatch.setenv("SOCI_CI_INFLATE", "zlib")
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "(inflate: zlib 1." in capsys.readouterr().out
+    monkeypatch.setenv("SOCI_CI_INFLATE", "fastest")
+    assert main(["--version"]) == 2
+    assert (
+        "SOCI_CI_INFLATE='fastest': expected one of auto, zlib-ng, zlib" in capsys.readouterr().err
+    )
