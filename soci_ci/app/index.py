@@ -29,6 +29,7 @@ from soci_ci.app.index_model import (
     TagReader,
     Target,
 )
+from soci_ci.app.progress import ByteProgress
 from soci_ci.app.reuse import Destination, Reused, find_reusable
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci import media_types as mt
@@ -130,7 +131,11 @@ def _classify(layer: Descriptor, options: IndexOptions) -> tuple[Compression | N
 
 
 def _build_one(
-    source: ImageSource, layer: Descriptor, compression: Compression, options: IndexOptions
+    source: ImageSource,
+    layer: Descriptor,
+    compression: Compression,
+    options: IndexOptions,
+    progress: ByteProgress,
 ) -> _Built:
     started = time.monotonic()
     with source.open_blob(layer.digest, layer.size) as raw:
@@ -143,6 +148,7 @@ def _build_one(
                 compression=compression,
                 span_size=options.span_size,
                 build_tool_identifier=options.build_tool_identifier,
+                progress=progress.counter(),
             )
         except UnsupportedCompression:
             raise
@@ -261,9 +267,10 @@ def build_plan(
             total / 1e6,
             min(options.workers, len(jobs)),
         )
+        progress = ByteProgress(total, "layers")
         with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(jobs)))) as pool:
             futures = {
-                digest: pool.submit(_build_one, source, layer, comp, options)
+                digest: pool.submit(_build_one, source, layer, comp, options, progress)
                 for digest, (layer, comp) in jobs.items()
             }
             for digest, future in futures.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -67,12 +68,16 @@ def run(args: argparse.Namespace) -> int:
         source = layer.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read layer {layer}: {exc.strerror}") from None
+    from soci_ci.app.progress import ByteProgress  # noqa: PLC0415
+
     with source:
+        progress = ByteProgress(os.fstat(source.fileno()).st_size, "the layer")
         result = build_ztoc(
             source,
             compression=compression,
             span_size=args.span_size,
             build_tool_identifier=args.build_tool_identifier,
+            progress=progress.counter(),
         )
     write_atomic(output, result.data)
     sys.stdout.write(f"{result.digest} {result.size}\n")
