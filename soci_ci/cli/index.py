@@ -34,8 +34,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("--format", choices=[f.value for f in IndexFormat], default="v2")
-    parser.add_argument("--span-size", type=int, default=DEFAULT_SPAN_SIZE, metavar="BYTES")
+    parser.add_argument(
+        "--format",
+        choices=[f.value for f in IndexFormat],
+        default="v2",
+        help="v2 (default): a SOCI-enabled image index; v1: an index manifest with a subject",
+    )
+    parser.add_argument(
+        "--span-size",
+        type=int,
+        default=DEFAULT_SPAN_SIZE,
+        metavar="BYTES",
+        help=f"uncompressed bytes between checkpoints (default {DEFAULT_SPAN_SIZE})",
+    )
     parser.add_argument(
         "--min-layer-size",
         type=int,
@@ -50,7 +61,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="OS/ARCH[/VARIANT]",
         help="index only these platforms (repeatable; default: all)",
     )
-    parser.add_argument("--build-tool-identifier", default=DEFAULT_BUILD_TOOL, metavar="TEXT")
+    parser.add_argument(
+        "--build-tool-identifier",
+        default=DEFAULT_BUILD_TOOL,
+        metavar="TEXT",
+        help=f'written into every zTOC and the index (default "{DEFAULT_BUILD_TOOL}"; '
+        '"AWS SOCI CLI v0.2" gives the official tool\'s bytes)',
+    )
     parser.add_argument(
         "--tag", help="tag of the SOCI-enabled image (v2; default: <source tag>-soci)"
     )
@@ -66,7 +83,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="xattr: mark layers without xattrs (com.amazon.soci.disable-xattrs)",
     )
-    parser.add_argument("--workers", type=int, default=None, help="parallel zTOC builds")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="parallel zTOC builds (default: CPU count)"
+    )
     parser.add_argument(
         "--force",
         action="store_true",
