@@ -39,6 +39,13 @@ def build_image(
     if builder == "buildx":
         log.info("building with BuildKit (docker buildx)")
         return build_with_buildx(spec)
+    if spec.platform and "," in spec.platform:
+        raise BuildError(
+            f"building several platforms ({spec.platform}) needs docker buildx; "
+            f"the {builder} builder makes one image",
+            hint="install the buildx plugin with a builder that supports multi-platform "
+            "builds, or build one platform",
+        )
     import docker  # noqa: PLC0415 - the Docker SDK is only needed here
 
     try:

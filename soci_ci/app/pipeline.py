@@ -56,11 +56,16 @@ class RunOptions:
     context: Path = Path()
     dockerfile: str = "Dockerfile"
     build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ()  # empty: the engine's own platform
     tags: tuple[str, ...] = ("{sha}",)
     build: bool = True
     soci: bool = True
     soci_format: str = "v2"
     soci_tag: str | None = None
+    soci_platforms: tuple[str, ...] = ()  # empty: every platform of the image
+    build_tool_identifier: str | None = None
     span_size: int | None = None
     min_layer_size: int | None = None
     verify: bool = True
@@ -198,6 +203,12 @@ class Pipeline:
             argv += ["--tag", f"{opts.repository}:{tag}"]
         for key, value in opts.build_args.items():
             argv += ["--build-arg", f"{key}={value}"]
+        for key, value in opts.labels.items():
+            argv += ["--label", f"{key}={value}"]
+        if opts.target:
+            argv += ["--target", opts.target]
+        for platform in opts.platforms:
+            argv += ["--platform", platform]
         return [*argv, "--output-json", str(self.work / "build.json")], ""
 
     def _after_build(self, outcome: StepOutcome) -> str:
@@ -222,6 +233,10 @@ class Pipeline:
             argv += ["--span-size", str(opts.span_size)]
         if opts.min_layer_size is not None:
             argv += ["--min-layer-size", str(opts.min_layer_size)]
+        for platform in opts.soci_platforms:
+            argv += ["--platform", platform]
+        if opts.build_tool_identifier:
+            argv += ["--build-tool-identifier", opts.build_tool_identifier]
         self.state.index_json = self.work / "index.json"
         return [*argv, "--output-json", str(self.state.index_json)], ""
 

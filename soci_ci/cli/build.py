@@ -30,7 +30,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--target")
-    parser.add_argument("--platform", metavar="OS/ARCH")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH",
+        help="target platform; repeat (or comma-separate) for several, which needs buildx",
+    )
     parser.add_argument("--network", help="network mode for RUN steps (e.g. none)")
     parser.add_argument("--pull", action="store_true", help="pull newer base images")
     parser.add_argument("--no-push", dest="push", action="store_false", help="build only")
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         build_args=parse_pairs(args.build_arg, "--build-arg"),
         labels=parse_pairs(args.label, "--label"),
         target=args.target,
-        platform=args.platform,
+        platform=",".join(p for arg in args.platform for p in arg.split(",") if p) or None,
         network=args.network,
         pull=args.pull,
         push=args.push,

@@ -189,6 +189,7 @@ def resolve_settings(
 def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
     """The pipeline's options, from the resolved config and the run arguments only."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
+    from soci_ci.config.resolve import Origin  # noqa: PLC0415
 
     config = resolved.config
     image, soci, report = config.image, config.soci, config.report
@@ -201,10 +202,20 @@ def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
         context=Path(image["context"]),
         dockerfile=str(image["dockerfile"]),
         build_args={str(k): str(v) for k, v in image["build_args"].items()},
+        target=image["target"],
+        labels={str(k): str(v) for k, v in image["labels"].items()},
+        # The default platform list is what the engine builds anyway: say it only when asked.
+        platforms=(
+            tuple(str(p) for p in image["platforms"])
+            if resolved.origin.get("image.platforms") is not Origin.DEFAULT
+            else ()
+        ),
         tags=tuple(str(t) for t in image["tags"]),
         soci=bool(soci["enabled"]),
         soci_format=str(soci["format"]),
         soci_tag=soci["tag"],
+        soci_platforms=tuple(str(p) for p in soci["platforms"]),
+        build_tool_identifier=soci["build_tool_identifier"],
         span_size=int(soci["span_size"]),
         min_layer_size=int(soci["min_layer_size"]),
         verify=bool(verify["enabled"]),

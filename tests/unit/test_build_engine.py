@@ -82,3 +82,12 @@ def test_buildx_command_line_and_metadata(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.builder == "buildx"
     assert result.pushed == dict.fromkeys(spec.tags, "sha256:" + "a" * 64)
     assert result.image_id == "sha256:" + "c" * 64
+
+
+def test_several_platforms_need_buildx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from soci_ci.cli import main
+
+    argv = ["build", "--context", str(tmp_path), "--no-push", "--builder", "sdk"]
+    assert main([*argv, "--platform", "linux/amd64", "--platform", "linux/arm64"]) == 5
+    err = capsys.readouterr().err
+    assert "several platforms (linux/amd64,linux/arm64) needs docker buildx" in err

@@ -103,6 +103,32 @@ def test_full_plan_without_probe(tmp_path: Path) -> None:
     assert summary.soci_index_digest == "sha256:cc"
 
 
+def test_build_and_index_options_become_flags(tmp_path: Path) -> None:
+    runner = FakeRunner(tmp_path)
+    options = _options(
+        tmp_path,
+        target="final",
+        labels={"team": "perf"},
+        platforms=("linux/arm64",),
+        soci_platforms=("linux/arm64",),
+        build_tool_identifier="AWS SOCI CLI v0.2",
+        verify=False,
+    )
+    Pipeline(options, CTX, runner).run()
+    build, index = runner.calls
+    for flag, value in (
+        ("--label", "team=perf"),
+        ("--target", "final"),
+        ("--platform", "linux/arm64"),
+    ):
+        assert build[build.index(flag) + 1] == value
+    for flag, value in (
+        ("--platform", "linux/arm64"),
+        ("--build-tool-identifier", "AWS SOCI CLI v0.2"),
+    ):
+        assert index[index.index(flag) + 1] == value
+
+
 def test_failed_step_stops_the_rest_and_keeps_its_exit_code(tmp_path: Path) -> None:
     runner = FakeRunner(tmp_path, fail={"index": StepOutcome(code=4, message="401 denied")})
     summary, code = Pipeline(_options(tmp_path), CTX, runner).run()

@@ -188,3 +188,23 @@ def test_file_errors_keep_their_line(workspace: Path, capsys: pytest.CaptureFixt
     assert capsys.readouterr().err.startswith(
         "error: .soci-ci.yml:3: probe.runs: 'abc' is not of type 'integer'"
     )
+
+
+def test_build_and_index_settings_reach_the_run_options(workspace: Path) -> None:
+    options = _options([], {})
+    assert (options.target, dict(options.labels), options.platforms) == (None, {}, ())
+    assert (options.soci_platforms, options.build_tool_identifier) == ((), None)
+    (workspace / ".soci-ci.yml").write_text(
+        CONFIG.replace(
+            "  tags: ['{sha}']\n",
+            "  tags: ['{sha}']\n  target: final\n  labels: {team: perf}\n"
+            "  platforms: [linux/arm64]\n",
+        ).replace("soci:\n", "soci:\n  platforms: [linux/arm64]\n  build_tool_identifier: X\n")
+    )
+    options = _options([], {})
+    assert (options.target, dict(options.labels), options.platforms) == (
+        "final",
+        {"team": "perf"},
+        ("linux/arm64",),
+    )
+    assert (options.soci_platforms, options.build_tool_identifier) == (("linux/arm64",), "X")
