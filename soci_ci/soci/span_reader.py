@@ -1,20 +1,24 @@
 """Random access into a gzip layer from a checkpoint, as a lazy loader does it.
 
-Given the compressed bytes of the spans that hold a file (starting one byte early when the
-checkpoint's `bits` are non-zero), inflate restarts from the checkpoint: raw deflate, the
-`bits` leftover bits primed, the 32 KiB window set as dictionary. A member boundary inside
-the range is crossed (trailer skipped, next member's header parsed).
+Given the compressed bytes of the spans that hold a file, as they arrive (starting one byte
+early when the checkpoint's `bits` are non-zero), inflate restarts from the checkpoint: raw
+deflate, the `bits` leftover bits primed, the 32 KiB window set as dictionary. A member
+boundary inside the range is crossed (trailer skipped, next member's header parsed).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
+from collections.abc import Iterator
+from typing import Any
 
 from soci_ci.errors import InputError
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.zlib_binding import (
     GZIP_AUTO_WINDOW_BITS,
     RAW_WINDOW_BITS,
+    Z_BUF_ERROR,
     Z_NO_FLUSH,
     Z_OK,
     Z_STREAM_END,
@@ -24,59 +28,85 @@ from soci_ci.soci.zlib_binding import (
 OUT_CHUNK = 1 << 18
 
 
-def inflate_from_checkpoint(
-    compressed: bytes, checkpoint: Checkpoint, skip: int, length: int
-) -> bytes:
-    """Uncompressed bytes [out+skip, out+skip+length) from `compressed` (which starts at the
-    checkpoint's `in` - 1 when `bits` != 0, else at `in`)."""
+def hash_from_checkpoint(
+    chunks: Iterator[bytes], checkpoint: Checkpoint, skip: int, length: int
+) -> str:
+    """SHA-256 (hex) of the uncompressed bytes [out+skip, out+skip+length).
+
+    `chunks` yields the compressed bytes in order, starting at the checkpoint's `in` - 1 when
+    `bits` != 0, else at `in`; they are inflated as they arrive, so memory stays at one chunk
+    and one output buffer whatever the file's size.
+    """
     lib = inflater()
     strm = lib.new_stream(RAW_WINDOW_BITS)
     ref = ctypes.byref(strm)
-    data = compressed
+    keep: list[Any] = [None]  # the input buffer inflate reads from, kept alive
+
+    def set_input(data: bytes) -> None:
+        buf = ctypes.create_string_buffer(data, len(data))
+        keep[0] = buf
+        strm.next_in = ctypes.addressof(buf)
+        strm.avail_in = len(data)
+
+    def unread() -> bytes:
+        buf = keep[0]
+        return bytes(buf.raw[len(buf.raw) - strm.avail_in :]) if buf is not None else b""
+
+    hasher = hashlib.sha256()
     try:
+        first = next(chunks, b"")
         if checkpoint.bits:
-            if not data:
+            if not first:
                 raise InputError("empty span range")
-            lib.prime(ref, checkpoint.bits, data[0] >> (8 - checkpoint.bits))
-            data = data[1:]
+            lib.prime(ref, checkpoint.bits, first[0] >> (8 - checkpoint.bits))
+            first = first[1:]
         if lib.set_dictionary(ref, checkpoint.window, len(checkpoint.window)) != Z_OK:
             raise InputError("zlib refused the checkpoint window")
-        in_buf = ctypes.create_string_buffer(data, len(data))
-        strm.next_in = ctypes.addressof(in_buf)
-        strm.avail_in = len(data)
+        set_input(first)
         out = ctypes.create_string_buffer(OUT_CHUNK)
         produced = 0
-        result = bytearray()
         want_end = skip + length
+        output_full = False
+        raw = True  # the checkpoint's member is inflated raw; later members as gzip
         while produced < want_end:
+            if strm.avail_in == 0 and not output_full:
+                chunk = next(chunks, b"")
+                if not chunk:
+                    raise InputError("span range ended before the file's last byte")
+                set_input(chunk)
             strm.next_out = ctypes.addressof(out)
             strm.avail_out = OUT_CHUNK
             ret = lib.inflate(ref, Z_NO_FLUSH)
             n = OUT_CHUNK - strm.avail_out
+            output_full = strm.avail_out == 0
             lo = max(skip - produced, 0)
             hi = min(want_end - produced, n)
             if hi > lo:
-                result += out.raw[lo:hi]
+                hasher.update(memoryview(out)[lo:hi])
             produced += n
             if ret == Z_STREAM_END:
                 if produced >= want_end:
                     break
-                # The member ended inside the range: skip its 8-byte trailer, next member.
-                consumed = len(data) - strm.avail_in
-                rest = data[consumed + 8 :]
+                # The member ended inside the range: the next one follows its 8-byte trailer,
+                # which raw inflate (the checkpoint's member) leaves unread and gzip mode (the
+                # members after it) checks and consumes itself.
+                rest = unread()
+                if raw:
+                    while len(rest) < 8 and (chunk := next(chunks, b"")):
+                        rest += chunk
+                    rest = rest[8:]
                 lib.end(ref)
                 strm = lib.new_stream(GZIP_AUTO_WINDOW_BITS)
                 ref = ctypes.byref(strm)
-                data = rest
-                in_buf = ctypes.create_string_buffer(data, len(data))
-                strm.next_in = ctypes.addressof(in_buf)
-                strm.avail_in = len(data)
+                raw = False
+                set_input(rest)
+                output_full = False
                 continue
+            if ret == Z_BUF_ERROR and n == 0 and strm.avail_in == 0:
+                continue  # needs the next chunk
             if ret != Z_OK:
                 raise InputError(f"inflate from checkpoint failed ({ret})")
-            if n == 0 and strm.avail_in == 0:
-                raise InputError("span range ended before the file's last byte")
-        return bytes(result)
+        return hasher.hexdigest()
     finally:
         lib.end(ref)
 

@@ -14,7 +14,7 @@ import bisect
 import hashlib
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -23,7 +23,7 @@ from soci_ci.errors import InputError
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
-from soci_ci.soci.span_reader import gzip_header_length, inflate_from_checkpoint
+from soci_ci.soci.span_reader import gzip_header_length, hash_from_checkpoint
 from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.ztoc_reader import (
     ALGORITHM_GZIP,
@@ -231,19 +231,46 @@ def sequential_hashes(stream: BinaryIO, gzip: bool, files: list[FileMetadata]) -
     return {off: h.hexdigest() for off, h in hashes.items()}
 
 
-def lazy_read(reader: BlobReader, spans: list[Span], e: FileMetadata) -> tuple[bytes, int]:
-    """The file's bytes fetched through its spans only; returns (bytes, compressed fetched)."""
+def lazy_read(reader: BlobReader, spans: list[Span], e: FileMetadata) -> tuple[str, int, int]:
+    """The SHA-256 of the file's bytes read through its spans only, as a lazy loader reads
+    them: one range request per span, inflated as it arrives (memory stays at one span).
+    Returns (hex digest, compressed bytes fetched, requests)."""
     starts = [s.u_start for s in spans]
     off, size = e.uncompressed_offset, e.uncompressed_size
     i = max(bisect.bisect_right(starts, off) - 1, 0)
     j = max(bisect.bisect_right(starts, off + size - 1) - 1, i)
-    first, last = spans[i], spans[j]
-    compressed = reader.read_range(first.c_start, last.c_end)
+    fetched = [0, 0]  # bytes, requests
+
+    def chunks() -> Iterator[bytes]:
+        pos = spans[i].c_start
+        for span in spans[i : j + 1]:
+            if span.c_end > pos:  # spans overlap by the byte a non-zero `bits` needs
+                data = reader.read_range(pos, span.c_end)
+                fetched[0] += len(data)
+                fetched[1] += 1
+                pos = span.c_end
+                yield data
+
+    first = spans[i]
     if first.checkpoint is None:
-        lo = off - first.u_start
-        return compressed[lo : lo + size], len(compressed)
-    data = inflate_from_checkpoint(compressed, first.checkpoint, off - first.u_start, size)
-    return data, len(compressed)
+        digest = _hash_slice(chunks(), off - first.u_start, size)
+    else:
+        digest = hash_from_checkpoint(chunks(), first.checkpoint, off - first.u_start, size)
+    return digest, fetched[0], fetched[1]
+
+
+def _hash_slice(chunks: Iterator[bytes], skip: int, length: int) -> str:
+    """SHA-256 of bytes [skip, skip+length) of the concatenated chunks (uncompressed layers)."""
+    hasher = hashlib.sha256()
+    at = 0
+    for chunk in chunks:
+        lo, hi = max(skip - at, 0), min(skip + length - at, len(chunk))
+        if hi > lo:
+            hasher.update(memoryview(chunk)[lo:hi])
+        at += len(chunk)
+        if at >= skip + length:
+            return hasher.hexdigest()
+    raise InputError("span range ended before the file's last byte")
 
 
 def verify_layer(
@@ -273,13 +300,15 @@ def verify_layer(
         truth = sequential_hashes(stream, z.algorithm == ALGORITHM_GZIP, chosen)
     for e in sorted(chosen, key=lambda e: e.uncompressed_offset):
         try:
-            data, fetched = lazy_read(reader, spans, e)
-            ok = hashlib.sha256(data).hexdigest() == truth.get(e.uncompressed_offset)
+            digest, fetched, requests = lazy_read(reader, spans, e)
+            ok = digest == truth.get(e.uncompressed_offset)
         except InputError as exc:
             check.problems.append(f"{_name(e)}: {exc}")
-            data, fetched, ok = b"", 0, False
+            fetched, requests, ok = 0, 0, False
         check.files.append(
-            FileCheck(name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=1, ok=ok)
+            FileCheck(
+                name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=requests, ok=ok
+            )
         )
         if not ok:
             check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")

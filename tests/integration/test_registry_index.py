@@ -94,7 +94,9 @@ def test_index_in_registry_equals_offline_bytes(
     verify = tmp_path / "verify.json"
     assert main(["verify", f"{registry.host}/team/app:1.0-soci", "--output-json", str(verify)]) == 0
     layer = json.loads(verify.read_text())["indexes"][0]["layers"][0]
-    assert layer["ok"] and all(f["requests"] == 1 for f in layer["files"])
+    # One Range request per span a file touches: small files one, the 12 MiB binary several.
+    assert layer["ok"] and all(f["requests"] >= 1 for f in layer["files"])
+    assert max(f["requests"] for f in layer["files"]) > 1
     assert min(f["fetched"] for f in layer["files"]) < layer["layer_size"] / 4
 
 

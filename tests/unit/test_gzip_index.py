@@ -143,3 +143,40 @@ def test_inflate_backend_is_chosen_by_the_environment(
     assert (
         "SOCI_CI_INFLATE='fastest': expected one of auto, zlib-ng, zlib" in capsys.readouterr().err
     )
+
+
+def test_lazy_reads_fetch_one_range_per_span_and_hold_one_span() -> None:
+    """A file over many spans and three gzip members: one request per span, exactly its
+    spans' bytes, no read larger than a span (the file is never held whole)."""
+    rng = random.Random(11)
+    big = rng.randbytes(700_000)  # about eleven 64 KiB spans, incompressible
+    tar = build_tar([Entry(name=b"small", data=b"x" * 100), Entry(name=b"big", data=big)]).data
+    layer = gz_members(tar, 3)  # the file crosses three member boundaries
+    ztoc_bytes = ztoc(layer, span=65536)
+    z = parse_ztoc(ztoc_bytes)
+    _, cps = parse_checkpoints(z.checkpoints_blob)
+    reads: list[int] = []
+
+    def read_range(a: int, b: int) -> bytes:
+        reads.append(b - a)
+        return layer[a:b]
+
+    desc = Descriptor(
+        media_type="application/vnd.oci.image.layer.v1.tar+gzip",
+        digest="sha256:" + "0" * 64,
+        size=len(layer),
+    )
+    reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=read_range)
+    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None)
+    assert check.problems == [] and all(f.ok for f in check.files)
+    entry = next(e for e in z.entries if e.name == b"big")
+    end = entry.uncompressed_offset + entry.uncompressed_size
+    outs = [c.out_offset for c in cps] + [z.uncompressed_archive_size]
+    touched = [
+        k for k in range(len(cps)) if outs[k] < end and outs[k + 1] > entry.uncompressed_offset
+    ]
+    ins = [c.in_offset for c in cps] + [len(layer)]
+    big_check = next(f for f in check.files if f.name == "big")
+    assert big_check.requests == len(touched) > 8
+    assert big_check.fetched == ins[touched[-1] + 1] - ins[touched[0]]
+    assert max(reads) <= max(b - a for a, b in itertools.pairwise(ins)) + 1
