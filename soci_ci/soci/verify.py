@@ -2,10 +2,12 @@
 
 Structural rules: index config media type, zTOC decodes, compression algorithm, checkpoint
 blob length, `max_span_id` against the checkpoints, one digest per span, strictly increasing
-spans (all but the last), a gzip header in front of span 0, TOC entries that do not overlap,
-span digests equal to the layer's bytes. Then, for every regular file (or a sample), the
-file is read using only its spans' compressed byte range and checkpoint, and compared with
-a sequential read of the whole layer. Works on any `ImageSource`.
+spans (all but the last), a gzip header in front of span 0, TOC entries that do not overlap.
+Then one sequential read of the whole layer gives the span digests (compared with the zTOC's)
+and the truth for every regular file (or a sample); each of those files is then read using
+only its spans' compressed bytes and checkpoint, one range request per span, and compared.
+So a registry layer is downloaded once, plus what the lazy reads fetch. Works on any
+`ImageSource`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from soci_ci.errors import InputError
-from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.span_reader import gzip_header_length, hash_from_checkpoint
@@ -177,40 +178,86 @@ def check_structure(
             check.problems.append(
                 f"span {i} compressed range {s.c_start}-{s.c_end} is outside the layer"
             )
-            continue
-        actual = sha256_digest(reader.read_range(s.c_start, s.c_end))
-        if actual != s.digest:
-            check.problems.append(
-                f"span {i} digest mismatch: zTOC {s.digest or '(none)'}, layer {actual}"
-            )
     return spans
+
+
+def check_span_digests(spans: list[Span], digests: list[str], check: LayerCheck) -> None:
+    """Compare the span digests computed while the layer streamed by with the zTOC's."""
+    for i, (span, actual) in enumerate(zip(spans, digests, strict=True)):
+        if actual != span.digest:
+            check.problems.append(
+                f"span {i} digest mismatch: zTOC {span.digest or '(none)'}, layer {actual}"
+            )
 
 
 def _name(e: FileMetadata) -> str:
     return e.name.decode("utf-8", "replace")
 
 
-def sequential_hashes(stream: BinaryIO, gzip: bool, files: list[FileMetadata]) -> dict[int, str]:
-    """sha256 of each file's bytes, read front to back from the whole layer."""
+class _SpanHasher:
+    """SHA-256 of each span's compressed bytes [c_start, c_end), fed the layer front to back
+    (consecutive spans may share one byte: a non-zero `bits` starts a span a byte early)."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+        self.hashers = [hashlib.sha256() for _ in spans]
+        self.first = 0  # spans before this one are complete
+
+    def update(self, at: int, raw: bytes) -> None:
+        end = at + len(raw)
+        k = self.first
+        while k < len(self.spans) and self.spans[k].c_start < end:
+            span = self.spans[k]
+            lo, hi = max(span.c_start, at), min(span.c_end, end)
+            if hi > lo:
+                self.hashers[k].update(memoryview(raw)[lo - at : hi - at])
+            if span.c_end <= end and k == self.first:
+                self.first += 1
+            k += 1
+
+    def digests(self) -> list[str]:
+        return ["sha256:" + h.hexdigest() for h in self.hashers]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SequentialRead:
+    files: dict[int, str]  # uncompressed offset -> sha256 hex of the file's bytes
+    span_digests: list[str]
+    error: str | None  # the layer stopped decompressing (spans were still hashed)
+
+
+def sequential_hashes(
+    stream: BinaryIO, gzip: bool, files: list[FileMetadata], spans: list[Span]
+) -> SequentialRead:
+    """One pass over the whole layer, front to back: sha256 of each file's bytes, and the
+    digest of each span's compressed bytes."""
     wanted = sorted(files, key=lambda e: e.uncompressed_offset)
     hashes: dict[int, hashlib._Hash] = {}
+    span_hasher = _SpanHasher(spans)
+    at = 0
     pos = 0
     k = 0
     active: list[FileMetadata] = []
     d = zlib.decompressobj(47) if gzip else None
+    error = None
     while True:
         raw = stream.read(1 << 20)
         if not raw:
             break
+        span_hasher.update(at, raw)
+        at += len(raw)
         chunks = [raw]
-        if d is not None:
+        if gzip:
             chunks = []
             data = raw
-            while data:
-                chunks.append(d.decompress(data))
-                data = d.unused_data
-                if data:
-                    d = zlib.decompressobj(47)
+            try:
+                while data and d is not None:
+                    chunks.append(d.decompress(data))
+                    data = d.unused_data
+                    if data:
+                        d = zlib.decompressobj(47)
+            except zlib.error as exc:
+                error, d = str(exc), None  # keep reading: the span digests still count
         for chunk in chunks:
             end = pos + len(chunk)
             while k < len(wanted) and wanted[k].uncompressed_offset < end:
@@ -228,7 +275,11 @@ def sequential_hashes(stream: BinaryIO, gzip: bool, files: list[FileMetadata]) -
                     still.append(e)
             active = still
             pos = end
-    return {off: h.hexdigest() for off, h in hashes.items()}
+    return SequentialRead(
+        files={off: h.hexdigest() for off, h in hashes.items()},
+        span_digests=span_hasher.digests(),
+        error=error,
+    )
 
 
 def lazy_read(reader: BlobReader, spans: list[Span], e: FileMetadata) -> tuple[str, int, int]:
@@ -297,7 +348,13 @@ def verify_layer(
     if sample is not None and sample < len(files):
         chosen = random.Random(seed).sample(files, sample)
     with reader.open_stream() as stream:
-        truth = sequential_hashes(stream, z.algorithm == ALGORITHM_GZIP, chosen)
+        read = sequential_hashes(stream, z.algorithm == ALGORITHM_GZIP, chosen, spans)
+    check_span_digests(spans, read.span_digests, check)
+    if read.error is not None:
+        check.problems.append(f"the layer does not decompress: {read.error}")
+    if check.problems:
+        return check
+    truth = read.files
     for e in sorted(chosen, key=lambda e: e.uncompressed_offset):
         try:
             digest, fetched, requests = lazy_read(reader, spans, e)
