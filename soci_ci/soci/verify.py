@@ -17,6 +17,7 @@ import hashlib
 import random
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -36,6 +37,7 @@ from soci_ci.soci.ztoc_reader import (
 )
 
 HEADER_ONLY = {b"hardlink", b"symlink", b"char", b"block", b"dir", b"fifo"}
+LAZY_READ_WORKERS = 8  # files read lazily at once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,13 +357,22 @@ def verify_layer(
     if check.problems:
         return check
     truth = read.files
-    for e in sorted(chosen, key=lambda e: e.uncompressed_offset):
+
+    def one(e: FileMetadata) -> tuple[str | None, int, int, str | None]:
         try:
-            digest, fetched, requests = lazy_read(reader, spans, e)
-            ok = digest == truth.get(e.uncompressed_offset)
+            return (*lazy_read(reader, spans, e), None)
         except InputError as exc:
-            check.problems.append(f"{_name(e)}: {exc}")
-            fetched, requests, ok = 0, 0, False
+            return None, 0, 0, str(exc)
+
+    # Several files at once, as a lazy loader would: round trips overlap, and inflate
+    # releases the GIL. Each read holds one span at a time.
+    ordered = sorted(chosen, key=lambda e: e.uncompressed_offset)
+    with ThreadPoolExecutor(max_workers=LAZY_READ_WORKERS) as pool:
+        results = list(pool.map(one, ordered))
+    for e, (digest, fetched, requests, error) in zip(ordered, results, strict=True):
+        if error is not None:
+            check.problems.append(f"{_name(e)}: {error}")
+        ok = digest is not None and digest == truth.get(e.uncompressed_offset)
         check.files.append(
             FileCheck(
                 name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=requests, ok=ok
