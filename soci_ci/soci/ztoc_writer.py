@@ -11,10 +11,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 
-from soci_ci.soci.flatbuf import _I64, _U32, Builder
+from soci_ci.soci.flatbuf import _U32, Builder
 from soci_ci.soci.tar_toc import FileMetadata
 
-_PAD = tuple(bytes(n) for n in range(8))
 _NUL_PAD = tuple(bytes(n + 1) for n in range(4))
 ALGORITHM_GZIP = 1  # the schema default: never written
 ALGORITHM_UNCOMPRESSED = 2
@@ -69,9 +68,9 @@ class _TableWriter:
     the length of mod_time, and (b) its shape: which optional numbers are non-zero and
     whether the table starts 8-aligned. Given those, every uoffset in the table is a
     constant and the vtable is the same, so the table is one `struct.pack` of the numbers.
-    The first entry of each shape goes through `_file_metadata` (which also writes the
-    vtable); later ones reuse it. Same bytes as the
-    generic builder calls; the tests compare with PyPI `flatbuffers`.
+    The first entry of each shape (and any entry with xattrs) goes through the generic
+    builder calls, which also write the vtable; later ones reuse it. Same bytes either way;
+    the tests compare with PyPI `flatbuffers`.
     """
 
     __slots__ = ("b", "rests", "vtables")
@@ -92,6 +91,9 @@ class _TableWriter:
         wide = False
         for i in range(len(entries) - 1, -1, -1):
             e = entries[i]
+            if e.xattrs:  # rare: the generic builder calls
+                offsets[i] = _file_metadata_reference(b, e)
+                continue
             off = b.offset
             mod_time = e.mod_time
             rest_key = (e.type, e.linkname, e.uname, e.gname, len(mod_time))
@@ -113,10 +115,9 @@ class _TableWriter:
                 e.devminor != 0,
             )
             vtable = vtables.get(shape)
-            if vtable is None or e.xattrs:
-                offsets[i] = _file_metadata(b, e)
-                if not e.xattrs:
-                    vtables[shape] = b.last_vtable
+            if vtable is None:  # the first of its shape also writes the vtable
+                offsets[i] = _file_metadata_reference(b, e)
+                vtables[shape] = b.last_vtable
                 continue
             size, pack, has_int64 = _template(shape)
             object_offset = table_start + size + 4
@@ -228,95 +229,8 @@ def _template(shape: tuple[int, ...]) -> tuple[int, Callable[..., bytes], bool]:
     return found
 
 
-def _file_metadata(b: Builder, e: FileMetadata) -> int:
-    """One FileMetadata table: the generic builder calls, inlined for speed (50k+ entries).
-
-    Same operations in the same order as `_file_metadata_reference`; the tests compare both
-    with PyPI `flatbuffers`.
-    """
-    if e.xattrs:
-        return _file_metadata_reference(b, e)
-    ap = b._parts.append
-    p32 = _U32.pack
-    p64 = _I64.pack
-    off = b.offset  # a multiple of 4 here: strings and tables end 4-aligned
-    b.minalign = max(b.minalign, 4)
-    # Six strings: [len][bytes][NUL][pad to 4], written name first (highest address).
-    offs = []
-    for text in (e.name, e.type, e.linkname, e.uname, e.gname, e.mod_time):
-        n = len(text)
-        pad = -(off + n + 1) & 3
-        ap(p32(n) + text + _NUL_PAD[pad])
-        off += pad + n + 5
-        offs.append(off)
-    s_name, s_type, s_link, s_uname, s_gname, s_mtime = offs
-    ap(b"\x00\x00\x00\x00")  # the xattrs vector, always written, here empty
-    off += 4
-    xattrs = object_end = off
-    v = [0] * 14
-    # The table, in the recipe's order. Offsets stay 4-aligned (every item is 4 or 8 bytes),
-    # so only the int64 fields may need 4 bytes of padding to reach 8.
-    ap(p32(off + 4 - s_name))
-    off += 4
-    v[0] = off
-    ap(p32(off + 4 - s_type))
-    off += 4
-    v[1] = off
-    for slot, value in ((2, e.uncompressed_offset), (3, e.uncompressed_size)):
-        if value:
-            if off & 7:
-                ap(_PAD[4])
-                off += 4
-            ap(p64(value))
-            off += 8
-            v[slot] = off
-    ap(p32(off + 4 - s_link))
-    off += 4
-    v[4] = off
-    if e.mode:
-        if off & 7:
-            ap(_PAD[4])
-            off += 4
-        ap(p64(e.mode))
-        off += 8
-        v[5] = off
-    if e.uid:
-        ap(p32(e.uid))
-        off += 4
-        v[6] = off
-    if e.gid:
-        ap(p32(e.gid))
-        off += 4
-        v[7] = off
-    ap(p32(off + 4 - s_uname))
-    off += 4
-    v[8] = off
-    ap(p32(off + 4 - s_gname))
-    off += 4
-    v[9] = off
-    ap(p32(off + 4 - s_mtime))
-    off += 4
-    v[10] = off
-    for slot, value in ((11, e.devmajor), (12, e.devminor)):
-        if value:
-            if off & 7:
-                ap(_PAD[4])
-                off += 4
-            ap(p64(value))
-            off += 8
-            v[slot] = off
-    ap(p32(off + 4 - xattrs))
-    off += 4
-    v[13] = off
-    if e.uncompressed_offset or e.uncompressed_size or e.mode or e.devmajor or e.devminor:
-        b.minalign = 8
-    b.offset = off
-    b._vtable = v
-    b._object_end = object_end
-    return b.end_object()
-
-
 def _file_metadata_reference(b: Builder, e: FileMetadata) -> int:
+    """One FileMetadata table with the generic builder calls, in the recipe's order."""
     name = b.create_string(e.name)
     type_ = b.create_string(e.type)
     linkname = b.create_string(e.linkname)
