@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,14 @@ def require(binary: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def skopeo(*args: str) -> bytes:
+    """Run skopeo, the independent client the tests cross-check pushes with; its stdout."""
+    require("skopeo")
+    done = subprocess.run(["skopeo", *args], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
 
 
 @pytest.fixture(params=["zlib-ng", "zlib"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from soci_ci.cli import main
-from tests.conftest import require
+from tests.conftest import skopeo
 from tests.servers.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -65,18 +65,9 @@ def test_build_push_and_index_the_pushed_digest(
     report = json.loads(out.read_text())
     digest = report["digest"]
     assert report["reference"] == f"{registry.host}/built/app@{digest}"
-    require("skopeo")
-    raw = subprocess.run(
-        [
-            "skopeo",
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            f"docker://{registry.host}/built/app@{digest}",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
+    raw = skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/built/app@{digest}"
+    )
     manifest = json.loads(raw)
     assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     # `--index` ran on exactly that digest: the SOCI-enabled tag names it as the original.

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests.conftest import require
+from tests.servers.dockerd import import_image
 
 pytestmark = pytest.mark.integration
 
@@ -184,13 +185,7 @@ def action_image(docker_engine: str) -> Iterator[dict[str, str]]:
     require("docker")
     require("busybox")
     env = {**os.environ, "DOCKER_HOST": docker_engine, "DOCKER_BUILDKIT": "0"}
-    subprocess.run(
-        ["docker", "import", "-", BASE],
-        input=_rootfs_tar(),
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    import_image(docker_engine, BASE, _rootfs_tar())
     build = subprocess.run(
         [
             "docker",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
-from tests.conftest import require
+from tests.conftest import skopeo
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
 
@@ -32,17 +31,8 @@ def example_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def push(layout: Path, registry: Registry, repo: str) -> None:
-    require("skopeo")
-    subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--dest-tls-verify=false",
-            f"oci:{layout}:app",
-            f"docker://{registry.host}/{repo}:1",
-        ],
-        check=True,
-        capture_output=True,
+    skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{layout}:app", f"docker://{registry.host}/{repo}:1"
     )
 
 

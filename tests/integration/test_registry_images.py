@@ -5,7 +5,6 @@ registry; the bytes pushed equal the offline form's, only indexable layers are d
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.registry.client import RegistryClient
-from tests.conftest import require
+from tests.conftest import skopeo
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.registry import Registry
 from tests.unit.test_index_images import multi_platform
@@ -75,33 +74,18 @@ def test_multi_platform_with_attestations_matches_offline_bytes(
     assert [d for d in downloaded if d in layers] == sorted(indexed)
     assert client.get_manifest("mp/app", "v1").digest == original
     # skopeo, an independent client, reads and copies the SOCI-enabled image back out.
-    require("skopeo")
-    raw = subprocess.run(
-        [
-            "skopeo",
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            f"docker://{registry.host}/mp/app:v1-soci",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
+    raw = skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/mp/app:v1-soci"
+    )
     assert raw == soci_image.data
     back = tmp_path / "back"
-    copied = subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--all",
-            "--src-tls-verify=false",
-            f"docker://{registry.host}/mp/app:v1-soci",
-            f"oci:{back}:x",
-        ],
-        check=False,
-        capture_output=True,
+    skopeo(
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        f"docker://{registry.host}/mp/app:v1-soci",
+        f"oci:{back}:x",
     )
-    assert copied.returncode == 0, copied.stderr.decode()
     for digest in reachable[1:]:
         assert blob_path(back, digest).read_bytes() == blob_path(layout, digest).read_bytes()
     # skopeo 1.9 re-serializes the top index with image-spec 1.0 types: `artifactType` on

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,11 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
-from tests.conftest import require
+from tests.conftest import skopeo
 from tests.servers.registry import Registry, make_ca_and_cert
 from tests.servers.token_server import TokenServer
 
 pytestmark = pytest.mark.integration
-
-
-def skopeo(*args: str) -> bytes:
-    require("skopeo")
-    return subprocess.run(["skopeo", *args], check=True, capture_output=True).stdout
 
 
 def push_example(tmp_path: Path, dest: str, *creds: str) -> Path:

@@ -99,13 +99,14 @@ def busybox_rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
-def import_base_image(docker_host: str) -> str:
+def import_image(docker_host: str, name: str, rootfs: bytes) -> str:
+    """`docker import` a root filesystem tar as image `name` (nothing is ever pulled)."""
     env = {**os.environ, "DOCKER_HOST": docker_host}
     subprocess.run(
-        ["docker", "import", "-", BASE_IMAGE],
-        input=busybox_rootfs_tar(),
-        env=env,
-        check=True,
-        capture_output=True,
+        ["docker", "import", "-", name], input=rootfs, env=env, check=True, capture_output=True
     )
-    return BASE_IMAGE
+    return name
+
+
+def import_base_image(docker_host: str) -> str:
+    return import_image(docker_host, BASE_IMAGE, busybox_rootfs_tar())

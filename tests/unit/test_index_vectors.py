@@ -68,21 +68,9 @@ def test_index_command_writes_the_vector_bytes(
     case = vectors / "index" / "example-image" / f"min-layer-size-{min_size}"
     root = example_image_layout(tmp_path / "img")
     report = tmp_path / "report.json"
-    assert (
-        main(
-            [
-                "index",
-                f"oci:{root}:latest",
-                "--min-layer-size",
-                min_size,
-                "--build-tool-identifier",
-                TOOL,
-                "--output-json",
-                str(report),
-            ]
-        )
-        == 0
-    )
+    argv = ["index", f"oci:{root}:latest", "--min-layer-size", min_size]
+    argv += ["--build-tool-identifier", TOOL, "--output-json", str(report)]
+    assert main(argv) == 0
     for name in ("soci_index_v2.json", "converted_manifest.json", "oci_index.json"):
         data = (case / name).read_bytes()
         assert blob(root, data).read_bytes() == data
@@ -103,21 +91,7 @@ def test_index_command_writes_the_vector_bytes(
         layer["skipped"] for layer in expected["layers"] if "skipped" in layer
     ]
     # Rerun: nothing new to write, and it says so.
-    assert (
-        main(
-            [
-                "index",
-                f"oci:{root}:latest",
-                "--min-layer-size",
-                min_size,
-                "--build-tool-identifier",
-                TOOL,
-                "--output-json",
-                str(report),
-            ]
-        )
-        == 0
-    )
+    assert main(argv) == 0
     assert json.loads(report.read_text())["outcome"] == "up-to-date"
 
 
