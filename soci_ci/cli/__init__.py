@@ -95,13 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if inflate:
         from soci_ci.soci.zlib_binding import BACKENDS, choose_inflater  # noqa: PLC0415
 
-        if inflate not in BACKENDS:
+        try:
+            choose_inflater(inflate)
+        except ValueError:
             report_error(
                 UsageError(f"{INFLATE_ENV}={inflate!r}: expected one of {', '.join(BACKENDS)}"),
                 debug=debug,
             )
             return int(ExitCode.USAGE)
-        choose_inflater(inflate)
     parser = build_parser()
     args = parser.parse_args(args_list)
     _setup_logging(debug=debug, quiet=bool(getattr(args, "quiet", False)))

@@ -134,8 +134,7 @@ def inflater() -> Inflater:
 
 @cache
 def load_inflater(backend: str) -> Inflater:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown inflate backend {backend!r}")
+    """One of `BACKENDS`, loaded once."""
     if backend in ("auto", "zlib-ng"):
         found = _zlib_ng()
         if found is not None:
