@@ -1,10 +1,9 @@
-"""Locate `shared/vectors` (beside the repository) and build layouts from them."""
+"""The repository's test vectors (tests/data/vectors) and layouts built from them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def vectors_dir() -> Path:
-    override = os.environ.get("SOCI_CI_VECTORS")
-    candidates = [Path(override)] if override else []
-    candidates += [REPO.parent / "shared" / "vectors", REPO / "shared" / "vectors"]
-    for path in candidates:
-        if (path / "expected").is_dir():
-            return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"shared/vectors not found (looked in {candidates}); CI must run them")
-    pytest.skip("shared/vectors not found beside the repository (set SOCI_CI_VECTORS)")
+    """The byte-identity vectors, kept in the repository (tests/data/vectors, see its README)."""
+    path = REPO / "tests" / "data" / "vectors"
+    if not (path / "expected").is_dir():
+        pytest.fail(f"{path} is missing: the vectors are part of the repository")
+    return path
 
 
 def write_blob(root: Path, data: bytes) -> str:
