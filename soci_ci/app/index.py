@@ -36,6 +36,7 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
+from soci_ci.oci.referrers import referrers_tag
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
@@ -399,7 +400,7 @@ def referrers_fallback(
     subject_digest: str, index_item: PlanItem, existing: TagReader | None
 ) -> tuple[str, PlanItem]:
     """The OCI referrers tag schema: an image index tagged `sha256-<hex>` listing referrers."""
-    tag = subject_digest.replace(":", "-")
+    tag = referrers_tag(subject_digest)
     manifest = Manifest.from_json(load_json(index_item.data, "SOCI index"))
     desc = descriptor_for(
         index_item.data,

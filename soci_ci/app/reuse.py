@@ -30,6 +30,7 @@ from soci_ci.app.index_model import LayerReport, LayerRows, TagReader, Target
 from soci_ci.errors import InputError, RegistryError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
+from soci_ci.oci.referrers import referrers_tag
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import Conversion, PlatformSoci, convert
@@ -180,7 +181,7 @@ class _Checker:
                 digest=target.image.digest,
                 size=target.image.size,
             )
-            listed = self.dest.read_tag(target.image.digest.replace(":", "-", 1))
+            listed = self.dest.read_tag(referrers_tag(target.image.digest))
             if listed is None:
                 raise NotReusable(f"no referrers of {target.image.digest[:19]}")
             candidates = [

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from soci_ci import __version__
-from soci_ci.errors import ExitCode, SociCiError, UsageError
+from soci_ci.cli.environment import (
+    GITHUB_ACTIONS,
+    RUNNER_DEBUG,
+    process_environment,
+    read_environment,
+)
+from soci_ci.errors import ExitCode, SociCiError
 
 # Order is the order shown in `soci-ci --help`.
 COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
 
 log = logging.getLogger("soci_ci")
-INFLATE_ENV = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib
-
-
-def _debug_requested(argv: Sequence[str]) -> bool:
-    return "--debug" in argv or os.environ.get("RUNNER_DEBUG") == "1"
 
 
 class _Version(argparse.Action):
@@ -71,7 +71,7 @@ def _setup_logging(*, debug: bool, quiet: bool) -> None:
     root.propagate = False
 
 
-def report_error(exc: SociCiError, *, debug: bool) -> None:
+def report_error(exc: SociCiError, *, debug: bool, annotate: bool = True) -> None:
     """One line on stderr (plus a hint line); a GitHub annotation when running in Actions."""
     if debug:
         traceback.print_exception(exc)
@@ -79,7 +79,7 @@ def report_error(exc: SociCiError, *, debug: bool) -> None:
     print(f"error: {message}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {exc.hint}", file=sys.stderr)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if annotate and process_environment().get(GITHUB_ACTIONS) == "true":
         title = type(exc).__name__
         print(f"::error title=soci-ci {title}::{_escape_command(message)}", file=sys.stderr)
 
@@ -90,22 +90,20 @@ def _escape_command(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    debug = _debug_requested(args_list)
-    inflate = os.environ.get(INFLATE_ENV, "").strip()
-    if inflate:
-        from soci_ci.soci.zlib_binding import BACKENDS, choose_inflater  # noqa: PLC0415
+    debug = "--debug" in args_list or process_environment().get(RUNNER_DEBUG) == "1"
+    try:
+        environment = read_environment(process_environment())
+        if environment.inflate:
+            from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
 
-        try:
-            choose_inflater(inflate)
-        except ValueError:
-            report_error(
-                UsageError(f"{INFLATE_ENV}={inflate!r}: expected one of {', '.join(BACKENDS)}"),
-                debug=debug,
-            )
-            return int(ExitCode.USAGE)
+            choose_inflater(environment.inflate)
+    except SociCiError as exc:
+        report_error(exc, debug=debug)
+        return int(exc.exit_code)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    _setup_logging(debug=debug, quiet=bool(getattr(args, "quiet", False)))
+    args.environment = environment
+    _setup_logging(debug=debug, quiet=args.quiet)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return int(func(args))

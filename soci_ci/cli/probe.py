@@ -1,27 +1,23 @@
 """`soci-ci probe`: time Fargate cold starts of the same image with and without SOCI.
 
-Only argument handling lives here; boto3 and the probe package are imported inside ``run``
-so that `soci-ci` starts fast.
+Only argument handling lives here: the settings come from the config's ``probe`` section
+(`--config`), the flags override some of them; the work is `soci_ci.app.measure.run_probe`.
+AWS endpoints: botocore's ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS`` variables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Mapping
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from soci_ci.errors import ConfigError, UsageError
+from soci_ci.errors import UsageError
 
 if TYPE_CHECKING:
-    from soci_ci.probe.runner import Arm
-    from soci_ci.probe.settings import ProbeSettings
-
-log = logging.getLogger("soci_ci.probe")
+    from soci_ci.app.options import ProbeImages
+    from soci_ci.config.model import Config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +33,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--output-markdown", type=Path, metavar="FILE", help="write the table")
     parser.add_argument("--region", help="AWS region (default: probe.region, then boto3)")
     parser.add_argument("--cluster", help="ECS cluster (default: probe.cluster)")
-    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # tests: a local moto server
     parser.add_argument("--image-no-soci", metavar="REF", help="repository@digest without SOCI")
     parser.add_argument("--image-soci", metavar="REF", help="repository@digest with SOCI (v2)")
     parser.add_argument("--image-baseline", metavar="REF", help="optional third arm")
@@ -50,54 +45,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="image with sh + wget for the snapshotter check "
         "(default: public.ecr.aws/docker/library/busybox:stable)",
     )
-    parser.add_argument("--poll-seconds", type=float, default=3.0, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
-def load_probe_settings(path: Path | None) -> ProbeSettings:
-    """The ``probe`` section through the config loader (or plain YAML without it)."""
-    from soci_ci.probe.settings import ProbeSettings  # noqa: PLC0415 - keep startup fast
+def load(path: Path | None) -> Config:
+    """The config file, or the schema's defaults without one."""
+    from soci_ci.config import load_config, load_config_text  # noqa: PLC0415
 
-    if path is None:
-        return ProbeSettings.from_mapping({})
-    try:
-        loader = getattr(import_module("soci_ci.config"), "load_config", None)
-    except ImportError:
-        loader = None
-    section: Any
-    if loader is not None:
-        config = loader(path)
-        section = config.get("probe") if isinstance(config, Mapping) else config.probe
-        if isinstance(section, ProbeSettings):
-            return section
-    else:
-        import yaml  # noqa: PLC0415 - keep startup fast
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-        section = data.get("probe") if isinstance(data, dict) else None
-    return ProbeSettings.from_mapping(section or {})
+    return load_config_text("version: 1\n") if path is None else load_config(path)
 
 
-def _arms(args: argparse.Namespace, settings: ProbeSettings) -> list[Arm]:
+def _images(args: argparse.Namespace, baseline: str | None) -> ProbeImages:
+    from soci_ci.app.options import ProbeImages  # noqa: PLC0415
     from soci_ci.probe import arms  # noqa: PLC0415 - keep startup fast
 
-    baseline = args.image_baseline or settings.baseline_image
     if args.index_json is not None:
         if args.image_no_soci or args.image_soci:
             raise UsageError("use either --index-json or --image-no-soci/--image-soci")
-        try:
-            report = json.loads(args.index_json.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read --index-json {args.index_json}: {exc}") from exc
-        return arms.from_index_report(report, baseline=baseline)
+        from soci_ci.app.measure import read_json  # noqa: PLC0415
+
+        found = arms.from_index_report(read_json(args.index_json, "--index-json"))
+        by_name = {str(a.name): a.image for a in found}
+        return ProbeImages(no_soci=by_name["no-soci"], soci=by_name["soci"], baseline=baseline)
     if not (args.image_no_soci and args.image_soci):
         raise UsageError("give --image-no-soci and --image-soci, or --index-json")
-    return arms.from_refs(no_soci=args.image_no_soci, soci=args.image_soci, baseline=baseline)
+    return ProbeImages(no_soci=args.image_no_soci, soci=args.image_soci, baseline=baseline)
 
 
 def _progress(line: str) -> None:
@@ -105,53 +77,24 @@ def _progress(line: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import secrets  # noqa: PLC0415 - keep startup fast
-    import time  # noqa: PLC0415
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from soci_ci.app.measure import run_probe  # noqa: PLC0415 - boto3 lazily
+    from soci_ci.app.options import ProbeOptions  # noqa: PLC0415
+    from soci_ci.report.probe import render  # noqa: PLC0415
 
-    import boto3  # noqa: PLC0415 - boto3 takes ~0.3 s to import
-    from botocore.config import Config  # noqa: PLC0415
-
-    from soci_ci.errors import ProbeError  # noqa: PLC0415
-    from soci_ci.probe import markdown  # noqa: PLC0415
-    from soci_ci.probe.ecs import EcsApi, Retrier  # noqa: PLC0415
-    from soci_ci.probe.logs import LogsApi  # noqa: PLC0415
-    from soci_ci.probe.runner import Probe, signal_guard  # noqa: PLC0415
-    from soci_ci.probe.task_definition import DEFAULT_SIDECAR_IMAGE  # noqa: PLC0415
-
-    settings = load_probe_settings(args.config).with_overrides(runs=args.runs, cluster=args.cluster)
-    probe_arms = _arms(args, settings)
-    session = boto3.session.Session(region_name=args.region or settings.region)
-    region = session.region_name
-    if not region:
-        raise ProbeError(
-            "no AWS region", hint="set probe.region, --region or AWS_REGION/AWS_DEFAULT_REGION"
-        )
-    botocore_config = Config(retries={"mode": "adaptive", "max_attempts": 5})
-    ecs_client = session.client("ecs", endpoint_url=args.endpoint_url, config=botocore_config)
-    logs_client = session.client("logs", endpoint_url=args.endpoint_url, config=botocore_config)
-    retrier = Retrier(sleep=time.sleep)
-    now = datetime.now(UTC)
-    run_id = f"soci-ci-probe-{now:%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
-    probe = Probe(
-        ecs=EcsApi(ecs_client, cluster=settings.cluster, retrier=retrier),
-        logs=LogsApi(logs_client, retrier=retrier),
+    probe = load(args.config).probe
+    settings = probe.settings.with_overrides(runs=args.runs, cluster=args.cluster)
+    images = _images(args, args.image_baseline or settings.baseline_image)
+    options = ProbeOptions(
+        images=images,
         settings=settings,
-        arms=probe_arms,
-        region=region,
-        run_id=run_id,
-        clock=lambda: datetime.now(UTC),
-        sleep=time.sleep,
-        progress=_progress,
-        poll_seconds=args.poll_seconds,
-        sidecar_image=args.sidecar_image or DEFAULT_SIDECAR_IMAGE,
+        region=args.region,
+        poll_seconds=probe.poll_seconds,
+        sidecar_image=args.sidecar_image,
     )
-    _progress(f"probe {run_id}: {len(probe_arms)} arm(s) x {settings.runs} run(s) in {region}")
-    with signal_guard():
-        result = probe.run()
+    result = run_probe(options, progress=_progress)
     if args.output_json is not None:
         args.output_json.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    table = markdown.render(result)
+    table = render(result)
     if args.output_markdown is not None:
         args.output_markdown.write_text(table, encoding="utf-8")
     sys.stdout.write(table)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from soci_ci.app.stores import RegistryOptions
+from soci_ci.app.options import RegistryOptions
+from soci_ci.cli.environment import REGISTRY_PASSWORD, REGISTRY_USERNAME, Environment
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,26 +24,37 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--username",
-        default=os.environ.get("SOCI_CI_REGISTRY_USERNAME"),
-        help="registry user (env SOCI_CI_REGISTRY_USERNAME); default: Docker config, ECR",
+        help=f"registry user (env {REGISTRY_USERNAME}); default: Docker config, ECR",
     )
     group.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from stdin (else env SOCI_CI_REGISTRY_PASSWORD)",
+        help=f"read the password from stdin (else env {REGISTRY_PASSWORD})",
     )
 
 
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
-    password = os.environ.get("SOCI_CI_REGISTRY_PASSWORD")
+    """The registry options of one command; stdin (``--password-stdin``) is read once."""
+    env: Environment = args.environment
+    password = env.registry_password
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     return RegistryOptions(
         plain_http=args.plain_http,
         ca_file=args.ca_file,
         insecure=args.insecure,
-        username=args.username,
+        username=args.username or env.registry_username,
         password=password,
-        timeout=float(os.environ.get("SOCI_CI_REGISTRY_TIMEOUT", "60")),
-        retry_base=float(os.environ.get("SOCI_CI_RETRY_BASE_SECONDS", "0.5")),
+        timeout=env.registry_timeout,
+        retry_base=env.retry_base,
+    )
+
+
+def environment_registry_options(env: Environment) -> RegistryOptions:
+    """`soci-ci run`: the registry login and timeouts come from the environment only."""
+    return RegistryOptions(
+        username=env.registry_username,
+        password=env.registry_password,
+        timeout=env.registry_timeout,
+        retry_base=env.retry_base,
     )

@@ -21,18 +21,23 @@ test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The work its
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soci_ci.errors import SociCiError, UsageError
+from soci_ci.errors import ExitCode, SociCiError, UsageError
 
 if TYPE_CHECKING:
-    from soci_ci.app.pipeline import RunOptions, StepOutcome
+    from soci_ci.app.pipeline import RunOptions
+    from soci_ci.app.run_model import RunSummary
+    from soci_ci.ci.context import CiContext
+    from soci_ci.cli.environment import Environment
     from soci_ci.config.resolve import Resolved
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = ".soci-ci.yml"
 DEFAULT_WORK_DIR = ".soci-ci"
@@ -55,7 +60,6 @@ INPUTS: dict[str, str] = {
     "work-dir": "SOCI_CI_WORK_DIR",
     "explain": "SOCI_CI_EXPLAIN",
 }
-ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
 _FLAG_SPELLING = {"tags": "--tag"}
 
 
@@ -106,7 +110,6 @@ class RunArguments:
     image: str | None = None
     work_dir: Path = Path(DEFAULT_WORK_DIR)
     explain: bool = False
-    ecs_endpoint: str | None = None
 
 
 def _flag_value(value: Any) -> Any:
@@ -169,7 +172,6 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         image=image,
         work_dir=Path(work_dir or DEFAULT_WORK_DIR),
         explain=explain is not None and parse_bool(explain, where=where),
-        ecs_endpoint=environ.get(ECS_ENDPOINT_ENV, "").strip() or None,
     )
 
 
@@ -186,111 +188,155 @@ def resolve_settings(
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
 
 
-def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
-    """The pipeline's options, from the resolved config and the run arguments only."""
+def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -> RunOptions:
+    """The pipeline's options, from the resolved config, the run arguments and the environment."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
+    from soci_ci.cli.registry_args import environment_registry_options  # noqa: PLC0415
     from soci_ci.config.resolve import Origin  # noqa: PLC0415
 
     config = resolved.config
-    image, soci, report = config.image, config.soci, config.report
-    verify = soci["verify"]
+    # The default platform list is what the engine builds anyway: say it only when asked.
+    explicit = resolved.origin.get("image.platforms") is not Origin.DEFAULT
     return RunOptions(
-        config_path=arguments.config_path,
-        settings=resolved.merged,
-        repository=image["repository"],
+        config=config,
         image=arguments.image,
-        context=Path(image["context"]),
-        dockerfile=str(image["dockerfile"]),
-        build_args={str(k): str(v) for k, v in image["build_args"].items()},
-        target=image["target"],
-        labels={str(k): str(v) for k, v in image["labels"].items()},
-        # The default platform list is what the engine builds anyway: say it only when asked.
-        platforms=(
-            tuple(str(p) for p in image["platforms"])
-            if resolved.origin.get("image.platforms") is not Origin.DEFAULT
-            else ()
-        ),
-        tags=tuple(str(t) for t in image["tags"]),
-        soci=bool(soci["enabled"]),
-        soci_format=str(soci["format"]),
-        soci_tag=soci["tag"],
-        soci_platforms=tuple(str(p) for p in soci["platforms"]),
-        build_tool_identifier=soci["build_tool_identifier"],
-        span_size=int(soci["span_size"]),
-        min_layer_size=int(soci["min_layer_size"]),
-        verify=bool(verify["enabled"]),
-        verify_sample=int(verify["sample"]),
-        probe=bool(config.probe["enabled"]),
-        gate=config.has_thresholds,
-        ecs_endpoint=arguments.ecs_endpoint,
-        baseline_store=config.baseline["store"],
-        comment=bool(report["comment"]),
-        summary=bool(report["summary"]),
-        junit=Path(report["junit"]) if report["junit"] else None,
+        build_platforms=config.image.platforms if explicit else (),
+        registry=environment_registry_options(env),
         work_dir=arguments.work_dir,
+        secrets=tuple(s for s in (env.registry_password,) if s),
     )
 
 
-def _run_step(argv: list[str]) -> StepOutcome:
-    """One documented command, in-process; errors become an outcome with their message."""
-    from soci_ci.app.pipeline import StepOutcome  # noqa: PLC0415
-    from soci_ci.cli import build_parser, report_error  # noqa: PLC0415
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Reporting:
+    """How the report goes out: known even when the config could not be read."""
+
+    comment: bool = True
+    summary: bool = True
+    junit: Path | None = None
+    config_file: str | None = None
+
+
+def _reporting(config: Any, config_path: Path | None) -> _Reporting:
+    report = config.report
+    return _Reporting(
+        comment=report.comment,
+        summary=report.summary,
+        junit=Path(report.junit) if report.junit else None,
+        config_file=str(config_path) if config_path else None,
+    )
+
+
+def _fallback_reporting(args: argparse.Namespace, environ: Mapping[str, str]) -> _Reporting:
+    """Reporting settings without the file (it is what failed): flags and environment, else
+    the defaults; a value that is itself broken falls back to its default."""
+    from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return StepOutcome(code=int(exc.code or 2), message="bad arguments: " + " ".join(argv))
-    try:
-        return StepOutcome(code=int(args.func(args)))
-    except SociCiError as exc:
-        report_error(exc, debug=False)
-        return StepOutcome(code=int(exc.exit_code), message=" ".join(str(exc).split()))
+        flags, labels = config_flags(args, environ)
+        return _reporting(resolve({}, env=environ, flags=flags, labels=labels).config, None)
+    except SociCiError:
+        return _Reporting()
 
 
-def run(args: argparse.Namespace) -> int:
-    from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
-    from soci_ci.ci.context import Provider, detect_context  # noqa: PLC0415
+def _context(env: Environment, *, comment: bool) -> CiContext:
+    from soci_ci.ci.context import detect_context  # noqa: PLC0415
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
-    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
 
-    environ = os.environ
-    arguments = run_arguments(args, environ)
-    config_path = arguments.config_path
-    resolved = resolve_settings(args, environ, config_path)
-    if arguments.explain:
-        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
-        for line in resolved.explain():
-            print(line)
-        return 0
-    options = run_options(resolved, arguments)
-
     event_text = None
-    if environ.get("GITHUB_EVENT_PATH"):
+    if env.event_path:
         try:
-            event_text = Path(environ["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8")
+            event_text = Path(env.event_path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
-    in_actions = environ.get("GITHUB_ACTIONS") == "true"
-    token = resolve_token(environ) if options.comment else None
-    if token and in_actions:
+    token = resolve_token(env.raw) if comment else None
+    if token and env.github_actions:
         for line in format_mask(token):
             print(line, flush=True)
-    ctx = detect_context(environ, event_text, token=token)
-    summary, code = Pipeline(options, ctx, _run_step).run()
-    published = publish(
-        summary,
-        ctx,
-        PublishOptions(
-            comment=options.comment,
-            summary=options.summary,
-            junit=options.junit,
-            config_file=str(config_path) if config_path else None,
-        ),
-    )
+    return detect_context(env.raw, event_text, token=token)
+
+
+def _safe_context(env: Environment, *, comment: bool) -> CiContext:
+    """The context for a failure report: without the event or the token if those fail."""
+    from soci_ci.ci.context import CiContext, Provider, detect_context  # noqa: PLC0415
+
+    try:
+        return _context(env, comment=comment)
+    except Exception:  # the report must still go out
+        log.debug("run: context detection failed", exc_info=True)
+    try:
+        return detect_context(env.raw, None, token=None)
+    except Exception:  # the report must still go out
+        log.debug("run: context detection failed again", exc_info=True)
+    return CiContext(provider=Provider.LOCAL)
+
+
+def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: int) -> int:
+    from soci_ci.ci.context import Provider  # noqa: PLC0415
+    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+
+    try:
+        published = publish(
+            summary,
+            ctx,
+            PublishOptions(
+                comment=reporting.comment,
+                summary=reporting.summary,
+                junit=reporting.junit,
+                config_file=reporting.config_file,
+            ),
+        )
+    except SociCiError as exc:
+        print(f"error: the report could not be written: {exc}", file=sys.stderr)
+        return code or int(exc.exit_code)
+    except OSError as exc:
+        print(f"error: the report could not be written: {exc.strerror}", file=sys.stderr)
+        return code or int(ExitCode.USAGE)
     print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:
             print(f"warning: {published.comment_note}", file=sys.stderr)
         return int(published.comment_error.exit_code)
     return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from soci_ci.app.pipeline import AppSteps, Pipeline, setup_failure  # noqa: PLC0415
+
+    env: Environment = args.environment
+    environ = env.raw
+    try:
+        arguments = run_arguments(args, environ)
+        resolved = resolve_settings(args, environ, arguments.config_path)
+    except SociCiError as exc:
+        report_failure(exc)
+        reporting = _fallback_reporting(args, environ)
+        ctx = _safe_context(env, comment=reporting.comment)
+        return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
+    if arguments.explain:
+        print(f"soci-ci run: config file {arguments.config_path or '(none)'}", file=sys.stderr)
+        for line in resolved.explain():
+            print(line)
+        return 0
+    reporting = _reporting(resolved.config, arguments.config_path)
+    try:
+        options = run_options(resolved, arguments, env)
+        ctx = _context(env, comment=reporting.comment)
+    except SociCiError as exc:
+        report_failure(exc)
+        ctx = _safe_context(env, comment=reporting.comment)
+        return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
+    try:
+        summary = Pipeline(options, ctx, AppSteps()).run()
+    except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
+        log.debug("run: pipeline raised", exc_info=True)
+        summary = setup_failure(exc, ctx, secrets=options.secrets)
+    return _publish(summary, ctx, reporting, int(summary.exit_code))
+
+
+def report_failure(exc: SociCiError) -> None:
+    """The error on stderr (and as an annotation), as the single commands print it."""
+    from soci_ci.cli import report_error  # noqa: PLC0415
+
+    report_error(exc, debug=False, annotate=False)  # the report's annotation says it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe.model import (
     ArmName,
     ArmResult,
@@ -10,6 +11,7 @@ from soci_ci.probe.model import (
     PhaseStats,
     ProbeResult,
 )
+from soci_ci.report.comment import md_code, md_text
 
 _SOCI_LABEL = {ArmName.NO_SOCI: "no", ArmName.SOCI: "yes", ArmName.BASELINE: "baseline"}
 _COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.TOTAL)
@@ -37,9 +39,9 @@ def _cell(stats: PhaseStats | None) -> str:
 
 def _short(image: str) -> str:
     """``name@sha256:<12 hex>``: the repository's last path part and a short digest."""
-    repository, _, digest = image.partition("@")
-    name = repository.rsplit("/", 1)[-1]
-    return f"{name}@{digest[:19]}" if digest else name
+    ref = parse_image_ref(image)
+    name = ref.repository.rsplit("/", 1)[-1]
+    return f"{name}@{ref.digest[:19]}" if ref.digest else name
 
 
 def _engaged(arm: ArmResult) -> str:
@@ -60,8 +62,8 @@ def render(result: ProbeResult) -> str:
         ok = sum(1 for r in arm.runs if r.ok)
         cells = " | ".join(_cell(arm.stats.get(p)) for p in _COLUMNS)
         lines.append(
-            f"| `{_short(arm.image)}` | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} | {cells} "
-            f"| {_engaged(arm)} |"
+            f"| {md_code(_short(arm.image))} | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} "
+            f"| {cells} | {_engaged(arm)} |"
         )
     lines += [
         "",
@@ -87,7 +89,7 @@ def render(result: ProbeResult) -> str:
     if failures:
         lines += ["", "Failed runs:", ""]
         for name, run in failures:
-            reason = " ".join((run.failure_reason or "").split())
+            reason = md_text(run.failure_reason or "")
             lines.append(f"- {name} run {run.index}: {run.failure_kind}: {reason}")
     return "\n".join(lines) + "\n"
 

@@ -1,59 +1,23 @@
 """What `soci-ci run` did, rendered for people and CI systems (pure).
 
 The step table (ran / skipped and why / failed), the digests, the probe's phase table when
-there is one, and the verdict, as Markdown for the PR comment and the job summary; the same
-steps as JUnit XML for a CodeBuild report group; and the step outputs. Text that comes from
-users (branch names, messages, references) is escaped.
+there is one, the gate's report, and the verdict, as Markdown for the PR comment and the job
+summary; the same steps as JUnit XML for a CodeBuild report group; and the action's outputs.
+Text that comes from users, images, registries or APIs goes through the one escaper.
 """
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from xml.sax.saxutils import escape as xml_escape
 
+from soci_ci.app.run_model import RunSummary, StepStatus
+from soci_ci.gate.verdict import Verdict
+from soci_ci.report.comment import fit, md_code, md_text
+from soci_ci.report.junit import gate_suite_lines
+from soci_ci.report.markdown import ReportInput, gate_lines
+from soci_ci.report.probe import render as render_probe
 
-class StepStatus(StrEnum):
-    RAN = "ran"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-class Verdict(StrEnum):
-    PASS = "pass"  # noqa: S105 - not a password
-    FAIL = "fail"
-    NEUTRAL = "neutral"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepRecord:
-    name: str
-    status: StepStatus
-    detail: str = ""
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunSummary:
-    steps: tuple[StepRecord, ...]
-    verdict: Verdict
-    reason: str
-    image_ref: str | None = None
-    image_digest: str | None = None
-    soci_image_ref: str | None = None
-    soci_index_digest: str | None = None
-    medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    probe_markdown: str | None = None
-    gate_markdown: str | None = None
-    gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
-    context_line: str = ""
-
-
-_MD_SPECIAL = "\\`*_[]<>|~"
 _ICON = {StepStatus.RAN: "✅", StepStatus.SKIPPED: "⏭️", StepStatus.FAILED: "❌"}
 _VERDICT = {
     Verdict.PASS: "✅ pass",
@@ -67,35 +31,17 @@ def _attr(value: str) -> str:
     return '"' + xml_escape(value, {'"': "&quot;", "\n": "&#10;"}) + '"'
 
 
-def escape_markdown(text: str) -> str:
-    """Inline text safe in GitHub Markdown and table cells (no HTML, no links, one line)."""
-    out = []
-    for char in " ".join(text.split()):
-        if char in _MD_SPECIAL:
-            out.append("&#124;" if char == "|" else "\\" + char)
-        elif char == "&":
-            out.append("&amp;")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def comment_marker(repository: str | None, config_id: str = "default") -> str:
-    """The hidden marker of the sticky comment: one per repository and config."""
-    return f"<!-- soci-ci report: {repository or 'local'} ({config_id}) -->"
-
-
 def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     lines = ["## soci-ci: SOCI cold-start report", ""]
-    lines.append(f"**Verdict:** {_VERDICT[summary.verdict]} — {escape_markdown(summary.reason)}")
+    lines.append(f"**Verdict:** {_VERDICT[summary.verdict]} — {md_text(summary.reason)}")
     if summary.context_line:
-        lines += ["", escape_markdown(summary.context_line)]
+        lines += ["", md_text(summary.context_line)]
     lines += ["", "| step | status | details |", "|---|---|---|"]
     for step in summary.steps:
         took = f" ({step.seconds:.1f} s)" if step.status is StepStatus.RAN else ""
         lines.append(
             f"| {step.name} | {_ICON[step.status]} {step.status}{took} | "
-            f"{escape_markdown(step.detail) or '—'} |"
+            f"{md_text(step.detail) or '—'} |"
         )
     digests = [
         ("image", summary.image_ref),
@@ -103,26 +49,24 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
         ("SOCI index", summary.soci_index_digest),
     ]
     present = [(k, v) for k, v in digests if v]
+    body: list[str] = []
     if present:
-        lines += ["", "| artifact | reference |", "|---|---|"]
-        lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
-    if summary.probe_markdown and not summary.gate_markdown:  # the gate's report has it
-        lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
-    if summary.gate_markdown:
-        lines += ["", "### Thresholds", "", summary.gate_markdown.strip()]
-    if marker:
-        lines += ["", marker]
-    return "\n".join(lines) + "\n"
-
-
-def _gate_suites(text: str | None) -> list[ET.Element]:
-    if not text:
-        return []
-    try:
-        root = ET.fromstring(text)  # noqa: S314 - our own gate's output, not remote input
-    except ET.ParseError:
-        return []
-    return [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+        body += ["", "| artifact | reference |", "|---|---|"]
+        body += [f"| {k} | {md_code(v)} |" for k, v in present]
+    gate = summary.gate
+    if summary.probe is not None and gate is None:  # the gate's report has the probe's table
+        body += ["", "### Cold starts", "", render_probe(summary.probe).strip()]
+    if gate is not None:
+        report = ReportInput(
+            name=gate.options.name,
+            outcome=gate.outcome,
+            result=gate.result,
+            baseline=gate.baseline,
+            index_digest=gate.options.index_digest,
+            chart=gate.options.chart,
+        )
+        body += ["", "### Thresholds", "", *gate_lines(report)]
+    return fit(lines, body, ["", marker] if marker else [])
 
 
 def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
@@ -131,10 +75,11 @@ def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
     failures = sum(1 for s in summary.steps if s.status is StepStatus.FAILED)
     skipped = sum(1 for s in summary.steps if s.status is StepStatus.SKIPPED)
     total = sum(s.seconds for s in summary.steps)
-    gate = _gate_suites(summary.gate_junit)
-    tests = len(summary.steps) + sum(int(g.get("tests", "0")) for g in gate)
-    all_failures = failures + sum(int(g.get("failures", "0")) for g in gate)
-    all_skipped = skipped + sum(int(g.get("skipped", "0")) for g in gate)
+    gate = summary.gate.outcome if summary.gate is not None else None
+    gate_lines_, gate_counts = gate_suite_lines(gate, indent="  ") if gate else ([], (0, 0, 0))
+    tests = len(summary.steps) + gate_counts[0]
+    all_failures = failures + gate_counts[1]
+    all_skipped = skipped + gate_counts[2]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<testsuites name={_attr(suite)} tests="{tests}" '
@@ -156,9 +101,7 @@ def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:
         lines.append(f"      <{tag} message={_attr(detail)}>{xml_escape(detail)}</{tag}>")
         lines.append("    </testcase>")
     lines.append("  </testsuite>")
-    for element in gate:
-        ET.indent(element, space="  ", level=1)
-        lines.append("  " + ET.tostring(element, encoding="unicode").rstrip())
+    lines += gate_lines_
     lines.append("</testsuites>")
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from soci_ci.probe.markdown import render
+from soci_ci.report.probe import render
 from soci_ci.probe.model import (
     ArmName,
     ArmResult,
