@@ -73,8 +73,9 @@ def publish(
     ctx: CiContext,
     options: PublishOptions,
     *,
-    stream: TextIO = sys.stdout,
+    stream: TextIO | None = None,
 ) -> Published:
+    stream = stream or sys.stdout
     marker = comment_marker(ctx.repository, options.config_id)
     markdown = render_markdown(summary, marker=marker)
     comment_url, note = (None, "disabled (report.comment: false)")

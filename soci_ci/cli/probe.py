@@ -62,9 +62,11 @@ def _images(args: argparse.Namespace, baseline: str | None) -> ProbeImages:
     if args.index_json is not None:
         if args.image_no_soci or args.image_soci:
             raise UsageError("use either --index-json or --image-no-soci/--image-soci")
-        from soci_ci.app.measure import read_json  # noqa: PLC0415
-
-        found = arms.from_index_report(read_json(args.index_json, "--index-json"))
+        try:
+            report = json.loads(args.index_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read --index-json {args.index_json}: {exc}") from exc
+        found = arms.from_index_report(report)
         by_name = {str(a.name): a.image for a in found}
         return ProbeImages(no_soci=by_name["no-soci"], soci=by_name["soci"], baseline=baseline)
     if not (args.image_no_soci and args.image_soci):

@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from soci_ci.gate.baseline import S3Store, StoreKey, from_record, make_record, open_store
 from soci_ci.probe.model import ArmName
-from tests.unit.test_gate_thresholds import make_arm, make_result
+from tests.support.probe_results import make_arm, make_result
 
 
 @pytest.fixture
