@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +34,7 @@ from soci_ci.app.options import (
     gate_options,
     index_image_options,
 )
-from soci_ci.app.redaction import reason_of
+from soci_ci.app.redaction import reason_of, redact
 from soci_ci.app.run_model import (
     STEPS,
     Failure,
@@ -152,6 +152,7 @@ class Pipeline:
         return self._verdict()
 
     def _record(self, name: str, status: StepStatus, detail: str, seconds: float = 0.0) -> None:
+        detail = redact(detail, self.options.secrets)
         if status is StepStatus.SKIPPED:
             log.info("run: %s skipped: %s", name, detail)
         self.state.steps.append(
@@ -329,7 +330,17 @@ class Pipeline:
         return self._summary(Verdict.NEUTRAL, reason, ExitCode.OK)
 
     def _summary(self, verdict: Verdict, reason: str, code: ExitCode) -> RunSummary:
-        return RunSummary.of(self.state, verdict, reason, code, self.ctx.describe())
+        summary = RunSummary.of(self.state, verdict, reason, code, self.ctx.describe())
+        secrets = self.options.secrets
+
+        def clean(ref: str | None) -> str | None:
+            return None if ref is None else redact(ref, secrets)
+
+        return replace(
+            summary,
+            image_ref=clean(summary.image_ref),
+            soci_image_ref=clean(summary.soci_image_ref),
+        )
 
 
 class _CheckFailed(SociCiError):

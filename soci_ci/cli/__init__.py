@@ -19,6 +19,7 @@ from soci_ci import __version__
 from soci_ci.cli.environment import (
     GITHUB_ACTIONS,
     RUNNER_DEBUG,
+    ci_environment,
     process_environment,
     read_environment,
 )
@@ -91,18 +92,21 @@ def _escape_command(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list or process_environment().get(RUNNER_DEBUG) == "1"
-    try:
-        environment = read_environment(process_environment())
-        if environment.inflate:
-            from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
-
-            choose_inflater(environment.inflate)
-    except SociCiError as exc:
-        report_error(exc, debug=debug)
-        return int(exc.exit_code)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    args.environment = environment
+    args.environment_error = None
+    try:
+        args.environment = read_environment(process_environment())
+        if args.environment.inflate:
+            from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
+
+            choose_inflater(args.environment.inflate)
+    except SociCiError as exc:
+        if args.command != "run":
+            report_error(exc, debug=debug)
+            return int(exc.exit_code)
+        args.environment = ci_environment(process_environment())  # `run` reports it
+        args.environment_error = exc
     _setup_logging(debug=debug, quiet=args.quiet)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -105,6 +105,17 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
     )
 
 
+def ci_environment(environ: Mapping[str, str]) -> Environment:
+    """Only what cannot be malformed (CI detection and the raw mapping): what a run needs to
+    report a bad variable of the environment itself."""
+    return Environment(
+        github_actions=environ.get(GITHUB_ACTIONS) == "true",
+        debug=environ.get(RUNNER_DEBUG) == "1",
+        event_path=_text(environ, GITHUB_EVENT_PATH),
+        raw=MappingProxyType(dict(environ)),
+    )
+
+
 def process_environment() -> Mapping[str, str]:
     """The process environment: the only read of ``os.environ`` in soci-ci."""
     return os.environ

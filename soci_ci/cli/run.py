@@ -293,6 +293,10 @@ def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: i
     except OSError as exc:
         print(f"error: the report could not be written: {exc.strerror}", file=sys.stderr)
         return code or int(ExitCode.USAGE)
+    except Exception as exc:  # a bug while reporting: say so, keep the run's own code if any
+        log.debug("run: publishing raised", exc_info=True)
+        print(f"error: internal error while reporting: {type(exc).__name__}", file=sys.stderr)
+        return code or int(ExitCode.INTERNAL)
     print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:
@@ -307,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
     env: Environment = args.environment
     environ = env.raw
     try:
+        if args.environment_error is not None:
+            raise args.environment_error
         arguments = run_arguments(args, environ)
         resolved = resolve_settings(args, environ, arguments.config_path)
     except SociCiError as exc:

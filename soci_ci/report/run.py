@@ -115,7 +115,9 @@ def step_outputs(summary: RunSummary, *, comment_url: str | None) -> dict[str, s
         "image-digest": summary.image_digest or "",
         "soci-image-ref": summary.soci_image_ref or "",
         "soci-index-digest": summary.soci_index_digest or "",
-        "medians": json.dumps(summary.medians, sort_keys=True),
+        "medians": json.dumps(
+            {arm: dict(phases) for arm, phases in summary.medians.items()}, sort_keys=True
+        ),
         "steps": json.dumps(
             [{"name": s.name, "status": str(s.status), "detail": s.detail} for s in summary.steps]
         ),
