@@ -22,12 +22,13 @@ import requests
 
 from soci_ci.backoff import backoff_delay
 from soci_ci.errors import GitHubError
+from soci_ci.report.comment import LIMIT, TRUNCATED
 
 log = logging.getLogger(__name__)
 
 GITHUB_ACTIONS_BOT = "github-actions[bot]"
-MAX_COMMENT_CHARS = 65_536
-_TRUNCATED = "\n\n… (truncated: the full report is in the job summary)\n"
+MAX_COMMENT_CHARS = LIMIT  # the renderers' limit (soci_ci.report.comment), under GitHub's 65,536
+_TRUNCATED = f"\n\n{TRUNCATED}\n"
 _USER_AGENT = "soci-ci"
 
 

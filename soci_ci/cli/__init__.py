@@ -92,21 +92,23 @@ def _escape_command(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list or process_environment().get(RUNNER_DEBUG) == "1"
-    parser = build_parser()
-    args = parser.parse_args(args_list)
-    args.environment_error = None
+    environment_error: SociCiError | None = None
     try:
-        args.environment = read_environment(process_environment())
-        if args.environment.inflate:
+        environment = read_environment(process_environment())
+        if environment.inflate:
             from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
 
-            choose_inflater(args.environment.inflate)
+            choose_inflater(environment.inflate)
     except SociCiError as exc:
-        if args.command != "run":
+        command = next((a for a in args_list if not a.startswith("-")), None)
+        if command != "run":
             report_error(exc, debug=debug)
             return int(exc.exit_code)
-        args.environment = ci_environment(process_environment())  # `run` reports it
-        args.environment_error = exc
+        environment = ci_environment(process_environment())  # `run` reports it
+        environment_error = exc
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    args.environment, args.environment_error = environment, environment_error
     _setup_logging(debug=debug, quiet=args.quiet)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -67,7 +67,7 @@ def test_limit_body_keeps_the_marker() -> None:
     body = "a" * 70_000 + "\n<!-- m -->\n"
     cut = limit_body(body, limit=1000)
     assert len(cut) <= 1000
-    assert cut.endswith("(truncated: the full report is in the job summary)\n<!-- m -->")
+    assert cut.endswith("the full details are in the job log and JUnit file._\n<!-- m -->")
     assert limit_body("short") == "short"
 
 
