@@ -185,7 +185,7 @@ def _build_one(
         files=built.entry_count,
         seconds=seconds,
     )
-    disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
+    disable = options.optimize_xattrs and built.xattrs_can_be_disabled
     return _Built(data=built.data, report=report, disable_xattrs=disable)
 
 

@@ -35,6 +35,7 @@ from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import Conversion, PlatformSoci, convert
 from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
+from soci_ci.soci.xattrs import xattrs_can_be_disabled
 from soci_ci.soci.ztoc_reader import parse_ztoc
 
 log = logging.getLogger(__name__)
@@ -249,11 +250,7 @@ class _Checker:
     def _ztoc_allows_disabling_xattrs(self, desc: Descriptor) -> bool:
         """Read the (small) zTOC: would `--optimizations xattr` mark its layer?"""
         ztoc = parse_ztoc(read_blob(self.dest, desc.digest, desc.size, limit=MAX_ZTOC_READ))
-        return not any(
-            e.name.endswith(b".wh..wh..opq")
-            or any(k.startswith(b"SCHILY.xattr.") for k, _ in e.xattrs)
-            for e in ztoc.entries
-        )
+        return xattrs_can_be_disabled(ztoc.entries)
 
     def complete(self, matches: list[_Match], conversion: Conversion | None) -> int:
         """HEAD every object of the graph, concurrently; the SOCI index manifests were just

@@ -7,15 +7,20 @@ through action.yml's ``runs.env``, ``SOCI_CI_TAGS`` to the same value, and the i
 over anything else in the environment; a flag typed on the command line wins over an input.
 Flags and inputs map to config keys through the variable action.yml gives them
 (`INPUTS`, then `soci_ci.config.resolve.ENV_ALIASES`): ``--tag``/``tags``/``SOCI_CI_TAGS``
-set ``image.tags``. `RunOptions` are derived from the resolved, validated config only.
+set ``image.tags``. `RunOptions` hold the resolved, typed config (``soci_ci.config.model``),
+the run arguments and what the environment module parsed (registry login, timeouts).
 
 Not config keys, so plain run arguments (flag > action input > variable > default):
 ``--config`` (``config``, ``SOCI_CI_CONFIG``; default ``.soci-ci.yml`` when it exists),
 ``--image`` (``image``, ``SOCI_CI_IMAGE``: an image already pushed, skips the build),
 ``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default ``.soci-ci``), ``--explain``
-(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop) and the
-test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The work itself is
-``soci_ci.app.pipeline``; reporting is ``soci_ci.ci.publish``.
+(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop). The work
+itself is ``soci_ci.app.pipeline`` (typed calls of the same entry points the single commands
+use); reporting is ``soci_ci.ci.publish``.
+
+Whatever fails (a config error, a bad variable or input, a step's error, a bug), the
+outputs, the job summary and the PR comment are still written (verdict ``error`` with a
+one-line, redacted reason), then the run exits with the failure's code (70 only for a bug).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from soci_ci.app.run_model import RunSummary
     from soci_ci.ci.context import CiContext
     from soci_ci.cli.environment import Environment
+    from soci_ci.config.model import Config
     from soci_ci.config.resolve import Resolved
 
 log = logging.getLogger(__name__)
@@ -217,7 +223,7 @@ class _Reporting:
     config_file: str | None = None
 
 
-def _reporting(config: Any, config_path: Path | None) -> _Reporting:
+def _reporting(config: Config, config_path: Path | None) -> _Reporting:
     report = config.report
     return _Reporting(
         comment=report.comment,
