@@ -37,7 +37,7 @@ from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
 from soci_ci.oci.referrers import referrers_tag
-from soci_ci.oci.store import Fetched, ImageSource, read_blob
+from soci_ci.oci.store import Fetched, ImageSource, VerifiedBlobReader, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
 from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
@@ -141,7 +141,7 @@ def _build_one(
     started = time.monotonic()
     with source.open_blob(layer.digest, layer.size) as raw:
         # Registry streams check the digest as the last byte arrives; hash other sources here.
-        checked = getattr(raw, "verifies_digest", False)
+        checked = isinstance(raw, VerifiedBlobReader)
         reader: HashingReader | BinaryIO = raw if checked else HashingReader(raw)
         try:
             built = build_ztoc(

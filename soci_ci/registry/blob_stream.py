@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -20,7 +20,7 @@ Opener = Callable[[int], requests.Response]
 
 
 class BlobStream:
-    verifies_digest = True  # see ImageSource.open_blob: the caller need not hash again
+    verifies_digest: Literal[True] = True  # a VerifiedBlobReader (soci_ci.oci.store)
 
     def __init__(
         self, open_at: Opener, *, where: str, digest: str, size: int, retry: RetryPolicy
