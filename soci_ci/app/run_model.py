@@ -64,7 +64,6 @@ class RunState:
     verify: VerifyReport | None = None
     probe: ProbeResult | None = None
     gate: GateResult | None = None
-    baseline_note: str = ""
     steps: list[StepRecord] = field(default_factory=list)
     failure: Failure | None = None
 

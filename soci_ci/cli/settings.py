@@ -19,10 +19,3 @@ def config_from_flags(flags: Mapping[str, tuple[str, Any]]) -> Config:
     given = {path: value for path, (_, value) in flags.items() if value is not None}
     labels = {path: label for path, (label, _) in flags.items()}
     return resolve({}, env={}, flags=given, labels=labels, name="<flags>").config
-
-
-def schema_default(path: str) -> Any:
-    """The schema's default of a setting, for --help texts."""
-    from soci_ci.config.resolve import settable_paths  # noqa: PLC0415
-
-    return settable_paths()[path].get("default")

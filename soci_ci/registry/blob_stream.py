@@ -37,10 +37,6 @@ class BlobStream:
         self._iter: Iterator[bytes] | None = None
         self._pending = memoryview(b"")  # received, not yet handed out (no copies)
 
-    @property
-    def position(self) -> int:
-        return self._pos
-
     def _open(self) -> None:
         r = self._open_at(self._pos)
         # A server that ignores Range sends the whole blob: drop what we already have.

@@ -22,7 +22,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def test_s3_roundtrip(s3: None) -> None:
+@pytest.mark.usefixtures("s3")
+def test_s3_roundtrip() -> None:
     store = open_store("s3://bench/soci-ci")
     assert isinstance(store, S3Store)
     key = StoreKey(repository="o/r", branch="main", image="app")
