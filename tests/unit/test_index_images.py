@@ -6,6 +6,7 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,8 +93,11 @@ def multi_platform(root: Path, *, attestations: bool = True) -> Path:
     return root
 
 
-def load(root: Path, digest: str) -> dict:  # type: ignore[type-arg]
-    return json.loads((root / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
+def load(root: Path, digest: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (root / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
+    )
+    return data
 
 
 def test_all_platforms_by_default_and_attestations_kept_valid(tmp_path: Path) -> None:
