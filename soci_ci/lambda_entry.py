@@ -24,8 +24,9 @@ from soci_ci.push.report import PushSummary, emf_line, summary_for
 from soci_ci.push.settings import DEFAULT_NAMESPACE, settings_from_env
 from soci_ci.registry.ecr import EcrTokens
 
-# Without a context (a direct call), work as if 15 minutes were left.
-DEFAULT_REMAINING_MS = 900_000
+# Without a Lambda context (a direct call, e.g. from an ECS task for very large images)
+# there is no deadline.
+NO_DEADLINE_MS = 10**12
 _tokens = EcrTokens()  # cached across warm invocations (tokens live 12 h)
 
 
@@ -52,12 +53,9 @@ def handler(event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", "") or "-"
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    clock_start = time.monotonic()
 
     def remaining_ms() -> int:
-        if callable(remaining):
-            return int(remaining())
-        return DEFAULT_REMAINING_MS - int((time.monotonic() - clock_start) * 1000)
+        return int(remaining()) if callable(remaining) else NO_DEADLINE_MS
 
     namespace = DEFAULT_NAMESPACE
     push: EcrPush | None = None

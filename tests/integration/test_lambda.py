@@ -9,12 +9,17 @@ of the token moto issues; the function gets that token through `ecr:GetAuthoriza
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
+import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,7 @@ from tests.fakes.lambda_runtime import Answer, RuntimeApi
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry, RegistryProcess
+from tests.support.vectors import write_layout
 from tests.unit.test_index_images import multi_platform
 
 pytestmark = pytest.mark.integration
@@ -350,3 +356,90 @@ def test_concurrent_deliveries_converge(
     assert {r["outcome"] for r in results} <= {"indexed", "up-to-date"}
     assert len({r["soci_image_digest"] for r in results}) == 1
     assert ecr.digest("team/twice", "1.0-soci") == results[0]["soci_image_digest"]
+
+
+def big_layer_layout(root: Path, size: int) -> Path:
+    """An OCI layout whose one layer holds `size` bytes of incompressible data (gzip stored
+    blocks, so the compressed layer is as large), streamed to disk, never held in memory."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    part = blobs / "layer.partial"
+    digest = hashlib.sha256()
+    compressor = zlib.compressobj(0, zlib.DEFLATED, 31)
+    with part.open("wb") as out:
+
+        def write(data: bytes) -> None:
+            digest.update(data)
+            out.write(data)
+
+        header = tarfile.TarInfo("data/big.bin")
+        header.size = size
+        write(compressor.compress(header.tobuf(format=tarfile.PAX_FORMAT)))
+        chunk = os.urandom(8 << 20)
+        left = size
+        while left:
+            n = min(left, len(chunk))
+            write(compressor.compress(chunk[:n]))
+            left -= n
+        write(compressor.compress(b"\0" * (1024 + (-size % 512))))
+        write(compressor.flush())
+    layer_digest = "sha256:" + digest.hexdigest()
+    layer_size = part.stat().st_size
+    part.rename(blobs / digest.hexdigest())
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer_digest,
+                    "size": layer_size,
+                }
+            ],
+        }
+    ).encode()
+    write_layout(root, {"big": (manifest, "application/vnd.oci.image.manifest.v1+json")}, [config])
+    return root
+
+
+@pytest.mark.slow
+def test_two_gigabyte_layer_in_bounded_memory_without_disk(
+    ecr: Ecr, function: Any, tmp_path: Path
+) -> None:
+    layout = big_layer_layout(tmp_path / "big", 2 * 10**9)
+    digest = ecr.push(f"oci:{layout}:big", "team/big", "1.0")
+    shutil.rmtree(layout)
+    fn = function({"SOCI_CI_WORKERS": "1"})
+    peak_tmp = [0]
+    stop = threading.Event()
+
+    def watch_tmp() -> None:
+        while not stop.is_set():
+            used = sum(p.stat().st_size for p in fn.tmp.rglob("*") if p.is_file())
+            peak_tmp[0] = max(peak_tmp[0], used)
+            stop.wait(0.2)
+
+    watcher = threading.Thread(target=watch_tmp)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        body = fn.invoke(push_event("team/big", digest, "1.0"), wait=600).body
+    finally:
+        stop.set()
+        watcher.join()
+    seconds = time.monotonic() - started
+    assert body["outcome"] == "indexed", body
+    assert body["bytes_read"] >= 2 * 10**9
+    peak = fn.peak_rss_mib()
+    print(f"2 GB layer: {seconds:.1f} s, {2e9 / seconds / 1e6:.0f} MB/s, peak RSS {peak:.0f} MiB")
+    assert peak < 256, f"peak RSS {peak:.0f} MiB"
+    assert peak_tmp[0] < 4 << 20, f"{peak_tmp[0]} bytes in TMPDIR"

@@ -156,7 +156,9 @@ def test_event_decisions() -> None:
 
 
 def fetched(obj: dict[str, Any], media_type: str) -> Fetched:
-    return Fetched(data=json.dumps(obj).encode(), media_type=media_type, digest="sha256:" + "0" * 64)
+    return Fetched(
+        data=json.dumps(obj).encode(), media_type=media_type, digest="sha256:" + "0" * 64
+    )
 
 
 IMAGE = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": {"mediaType": mt.OCI_CONFIG}}
