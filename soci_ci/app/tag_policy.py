@@ -43,11 +43,15 @@ def soci_tag(
     """The tag the index step writes: the one asked for, else the default (v2), checked."""
     if tag is None and index_format is IndexFormat.V2:
         tag = default_soci_tag(ref)
-    original = source_tag(ref)
+    check_tag_policy(tag, source_tag(ref), overwrite=overwrite)
+    return tag
+
+
+def check_tag_policy(tag: str | None, original: str | None, *, overwrite: bool) -> None:
+    """Refuse to move the original image's tag (``original``) unless ``overwrite``."""
     if tag is not None and tag == original and not overwrite:
         raise UsageError(
             f"--tag {tag} is the tag of the original image; refusing to move it",
             hint="pick another tag (default: <tag>-soci), or pass --overwrite-tag to replace "
             "the original tag with the SOCI-enabled image",
         )
-    return tag
