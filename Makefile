@@ -31,8 +31,8 @@ integration:
 	$(PY) -m pytest tests/integration -q
 
 bench:  ## us vs the reference tools, same run, ratios (see CONTRIBUTING.md)
-	$(PY) -m benchmarks.bench_ztoc
-	$(PY) -m benchmarks.bench_registry
+	$(PY) benchmarks/bench_ztoc.py
+	$(PY) benchmarks/bench_registry.py
 
 lock-dev:  ## regenerate requirements-dev.lock from pyproject's dev extra + requirements.lock
 	$(PY) -m pip install --dry-run --ignore-installed --quiet --report /tmp/soci-ci-dev.json \
