@@ -224,3 +224,23 @@ def test_branch_runs_store_the_baseline_that_prs_read() -> None:
     pr_steps = FakeSteps()
     Pipeline(options, CTX, pr_steps).run()  # a PR run never writes the store
     assert pr_steps.stored == []
+
+
+def test_hostile_text_in_the_report_is_defused() -> None:
+    """A branch name, a registry message and image metadata an attacker controls."""
+    hostile = CiContext(
+        provider=Provider.GITHUB,
+        repository="o/r",
+        pr_number=5,
+        branch="x<img src=x onerror=alert(1)>@maintainer#1",
+    )
+    message = "denied: see https://evil.example/login?t=1 and ping @admins | <!-- --> [x](y)"
+    steps = FakeSteps(raises={"index": RegistryError(message)})
+    body = render_markdown(Pipeline(_options(), hostile, steps).run(), marker="<!-- m -->")
+    assert "<img" not in body and "<!-- -->" not in body
+    assert body.count("<!--") == 1
+    assert "`@admins`" in body and "`https://evil.example/login?***`" in body
+    assert "\\[x\\](y)" in body
+    for line in body.splitlines():
+        if line.startswith("| index |"):
+            assert line.count("|") == 4  # the message's pipe did not add a cell
