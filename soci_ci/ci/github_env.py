@@ -95,8 +95,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def parse_pull_request(event: Mapping[str, Any]) -> PullRequest | None:
     """The pull request of a ``pull_request``/``pull_request_target`` payload, else None.
 
-    A fork is a head repository different from the base one, or one GitHub marks ``fork``
-    (a deleted head repository, ``head.repo: null``, is treated as a fork: no secrets).
+    A fork is a head repository different from the base one (by id or by full name, either
+    differing is enough); anything unknown (a deleted head repository, ``head.repo: null``, a missing
+    base) is treated as a fork: no secrets. ``head.repo.fork`` is not used: it says whether the
+    head repository is a fork of *anything*, true for same-repository pull requests in a
+    repository that is itself a fork.
     """
     pr = event.get("pull_request")
     if not isinstance(pr, Mapping):
@@ -112,14 +115,15 @@ def parse_pull_request(event: Mapping[str, Any]) -> PullRequest | None:
     head_repo = head.get("repo")
     base_repo = _mapping(base.get("repo"))
     base_name = _str(base_repo.get("full_name"))
+    head_name = _str(head_repo.get("full_name")) if isinstance(head_repo, Mapping) else None
+    fork = True
     if isinstance(head_repo, Mapping):
-        head_name = _str(head_repo.get("full_name"))
-        fork = bool(head_repo.get("fork")) or (
-            head_name is not None and base_name is not None and head_name != base_name
-        )
-    else:
-        head_name = None
-        fork = True
+        head_id, base_id = head_repo.get("id"), base_repo.get("id")
+        ids = isinstance(head_id, int) and isinstance(base_id, int)
+        names = head_name is not None and base_name is not None
+        same_ids = not ids or head_id == base_id
+        same_names = not names or str(head_name).lower() == str(base_name).lower()
+        fork = not ((ids or names) and same_ids and same_names)
     return PullRequest(
         number=number,
         head_sha=_str(head.get("sha")),
