@@ -59,12 +59,16 @@ def _git(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         *args,
     ]
     try:
-        return subprocess.run(  # noqa: S603 - fixed argv, no shell, validated revision
+        return subprocess.run(
             command,
             capture_output=True,
             timeout=BASE_CONFIG_GIT_SECONDS,
             check=False,
-            env={"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            env={
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_TERMINAL_PROMPT": "0",
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            },
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.debug("base config: git unavailable: %s", type(exc).__name__)
@@ -97,9 +101,7 @@ def from_git(workspace: Path, relpath: str, revision: str) -> BaseConfig | None:
     return BaseConfig(text=content.stdout, found=True, source=f"git {revision[:12]}")
 
 
-def from_github(
-    *, api_url: str, repository: str, relpath: str, ref: str, token: str
-) -> BaseConfig:
+def from_github(*, api_url: str, repository: str, relpath: str, ref: str, token: str) -> BaseConfig:
     """The file at ``ref`` through ``GET /repos/{repo}/contents/{path}`` (raw), bounded."""
     import requests  # noqa: PLC0415 - only on pull requests
 

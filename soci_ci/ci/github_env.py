@@ -96,10 +96,10 @@ def parse_pull_request(event: Mapping[str, Any]) -> PullRequest | None:
     """The pull request of a ``pull_request``/``pull_request_target`` payload, else None.
 
     A fork is a head repository different from the base one (by id or by full name, either
-    differing is enough); anything unknown (a deleted head repository, ``head.repo: null``, a missing
-    base) is treated as a fork: no secrets. ``head.repo.fork`` is not used: it says whether the
-    head repository is a fork of *anything*, true for same-repository pull requests in a
-    repository that is itself a fork.
+    differing is enough); anything unknown (a deleted head repository, ``head.repo: null``, a
+    missing base) is treated as a fork: no secrets. ``head.repo.fork`` is not used: it says
+    whether the head repository is a fork of *anything*, true for same-repository pull
+    requests in a repository that is itself a fork.
     """
     pr = event.get("pull_request")
     if not isinstance(pr, Mapping):

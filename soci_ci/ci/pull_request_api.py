@@ -41,8 +41,9 @@ def github_lookup(*, api_url: str, token: str | None) -> PullRequestLookup:
                 url, headers=headers, timeout=_SECONDS, stream=True, allow_redirects=False
             ) as response:
                 if response.status_code != 200:
-                    log.warning("pull request #%d: GitHub answered HTTP %d", number,
-                                response.status_code)
+                    log.warning(
+                        "pull request #%d: GitHub answered HTTP %d", number, response.status_code
+                    )
                     return None
                 body = bytearray()
                 for chunk in response.iter_content(65536):

@@ -260,12 +260,12 @@ def run(args: argparse.Namespace) -> int:
     from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
     from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
     from soci_ci.ci.context import Provider, confirm_origin, detect_context  # noqa: PLC0415
-    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
-    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
-    from soci_ci.workspace import workspace_root  # noqa: PLC0415
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
     from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+    from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
     environ = os.environ
     arguments = run_arguments(args, environ)

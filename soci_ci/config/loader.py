@@ -124,7 +124,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             raise _Refused(line, "YAML aliases (*name) are not allowed in a config file")
@@ -137,7 +137,7 @@ class _BoundedLoader(yaml.SafeLoader):
         try:
             if self._depth > MAX_CONFIG_DEPTH:
                 raise _Refused(line, f"nested deeper than {MAX_CONFIG_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -242,7 +242,8 @@ def _problems(err: Any, node: yaml.Node | None, name: str) -> Iterator[ConfigPro
                 file=name,
                 line=_line_of(node, [*path, extra]),
                 path=_short_text(format_path(path)) or "(top level)",
-                message=f"unknown key {_short_text(repr(extra), 60)}; allowed: {', '.join(allowed)}",
+                message=f"unknown key {_short_text(repr(extra), 60)}; allowed: "
+                + ", ".join(allowed),
             )
         return
     yield ConfigProblem(

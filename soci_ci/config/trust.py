@@ -149,7 +149,9 @@ def decide_trust(
             _set(data, path, ours)
         changed = (theirs is _MISSING) != (ours is _MISSING) or theirs != ours
         if changed:
-            ignored.append(IgnoredSetting(path=path, pr_value=_show(theirs), used_value=_show(ours)))
+            ignored.append(
+                IgnoredSetting(path=path, pr_value=_show(theirs), used_value=_show(ours))
+            )
     return TrustDecision(
         data=MappingProxyType(data),
         pull_request=True,
