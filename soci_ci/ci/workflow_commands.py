@@ -26,7 +26,9 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 ZWSP = "\u200b"
-_LEADING = re.compile(r"^(\s*):(?=:)", re.MULTILINE)
+# A line starts at the text's start or after CR or LF (the runner reads lines like .NET's
+# ReadLine); leading whitespace is skipped by the runner, so it is skipped here too.
+_LEADING = re.compile(r"(\A|[\r\n])([^\S\r\n]*):(?=:)")
 _V1 = "##["
 
 
@@ -34,7 +36,8 @@ def neutralize(text: str) -> str:
     """``text`` with no line able to start a workflow command (visible text unchanged)."""
     if "::" not in text and _V1 not in text:
         return text
-    return _LEADING.sub(lambda m: m.group(1) + ":" + ZWSP, text).replace(_V1, "##" + ZWSP + "[")
+    inert = _LEADING.sub(lambda m: m.group(1) + m.group(2) + ":" + ZWSP, text)
+    return inert.replace(_V1, "##" + ZWSP + "[")
 
 
 def one_line(text: str, *, limit: int = 500) -> str:

@@ -83,11 +83,13 @@ def read_config_bytes(path: Path, *, name: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise _error(name, None, "", f"cannot read the config file: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _error(name, None, "", "the config file is not a regular file")
-        data = handle.read(MAX_CONFIG_BYTES + 1)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
     _check_size(data, name)
     return data
 
@@ -122,6 +124,13 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._nodes = 0
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        # `[[[[...` is refused at the scanner: PyYAML's simple-key bookkeeping is quadratic in
+        # the flow depth, and the composer would only see the depth after scanning ahead.
+        if self.flow_level >= MAX_CONFIG_DEPTH:
+            raise _Refused(self.line + 1, f"nested deeper than {MAX_CONFIG_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]

@@ -76,15 +76,20 @@ class TrustDecision:
                 "request's trusted settings are ignored"
             )
         for item in self.ignored:
+            instead = (
+                "the workflow's value or the default"
+                if item.used_value == _UNSET
+                else f"{item.used_value} from the base branch"
+            )
             lines.append(
                 f"ignored from the pull request's config: {item.path} = {item.pr_value} "
-                f"(trusted setting; using {item.used_value} from "
-                f"{'the base branch' if self.base_available else 'the defaults'})"
+                f"(a trusted setting; using {instead})"
             )
         return lines
 
 
 _MISSING = object()
+_UNSET = "(unset)"
 
 
 def _get(data: Mapping[str, Any], path: str) -> Any:
@@ -119,7 +124,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
 
 def _show(value: Any, limit: int = 80) -> str:
     if value is _MISSING:
-        return "(unset)"
+        return _UNSET
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
