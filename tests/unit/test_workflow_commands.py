@@ -82,3 +82,16 @@ def test_errors_with_hostile_text_print_one_line_and_one_real_annotation(
         "error title=soci-ci RegistryError",
     ]
     assert all("\n" not in c and "\r" not in c for c in commands)  # the message is data
+
+
+def test_every_line_of_a_build_log_chunk_is_prefixed_and_inert(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from soci_ci.build.engine import _consume
+
+    _setup_logging(debug=False, quiet=False)
+    chunk = "Step 1/2 : RUN echo\n::error title=x::from the Dockerfile\r::add-mask::y\nStep 2/2\n"
+    _consume([{"stream": chunk}], "docker build")
+    err = capsys.readouterr().err
+    assert _commands(err) == []
+    assert [line[:2] for line in re.split(r"\r|\n", err.strip())] == ["  "] * 4
