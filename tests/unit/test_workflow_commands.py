@@ -94,4 +94,4 @@ def test_every_line_of_a_build_log_chunk_is_prefixed_and_inert(
     _consume([{"stream": chunk}], "docker build")
     err = capsys.readouterr().err
     assert _commands(err) == []
-    assert [line[:2] for line in re.split(r"\r|\n", err.strip())] == ["  "] * 4
+    assert [line[:2] for line in re.split(r"\r|\n", err.rstrip("\n"))] == ["  "] * 4
