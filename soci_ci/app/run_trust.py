@@ -79,6 +79,28 @@ def _base_data(
     return parsed.data, found.source
 
 
+_WORK_DIR_ENTRIES = 10_000
+
+
+def _check_work_dir(path: Path, given: Path) -> None:
+    """A work directory that already exists (a pull request can commit one) may hold only
+    directories and regular files: a symbolic link in it would redirect a step's output
+    file outside the workspace."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise ConfigError(f"work-dir: {os.fspath(given)!r} exists and is not a directory")
+    for count, entry in enumerate(path.rglob("*")):
+        if count > _WORK_DIR_ENTRIES:
+            raise ConfigError(f"work-dir: {os.fspath(given)!r} holds too many files")
+        if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
+            raise ConfigError(
+                f"work-dir: {os.fspath(given)!r} holds {entry.name!r}, which is not a regular "
+                "file or directory",
+                hint="remove it from the repository, or point work-dir at an empty directory",
+            )
+
+
 def confine_paths(
     options: RunOptions, *, workspace: Path, environ: Mapping[str, str]
 ) -> RunOptions:
@@ -99,6 +121,7 @@ def confine_paths(
     work_dir = resolve_inside(
         workspace, options.work_dir, "work-dir", base=cwd, extra_roots=temp_roots
     )
+    _check_work_dir(work_dir, options.work_dir)
     if context.exists() and not context.is_dir():
         raise ConfigError(f"image.context: {os.fspath(options.context)!r} is not a directory")
     return replace(

@@ -34,6 +34,7 @@ from soci_ci.limits import (
 )
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 _SCAN_ERRORS = 1000  # schema errors looked at (sorted by line, the first few are shown)
 
 
@@ -189,7 +190,12 @@ def _check_keys(root: yaml.Node, name: str) -> None:
     stack: list[tuple[yaml.Node, str]] = [(root, "")]
     while stack and len(problems) < MAX_CONFIG_PROBLEMS:
         node, where = stack.pop()
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT_TAG:
+            if node.value.lower().lstrip("+-") in {".nan", ".inf"}:
+                line = node.start_mark.line + 1
+                message = "numbers must be finite (no .nan or .inf)"
+                problems.append(ConfigProblem(file=name, line=line, path=where, message=message))
+        elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
         elif isinstance(node, yaml.MappingNode):
             seen: set[str] = set()

@@ -159,3 +159,15 @@ def test_many_problems_are_capped_and_huge_values_never_rendered() -> None:
 def test_a_missing_required_key_points_at_the_top() -> None:
     error = _bounded(lambda: load_config_text("image: {}\n", name="c.yml"))
     assert str(error) == "c.yml:1: (top level): 'version' is a required property"
+
+
+def test_non_finite_numbers_and_huge_timeouts_are_refused() -> None:
+    text = "version: 1\nthresholds:\n  min_soci_benefit_percent: .NaN\n  regression:\n"
+    text += "    max_seconds: -.inf\n"
+    error = _bounded(lambda: load_config_text(text, name="c.yml"))
+    assert [(p.line, p.path) for p in error.problems] == [
+        (3, "thresholds.min_soci_benefit_percent"),
+        (5, "thresholds.regression.max_seconds"),
+    ]
+    huge = "version: 1\nprobe:\n  ready:\n    timeout_seconds: 99999999999999\n"
+    assert ":4: probe.ready.timeout_seconds" in str(_bounded(lambda: load_config_text(huge)))

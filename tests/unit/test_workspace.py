@@ -93,3 +93,16 @@ def test_confine_paths_checks_context_dockerfile_junit_and_work_dir(
     temp = RunOptions(work_dir=runner_temp / "soci-ci")
     confined = confine_paths(temp, workspace=ws, environ={"RUNNER_TEMP": str(runner_temp)})
     assert confined.work_dir == runner_temp.resolve() / "soci-ci"
+
+
+def test_a_committed_work_dir_with_links_is_refused(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ws)
+    work = ws / ".soci-ci"
+    (work / "old").mkdir(parents=True)
+    (work / "old" / "build.json").write_text("{}")
+    assert confine_paths(RunOptions(), workspace=ws, environ={}).work_dir == work
+    (work / "index.json").symlink_to(ws.parent / "outside" / "secret")
+    with pytest.raises(ConfigError, match=r"^work-dir: '\.soci-ci' holds 'index\.json'"):
+        confine_paths(RunOptions(), workspace=ws, environ={})
