@@ -121,7 +121,12 @@ def from_github(*, api_url: str, repository: str, relpath: str, ref: str, token:
             url, headers=headers, timeout=_API_SECONDS, stream=True, allow_redirects=False
         ) as response:
             if response.status_code == 404:
-                return BaseConfig(text=None, found=True, source=f"{where} (no config file)")
+                return BaseConfig(
+                    text=None,
+                    found=True,
+                    source=f"{where}: no such file (HTTP 404; also what a token without "
+                    "`contents: read` gets for a private repository)",
+                )
             if response.status_code != 200:
                 return BaseConfig(
                     text=None,

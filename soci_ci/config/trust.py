@@ -70,10 +70,17 @@ class TrustDecision:
         if not self.pull_request:
             return []
         lines = []
-        if not self.base_available and self.ignored:
+        if not self.ignored:
+            return lines
+        if not self.base_available:
             lines.append(
                 f"the base branch's config could not be read ({self.base}): the pull "
                 "request's trusted settings are ignored"
+            )
+        else:
+            lines.append(
+                f"trusted settings are read from the base branch's config ({self.base}), "
+                "not from the pull request's"
             )
         for item in self.ignored:
             instead = (

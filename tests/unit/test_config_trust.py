@@ -57,6 +57,8 @@ def test_a_pull_request_changing_trusted_settings_gets_the_base_values_and_a_lin
         "probe.task_role_arn",
     ]
     assert decision.report_lines() == [
+        "trusted settings are read from the base branch's config (git 9049f1265b7d), not from "
+        "the pull request's",
         'ignored from the pull request\'s config: image.repository = "evil.example/x" '
         '(a trusted setting; using "123.dkr.ecr.us-east-1.amazonaws.com/app" from the base '
         "branch)",
@@ -103,5 +105,6 @@ def test_a_config_added_by_the_pr_has_no_trusted_settings() -> None:
 
 def test_values_in_lines_are_shortened() -> None:
     pr = _pr(image__repository="x" * 10_000)
-    line = decide_trust(pr, pull_request=True, base_data=BASE).report_lines()[0]
+    line = decide_trust(pr, pull_request=True, base_data=BASE).report_lines()[1]
+    assert line.startswith("ignored from the pull request")
     assert len(line) < 300
