@@ -16,6 +16,7 @@ from typing import Any
 from soci_ci.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
 
 
 def input_env_names(name: str) -> tuple[str, str]:
@@ -156,13 +157,20 @@ def parse_github_context(
     """The context from the runner's variables and the event payload text (if any)."""
     event = parse_event(event_text) if event_text else {}
     pull_request = parse_pull_request(event)
+    event_name = environ.get("GITHUB_EVENT_NAME") or None
+    if pull_request is None and event_name in PULL_REQUEST_EVENTS:
+        # Never fall back to a branch run (whose config is trusted) on a pull request event.
+        raise UsageError(
+            f"a {event_name} event without its pull request in the event payload",
+            hint="GITHUB_EVENT_PATH must point at the runner's event.json",
+        )
     repository = environ.get("GITHUB_REPOSITORY") or None
     if repository is None and isinstance(event.get("repository"), Mapping):
         repository = _str(event["repository"].get("full_name"))
     return GitHubContext(
         repository=repository,
         api_url=(environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
-        event_name=environ.get("GITHUB_EVENT_NAME") or None,
+        event_name=event_name,
         sha=environ.get("GITHUB_SHA") or None,
         ref=environ.get("GITHUB_REF") or None,
         run_id=environ.get("GITHUB_RUN_ID") or None,

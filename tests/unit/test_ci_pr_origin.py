@@ -119,3 +119,13 @@ def test_github_fork_detection() -> None:
         {"GITHUB_ACTIONS": "true"}, (DATA / "pull_request_fork_event.json").read_text(), token=None
     )
     assert (ctx.fork, ctx.fork_reason) == (True, GITHUB_FORK_REASON)
+
+
+@pytest.mark.parametrize("name", ["pull_request", "pull_request_target"])
+def test_a_pull_request_event_without_its_pull_request_is_an_error(name: str) -> None:
+    from soci_ci.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"a {name} event without its pull request"):
+        detect_context({"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": name}, "{}", token=None)
+    with pytest.raises(UsageError):
+        detect_context({"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": name}, None, token=None)
