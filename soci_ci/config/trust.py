@@ -69,7 +69,7 @@ class TrustDecision:
         """One line per ignored change, for the report (plain text, shortened values)."""
         if not self.pull_request:
             return []
-        lines = []
+        lines: list[str] = []
         if not self.ignored:
             return lines
         if not self.base_available:
