@@ -43,12 +43,15 @@ def resolve_inside(
     *,
     base: Path | None = None,
     extra_roots: Sequence[Path] = (),
+    allow_git: bool = False,
 ) -> Path:
     """``path`` resolved (relative to ``base``, default the workspace), symlinks followed.
 
     Raises `ConfigError` naming ``key`` when the result is outside the workspace and outside
-    every root of ``extra_roots``. Paths that do not exist yet (an output file) are resolved as
-    far as they exist: a link in any existing component counts.
+    every root of ``extra_roots``, or inside a ``.git`` directory of the workspace (unless
+    ``allow_git``: a build context may contain one, a file read or written may not be in it).
+    Paths that do not exist yet (an output file) are resolved as far as they exist: a link in
+    any existing component counts.
     """
     text = os.fspath(path)
     if "\x00" in text:
@@ -59,9 +62,17 @@ def resolve_inside(
     start = base if base is not None else root
     candidate = Path(os.path.realpath(Path(start) / text))
     roots = [root, *(Path(os.path.realpath(r)) for r in extra_roots)]
-    if any(is_inside(candidate, r) for r in roots):
-        return candidate
     shown = text if len(text) <= 200 else text[:200] + "…"
+    if any(is_inside(candidate, r) for r in roots):
+        if not allow_git and is_inside(candidate, root):
+            inner = candidate.relative_to(root).parts
+            if any(part.lower() == ".git" for part in inner):
+                raise ConfigError(
+                    f"{key}: {shown!r} is inside the repository's .git directory "
+                    "(its config can hold the checkout's credentials)",
+                    hint=_HINT,
+                )
+        return candidate
     raise ConfigError(
         f"{key}: {shown!r} resolves outside the workspace ({root}); refused before anything ran",
         hint=_HINT,

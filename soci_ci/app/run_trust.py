@@ -107,7 +107,7 @@ def confine_paths(
     """``options`` with the context, Dockerfile, JUnit file and work directory resolved inside
     the workspace (the work directory may also be in ``RUNNER_TEMP`` or the temp directory)."""
     cwd = Path.cwd()
-    context = resolve_inside(workspace, options.context, "image.context", base=cwd)
+    context = resolve_inside(workspace, options.context, "image.context", base=cwd, allow_git=True)
     dockerfile = resolve_inside(workspace, options.dockerfile, "image.dockerfile", base=context)
     junit = (
         resolve_inside(workspace, options.junit, "report.junit", base=cwd)

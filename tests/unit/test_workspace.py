@@ -106,3 +106,12 @@ def test_a_committed_work_dir_with_links_is_refused(
     (work / "index.json").symlink_to(ws.parent / "outside" / "secret")
     with pytest.raises(ConfigError, match=r"^work-dir: '\.soci-ci' holds 'index\.json'"):
         confine_paths(RunOptions(), workspace=ws, environ={})
+
+
+@pytest.mark.parametrize("path", [".git/config", ".git", "sub/.GIT/hooks/pre-commit"])
+def test_files_in_git_directories_are_refused(ws: Path, path: str) -> None:
+    (ws / ".git").mkdir()
+    (ws / ".git" / "config").write_text('[http "https://github.com/"]\n\textraheader = x\n')
+    with pytest.raises(ConfigError, match=r"inside the repository's \.git directory"):
+        resolve_inside(ws, path, "report.junit")
+    assert resolve_inside(ws, ".", "image.context", allow_git=True) == ws
