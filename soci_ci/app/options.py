@@ -139,12 +139,18 @@ def index_image_options(
 
 
 def build_spec(
-    image: ImageConfig, *, tags: tuple[str, ...], platforms: tuple[str, ...]
+    image: ImageConfig,
+    *,
+    context: Path,
+    dockerfile: str,
+    tags: tuple[str, ...],
+    platforms: tuple[str, ...],
 ) -> BuildSpec:
-    """What to build from the ``image`` section; ``tags`` are full `repository:tag` names."""
+    """What to build from the ``image`` section; ``context`` and ``dockerfile`` as confined
+    to the workspace; ``tags`` are full `repository:tag` names."""
     return BuildSpec(
-        context=Path(image.context),
-        dockerfile=image.dockerfile,
+        context=context,
+        dockerfile=dockerfile,
         tags=tags,
         build_args=image.build_args,
         labels=image.labels,

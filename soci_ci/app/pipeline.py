@@ -99,15 +99,27 @@ class AppSteps:
         store_baseline(store, key, result, commit=commit)
 
 
+def default_config() -> Config:
+    """The schema's defaults (a run without a config file)."""
+    from soci_ci.config.loader import load_config_text  # noqa: PLC0415 - jsonschema lazily
+
+    return load_config_text("version: 1\n")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
     """One run: the resolved config and what `soci-ci run` takes besides config keys."""
 
-    config: Config
+    config: Config = field(default_factory=default_config)
     image: str | None = None  # an existing image: no build
     build_platforms: tuple[str, ...] = ()  # empty: the engine's own platform
     registry: RegistryOptions = field(default_factory=RegistryOptions)
-    work_dir: Path | None = None  # where each step's JSON result is written (for people)
+    # Paths of the run (from the config; `soci_ci.app.run_trust.confine_paths` resolves them
+    # inside the workspace before the pipeline starts).
+    context: Path = Path()
+    dockerfile: str = "Dockerfile"
+    junit: Path | None = None
+    work_dir: Path | None = Path(".soci-ci")  # each step's JSON result, for people; None: none
     secrets: tuple[str, ...] = ()  # values masked in every reason
 
 
@@ -136,7 +148,8 @@ class Pipeline:
         if self.ctx.fork:
             for name in STEPS:
                 state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="fork"))
-            return self._summary(Verdict.NEUTRAL, FORK_REASON, ExitCode.OK)
+            reason = self.ctx.fork_reason or FORK_REASON
+            return self._summary(Verdict.NEUTRAL, reason, ExitCode.OK)
         plan: dict[StepName, Callable[[], str]] = {
             StepName.BUILD: self._build,
             StepName.INDEX: self._index,
@@ -201,7 +214,13 @@ class Pipeline:
             raise _Skip("no image.repository in the config")
         tags = tuple(f"{image.repository}:{t}" for t in expand_tags(image.tags, self.ctx))
         options = BuildOptions(
-            spec=build_spec(image, tags=tags, platforms=self.options.build_platforms),
+            spec=build_spec(
+                image,
+                context=self.options.context,
+                dockerfile=self.options.dockerfile,
+                tags=tags,
+                platforms=self.options.build_platforms,
+            ),
             builder=image.builder,
             registry=self.options.registry,
         )

@@ -99,6 +99,7 @@ class RunSummary:
     gate: GateResult | None = None
     verify: VerifyReport | None = None
     context_line: str = ""
+    notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
 
     @classmethod
     def of(

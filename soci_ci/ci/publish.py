@@ -16,6 +16,7 @@ from typing import TextIO
 from soci_ci.app.run_model import RunSummary, StepStatus
 from soci_ci.ci.context import CiContext, Provider
 from soci_ci.ci.github_output import Level, append_file, format_annotation, format_outputs
+from soci_ci.ci.workflow_commands import neutralize
 from soci_ci.errors import GitHubError
 from soci_ci.gate.verdict import Verdict
 from soci_ci.report.comment import comment_marker
@@ -100,7 +101,7 @@ def publish(
         for line in _annotations(summary, options, note):
             print(line, file=stream)
     else:
-        stream.write(render_markdown(summary))
+        stream.write(neutralize(render_markdown(summary)))
     stream.flush()
     return Published(
         comment_url=comment_url, comment_note=note, markdown=markdown, comment_error=error

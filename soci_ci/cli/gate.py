@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from soci_ci.app.measure import read_json, run_gate  # noqa: PLC0415
     from soci_ci.app.options import gate_options  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize  # noqa: PLC0415
     from soci_ci.config import load_config  # noqa: PLC0415
     from soci_ci.config.model import BaselineSource  # noqa: PLC0415
     from soci_ci.gate.baseline import StoreKey  # noqa: PLC0415
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         options = replace(options, baseline=replace(options.baseline, source=BaselineSource.NONE))
     gate = run_gate(options, result)
     outcome = gate.outcome
-    print(render_text(outcome), end="")
+    print(neutralize(render_text(outcome)), end="")
     report = ReportInput(
         name=args.name,
         outcome=outcome,

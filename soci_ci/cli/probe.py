@@ -75,7 +75,9 @@ def _images(args: argparse.Namespace, baseline: str | None) -> ProbeImages:
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from soci_ci.ci.workflow_commands import neutralize  # noqa: PLC0415
+
+    print(neutralize(line), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,13 +182,22 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
 
 
 def resolve_settings(
-    args: argparse.Namespace, environ: Mapping[str, str], config_path: Path | None
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    config_path: Path | None,
+    *,
+    file_data: Mapping[str, Any] | None = None,
 ) -> Resolved:
-    """Defaults < file < environment < flags and action inputs, through `resolve`."""
+    """Defaults < file < environment < flags and action inputs, through `resolve`.
+
+    ``file_data``: the file layer already read (on a pull request: with its trusted settings
+    from the base branch, `soci_ci.app.run_trust`); else the file at ``config_path``.
+    """
     from soci_ci.config.loader import read_config_data  # noqa: PLC0415 - jsonschema lazily
     from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
-    file_data = read_config_data(config_path) if config_path is not None else {}
+    if file_data is None:
+        file_data = read_config_data(config_path) if config_path is not None else {}
     flags, labels = config_flags(args, environ)
     name = str(config_path) if config_path is not None else "<settings>"
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
@@ -208,6 +217,9 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         image=arguments.image,
         build_platforms=config.image.platforms if explicit else (),
         registry=environment_registry_options(env),
+        context=Path(config.image.context),
+        dockerfile=config.image.dockerfile,
+        junit=Path(config.report.junit) if config.report.junit else None,
         work_dir=arguments.work_dir,
         secrets=tuple(s for s in (env.registry_password,) if s),
     )
@@ -245,9 +257,11 @@ def _fallback_reporting(args: argparse.Namespace, environ: Mapping[str, str]) ->
         return _Reporting()
 
 
-def _context(env: Environment, *, comment: bool) -> CiContext:
-    from soci_ci.ci.context import detect_context  # noqa: PLC0415
+def _context(env: Environment) -> tuple[CiContext, str | None]:
+    """Where the run happens, its origin checked, and the GitHub token (masked at once)."""
+    from soci_ci.ci.context import confirm_origin, detect_context  # noqa: PLC0415
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
+    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
 
     event_text = None
@@ -256,19 +270,20 @@ def _context(env: Environment, *, comment: bool) -> CiContext:
             event_text = Path(env.event_path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
-    token = resolve_token(env.raw) if comment else None
+    token = resolve_token(env.raw)
     if token and env.github_actions:
         for line in format_mask(token):
             print(line, flush=True)
-    return detect_context(env.raw, event_text, token=token)
+    ctx = detect_context(env.raw, event_text, token=token)
+    return confirm_origin(ctx, github_lookup(api_url=ctx.api_url, token=token)), token
 
 
-def _safe_context(env: Environment, *, comment: bool) -> CiContext:
+def _safe_context(env: Environment) -> CiContext:
     """The context for a failure report: without the event or the token if those fail."""
     from soci_ci.ci.context import CiContext, Provider, detect_context  # noqa: PLC0415
 
     try:
-        return _context(env, comment=comment)
+        return _context(env)[0]
     except Exception:  # the report must still go out
         log.debug("run: context detection failed", exc_info=True)
     try:
@@ -281,7 +296,10 @@ def _safe_context(env: Environment, *, comment: bool) -> CiContext:
 def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: int) -> int:
     from soci_ci.ci.context import Provider  # noqa: PLC0415
     from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import one_line  # noqa: PLC0415
 
+    if not reporting.comment:
+        ctx = replace(ctx, token=None)
     try:
         published = publish(
             summary,
@@ -294,7 +312,7 @@ def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: i
             ),
         )
     except SociCiError as exc:
-        print(f"error: the report could not be written: {exc}", file=sys.stderr)
+        print(f"error: the report could not be written: {one_line(str(exc))}", file=sys.stderr)
         return code or int(exc.exit_code)
     except OSError as exc:
         print(f"error: the report could not be written: {exc.strerror}", file=sys.stderr)
@@ -303,52 +321,80 @@ def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: i
         log.debug("run: publishing raised", exc_info=True)
         print(f"error: internal error while reporting: {type(exc).__name__}", file=sys.stderr)
         return code or int(ExitCode.INTERNAL)
-    print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
+    print(f"soci-ci run: {summary.verdict} ({one_line(summary.reason)})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:
-            print(f"warning: {published.comment_note}", file=sys.stderr)
+            print(f"warning: {one_line(published.comment_note)}", file=sys.stderr)
         return int(published.comment_error.exit_code)
     return code
 
 
+def _failed(
+    exc: SociCiError, args: argparse.Namespace, env: Environment, ctx: CiContext | None
+) -> int:
+    """Report a run that could not start (bad config, variable, input or path) and exit."""
+    from soci_ci.app.pipeline import setup_failure  # noqa: PLC0415
+
+    report_failure(exc)
+    reporting = _fallback_reporting(args, env.raw)
+    ctx = ctx if ctx is not None else _safe_context(env)
+    return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
+
+
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.pipeline import AppSteps, Pipeline, setup_failure  # noqa: PLC0415
+    from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+    from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
     env: Environment = args.environment
     environ = env.raw
+    ctx: CiContext | None = None
     try:
         if args.environment_error is not None:
             raise args.environment_error
         arguments = run_arguments(args, environ)
-        resolved = resolve_settings(args, environ, arguments.config_path)
+        config_path = arguments.config_path
+        workspace = workspace_root(environ)
+        ctx, token = _context(env)
+        file_data, trust = trusted_file_layer(
+            config_path, workspace=workspace, ctx=ctx, token=token
+        )
+        resolved = resolve_settings(args, environ, config_path, file_data=file_data)
     except SociCiError as exc:
-        report_failure(exc)
-        reporting = _fallback_reporting(args, environ)
-        ctx = _safe_context(env, comment=reporting.comment)
-        return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
+        return _failed(exc, args, env, ctx)
+    notes = trust.report_lines()
+    for line in notes:
+        print(f"soci-ci run: {one_line(line)}", file=sys.stderr)
     if arguments.explain:
-        print(f"soci-ci run: config file {arguments.config_path or '(none)'}", file=sys.stderr)
+        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
         for line in resolved.explain():
-            print(line)
+            print(neutralize(line))
         return 0
-    reporting = _reporting(resolved.config, arguments.config_path)
     try:
-        options = run_options(resolved, arguments, env)
-        ctx = _context(env, comment=reporting.comment)
+        options = confine_paths(
+            run_options(resolved, arguments, env), workspace=workspace, environ=environ
+        )
     except SociCiError as exc:
-        report_failure(exc)
-        ctx = _safe_context(env, comment=reporting.comment)
-        return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
+        return _failed(exc, args, env, ctx)
+    reporting = _Reporting(
+        comment=resolved.config.report.comment,
+        summary=resolved.config.report.summary,
+        junit=options.junit,
+        config_file=str(config_path) if config_path else None,
+    )
     try:
         summary = Pipeline(options, ctx, AppSteps()).run()
     except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
         log.debug("run: pipeline raised", exc_info=True)
         summary = setup_failure(exc, ctx, secrets=options.secrets)
+    summary = replace(summary, notes=tuple(notes))
     return _publish(summary, ctx, reporting, int(summary.exit_code))
 
 
 def report_failure(exc: SociCiError) -> None:
-    """The error on stderr (and as an annotation), as the single commands print it."""
+    """The error on stderr (and a config file's problems as annotations), as the single
+    commands print it; the report's own annotation gives the verdict."""
     from soci_ci.cli import report_error  # noqa: PLC0415
 
-    report_error(exc, debug=False, annotate=False)  # the report's annotation says it
+    report_error(exc, debug=False, annotate=False)

@@ -32,10 +32,13 @@ def _attr(value: str) -> str:
 
 
 def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
-    lines = ["## soci-ci: SOCI cold-start report", ""]
+    lines = [marker] if marker else []  # first line: how the sticky comment is found
+    lines += ["## soci-ci: SOCI cold-start report", ""]
     lines.append(f"**Verdict:** {_VERDICT[summary.verdict]} — {md_text(summary.reason)}")
     if summary.context_line:
         lines += ["", md_text(summary.context_line)]
+    if summary.notes:
+        lines += [""] + [f"- ⚠️ {md_text(note)}" for note in summary.notes]
     lines += ["", "| step | status | details |", "|---|---|---|"]
     for step in summary.steps:
         took = f" ({step.seconds:.1f} s)" if step.status is StepStatus.RAN else ""
@@ -66,7 +69,7 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
             chart=gate.options.chart,
         )
         body += ["", "### Thresholds", "", *gate_lines(report)]
-    return fit(lines, body, ["", marker] if marker else [])
+    return fit(lines, body)
 
 
 def render_junit(summary: RunSummary, *, suite: str = "soci-ci") -> str:

@@ -37,7 +37,7 @@ REPO = "127.0.0.1:5000/app"
 
 def _options(yaml: str = "", **changes: object) -> RunOptions:
     config = load_config_text(f"version: 1\nimage:\n  repository: {REPO}\n{yaml}")
-    return RunOptions(config=config, **changes)  # type: ignore[arg-type]
+    return RunOptions(config=config, **({"work_dir": None} | changes))  # type: ignore[arg-type]
 
 
 def test_full_run_without_probe_calls_build_index_verify() -> None:
