@@ -224,6 +224,12 @@ class Pipeline:
             builder=image.builder,
             registry=self.options.registry,
         )
+        log.info(
+            "run: build %s from %s (build args: %s)",
+            ", ".join(tags),
+            options.spec.context,
+            ", ".join(options.spec.build_args) or "none",  # names only: values may be secret
+        )
         built = self.steps.build(options)
         self.state.built = built
         self.state.image_ref = built.reference

@@ -95,7 +95,7 @@ def test_a_config_error_reports_and_exits_2(
 ) -> None:
     (workspace / ".soci-ci.yml").write_text("version: 1\nimage:\n  repositry: x\n")
     assert main(["run", "--from-env"]) == 2
-    _check_reported(workspace, github, ".soci-ci.yml:2: image: unknown key 'repositry'", capsys)
+    _check_reported(workspace, github, ".soci-ci.yml:3: image: unknown key 'repositry'", capsys)
 
 
 @pytest.mark.parametrize("value", ["abc", "30 parsecs", "-1", "0"])
