@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from soci_ci.redaction import redact
+
 
 class ExitCode(IntEnum):
     """Documented process exit codes (README, "Exit codes")."""
@@ -33,6 +35,9 @@ class SociCiError(Exception):
     default_hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Every message goes through the one redaction (soci_ci/redaction.py): no credential,
+        # user info or signed-URL parameter survives, whatever text reached it.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
