@@ -26,7 +26,7 @@ _URL_PARAM = re.compile(
 # The same in free text (`name=value`), fewer names so that `KEY=VALUE` stays readable.
 _TEXT_PARAM = re.compile(
     r"(?i)(?<![\w-])(x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+|signature|sig|token|access_token|"
-    r"id_token|refresh_token|key-pair-id|policy|password|passwd|secret|client_secret)"
+    r"id_token|refresh_token|key-pair-id|policy|password|passwd|secret|client_secret|credential)"
     r"=([^&\s\"'<>]*)"
 )
 _JSON_SECRET = re.compile(
@@ -38,7 +38,7 @@ _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s\"'<>]+")
 _USERINFO = re.compile(r"(?i)(^|[\s\"'(=\[,])[^\s\"'/@:]+:[^\s\"'/@]*@(?=[\w.-]+(?::\d+)?/)")
 _AUTH_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|x-api-key|private-token|cookie|set-cookie)"
-    r"(\"?\s*[:=]\s*\"?)[^\r\n\",}]*"
+    r"(\"?\s*[:=]\s*\"?)(?:[a-z0-9-]+\s+)?[^\s\",;}]*"
 )
 # `Bearer <credential>` / `Basic <credential>`: a value with a digit or a symbol (not a word,
 # not a `realm=` parameter).

@@ -89,6 +89,7 @@ _FAILURES: tuple[tuple[type[BaseException], str], ...] = (
     (requests.exceptions.InvalidHeader, "an invalid header"),
     (requests.exceptions.ContentDecodingError, "a body that cannot be decoded"),
     (requests.exceptions.ChunkedEncodingError, "a broken chunked body"),
+    (ValueError, "an invalid URL or header"),
 )
 
 
