@@ -18,6 +18,7 @@ from importlib import import_module
 
 from soci_ci import __version__
 from soci_ci.errors import ExitCode, SociCiError, UsageError
+from soci_ci.redaction import redact
 
 # Order is the order shown in `soci-ci --help`.
 COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so clearly, keep the traceback for --debug
         if debug:
             traceback.print_exception(exc)
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        text = redact(f"{type(exc).__name__}: {exc}", limit=500)
+        print(f"error: internal error: {text}", file=sys.stderr)
         print("hint: rerun with --debug and report the traceback", file=sys.stderr)
         return int(ExitCode.INTERNAL)

@@ -186,3 +186,16 @@ def test_ecr_tokens_are_for_the_hosts_account_and_region(monkeypatch: pytest.Mon
         monkeypatch.setattr(boto3, "client", lambda *a, _o=other, **k: FakeBoto(_o))
         with pytest.raises(AwsError, match="answered for another registry"):
             EcrTokens()._fetch(host)
+
+
+def test_a_credential_helper_answer_for_another_server_is_not_used() -> None:
+    from soci_ci.registry.docker_config import parse_helper_output
+
+    answer = '{"ServerURL": "%s", "Username": "u", "Secret": "helper-pw"}'
+    own = parse_helper_output(answer % "https://reg.example", "h", host="reg.example")
+    assert own is not None and own.password == "helper-pw"
+    assert parse_helper_output(answer % "other.example", "h", host="reg.example") is None
+    hub = parse_helper_output(
+        answer % "https://index.docker.io/v1/", "h", host="registry-1.docker.io"
+    )
+    assert hub is not None
