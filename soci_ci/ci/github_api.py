@@ -194,7 +194,7 @@ class GitHubClient:
             )
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise GitHubError(f"GitHub API answered non-JSON to {what}") from exc
 
     def viewer_login(self) -> str:
@@ -241,7 +241,7 @@ class GitHubClient:
 def _message(response: requests.Response) -> str:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return server_text(response.reason or "no message", limit=200)
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return server_text(data["message"], limit=200)

@@ -302,7 +302,7 @@ class RegistryClient:
             )
             try:
                 page = json.loads(r.content).get("tags") or []
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 raise RegistryError(f"{self.where(repo)}: tag list is not JSON") from None
             if not isinstance(page, list):
                 raise RegistryError(f"{self.where(repo)}: tag list is not a JSON list")

@@ -92,7 +92,7 @@ def parse_helper_output(
         return None
     try:
         data = json.loads(stdout)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not data.get("Secret"):
         return None

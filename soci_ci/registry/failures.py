@@ -15,7 +15,7 @@ def parse_oci_errors(body: bytes) -> tuple[tuple[str, ...], str]:
     """OCI error codes and messages from a distribution-spec error body (`{"errors": [...]}`)."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return (), ""
     errors = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(errors, list):

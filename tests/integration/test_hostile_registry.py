@@ -327,6 +327,7 @@ HOSTILE_ANSWERS: dict[str, tuple[Callable[[Seen], Answer], str]] = {
         "larger than the 4 MiB limit",
     ),
     "endless error body": (lambda s: Answer(500, {}, endless()), "HTTP 500"),
+    "deeply nested error body": (lambda s: Answer(403, {}, b"[" * 60_000), "HTTP 403"),
 }
 
 
@@ -353,3 +354,11 @@ def test_an_endless_token_answer_is_cut(servers: Callable[..., HostileServer]) -
     assert done.returncode == 4
     assert "answered more than 1 MiB" in one_error_line(done)
     assert tokens.sent < 64 << 20 and seconds < 60
+
+
+def test_a_deeply_nested_manifest_is_bad_input(servers: Callable[..., HostileServer]) -> None:
+    registry = servers(lambda s: Answer(200, {}, b'{"a":' * 500_000))
+    done, seconds = index(f"{registry.host}/app:1", memory=GiB)
+    assert done.returncode == 3, done.stderr
+    assert "nested too deeply" in one_error_line(done)
+    assert seconds < 30
