@@ -26,6 +26,7 @@ REGISTRY_TOKEN_BODY_MAX = 1 * MiB  # a token service's answer
 REGISTRY_TOKEN_MAX = 64 * 1024  # the token inside it
 REGISTRY_RANGE_MAX = 64 * MiB  # one `Range` read (verify reads spans of a few MiB)
 REGISTRY_REDIRECTS_MAX = 10  # redirects followed by one request
+BODY_SECONDS_MAX = 120.0  # a whole answer read into memory (not a blob): a trickle is cut
 GITHUB_BODY_MAX = 16 * MiB  # one GitHub API answer (a page of 100 comments of 64 KiB)
 GITHUB_PAGES_MAX = 100  # pages of a comment list followed (10,000 comments)
 ERROR_TEXT_MAX = 300  # characters of a server's own error text kept in a message

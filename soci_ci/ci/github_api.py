@@ -26,8 +26,8 @@ import urllib3
 
 from soci_ci.backoff import backoff_delay
 from soci_ci.errors import GitHubError
-from soci_ci.http_body import BodyTooLarge, read_body
-from soci_ci.limits import GITHUB_BODY_MAX, GITHUB_PAGES_MAX
+from soci_ci.http_body import BodyTooLarge, BodyTooSlow, read_body
+from soci_ci.limits import BODY_SECONDS_MAX, GITHUB_BODY_MAX, GITHUB_PAGES_MAX
 from soci_ci.redaction import redact_url, remember_secret, server_text
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,13 @@ class GitHubClient:
                     timeout=self.timeout_seconds,
                     stream=True,
                 )
-                read_body(response, GITHUB_BODY_MAX)
+                read_body(response, GITHUB_BODY_MAX, seconds=BODY_SECONDS_MAX)
+            except BodyTooSlow:
+                raise GitHubError(
+                    f"GitHub API {method} {redact_url(url)}: the answer took more than "
+                    f"{BODY_SECONDS_MAX:.0f} s",
+                    hint="check GITHUB_API_URL and the network",
+                ) from None
             except BodyTooLarge:
                 raise GitHubError(
                     f"GitHub API {method} {redact_url(url)}: the answer is larger than "

@@ -23,8 +23,9 @@ import urllib3
 
 from soci_ci import __version__
 from soci_ci.errors import RegistryError
-from soci_ci.http_body import BodyTooLarge, read_body, read_prefix, skip_body
+from soci_ci.http_body import BodyTooLarge, BodyTooSlow, read_body, read_prefix, skip_body
 from soci_ci.limits import (
+    BODY_SECONDS_MAX,
     REGISTRY_ERROR_BODY_MAX,
     REGISTRY_MANIFEST_MAX,
     REGISTRY_REDIRECTS_MAX,
@@ -116,7 +117,15 @@ class RegistryClient:
                 )
             if response.status_code != 200:
                 return TokenAnswer(response.status_code, read_prefix(response, 4096))
-            return TokenAnswer(response.status_code, read_body(response, REGISTRY_TOKEN_BODY_MAX))
+            body = read_body(response, REGISTRY_TOKEN_BODY_MAX, seconds=BODY_SECONDS_MAX)
+            return TokenAnswer(response.status_code, body)
+        except BodyTooSlow as exc:
+            raise RegistryError(
+                f"{self.host}: token service {redact_url(realm)} took more than "
+                f"{exc.seconds:.0f} s",
+                temporary=True,
+                hint="the token service is stalled; the run can be repeated safely",
+            ) from None
         except BodyTooLarge:
             raise RegistryError(
                 f"{self.host}: token service {redact_url(realm)} answered more than "
@@ -171,7 +180,13 @@ class RegistryClient:
                 )
                 status = response.status_code
                 if status in ok and max_body is not None and not stream:
-                    read_body(response, max_body)
+                    read_body(response, max_body, seconds=BODY_SECONDS_MAX)
+            except BodyTooSlow as exc:
+                raise RegistryError(
+                    f"{where}: {what}: the registry's answer took more than {exc.seconds:.0f} s",
+                    temporary=True,
+                    hint="the registry is stalled or very slow; the run can be repeated safely",
+                ) from None
             except BodyTooLarge as exc:
                 raise RegistryError(
                     f"{where}: {what}: the registry's answer is larger than the "

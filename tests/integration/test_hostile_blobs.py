@@ -167,3 +167,26 @@ def test_tag_lists_do_not_follow_links_to_other_origins(
     with pytest.raises(RegistryError, match="continues on another origin"):
         client(server).list_tags("app")
     assert elsewhere.seen == []
+
+
+def trickle(seen: Seen) -> Answer:
+    def drip() -> Iterator[bytes]:
+        while True:
+            time.sleep(0.2)
+            yield b" "
+
+    return Answer(200, {}, drip())
+
+
+def test_a_trickling_manifest_is_cut_at_the_time_budget(
+    serve: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soci_ci.registry.client as client_module
+
+    monkeypatch.setattr(client_module, "BODY_SECONDS_MAX", 2.0)
+    server = serve(trickle)
+    start = time.monotonic()
+    with pytest.raises(RegistryError, match="took more than 2 s") as caught:
+        client(server).get_manifest("app", "1")
+    assert caught.value.temporary
+    assert time.monotonic() - start < 10
