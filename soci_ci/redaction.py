@@ -35,7 +35,9 @@ _JSON_SECRET = re.compile(
 )
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s\"'<>]+")
 # `user:password@host/...` at the start of a word (a reference or a URL without scheme).
-_USERINFO = re.compile(r"(?i)(^|[\s\"'(=\[,])[^\s\"'/@:]+:[^\s\"'/@]*@(?=[\w.-]+(?::\d+)?/)")
+_USERINFO = re.compile(
+    r"(?i)(^|[\s\"'(=\[,])[^\s\"'/@:]{1,256}:[^\s\"'/@]{0,256}@(?=[\w.-]{1,256}(?::\d+)?/)"
+)
 _AUTH_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|x-api-key|private-token|cookie|set-cookie)"
     r"(\"?\s*[:=]\s*\"?)(?:[a-z0-9-]+\s+)?[^\s\",;}]*"
@@ -51,6 +53,7 @@ _TOKEN_SHAPES = re.compile(
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_MAX_INPUT = 64 * 1024  # characters looked at: a message is one line, not a document
 _MIN_SECRET = 4  # shorter values would redact ordinary words
 
 _secrets: set[str] = set()
@@ -83,7 +86,7 @@ def redact_url(url: str) -> str:
 
 def redact(text: str, *, limit: int | None = None) -> str:
     """`text` as one line with no credential in it; cut to `limit` characters when given."""
-    out = _CONTROL.sub(" ", text)
+    out = _CONTROL.sub(" ", text[:_MAX_INPUT])
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from soci_ci.errors import RegistryError, UsageError
@@ -57,3 +59,13 @@ def test_server_text_is_short_and_one_line() -> None:
 
 def test_redact_url_of_an_unparsable_url() -> None:
     assert redact_url("http://[::1/x?Signature=abc") == "http://[::1/x"
+
+
+@pytest.mark.parametrize(
+    "text", [",a:" * 40_000, "x://" + "a" * 100_000, "https://a/?" + "token=1&" * 20_000]
+)
+def test_redaction_is_fast_on_hostile_text(text: str) -> None:
+    start = time.monotonic()
+    out = redact(text)
+    assert time.monotonic() - start < 3
+    assert len(out) <= 64 * 1024 + 100
