@@ -68,4 +68,4 @@ def test_redaction_is_fast_on_hostile_text(text: str) -> None:
     start = time.monotonic()
     out = redact(text)
     assert time.monotonic() - start < 3
-    assert len(out) <= 64 * 1024 + 100
+    assert len(out) < 2 * 64 * 1024  # only the first 64 KiB are looked at
