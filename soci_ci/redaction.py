@@ -57,7 +57,7 @@ _MAX_INPUT = 64 * 1024  # characters looked at: a message is one line, not a doc
 _MIN_SECRET = 4  # shorter values would redact ordinary words
 
 _secrets: set[str] = set()
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: a signal handler may raise an error mid-redaction
 
 
 def remember_secret(value: str | None) -> None:
