@@ -228,7 +228,7 @@ class GitHubClient:
                 raise GitHubError("GitHub API: comment list is not a JSON array")
             comments.extend(_comment(item) for item in data if isinstance(item, dict))
             link = _next_link(response.headers.get("Link"))
-            url = urljoin(self._url(url), link) if link else None
+            url = _join(self._url(url), link) if link else None
         return comments
 
     def create_comment(self, repository: str, number: int, body: str) -> Comment:
@@ -252,6 +252,13 @@ def _message(response: requests.Response) -> str:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return server_text(data["message"], limit=200)
     return server_text(response.reason or "no message", limit=200)
+
+
+def _join(base: str, reference: str) -> str:
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return "invalid://link"  # refused by the origin check, like any other origin
 
 
 def _origin(url: str) -> tuple[str, str, int | None] | None:

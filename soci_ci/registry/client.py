@@ -323,7 +323,7 @@ class RegistryClient:
                 raise RegistryError(f"{self.where(repo)}: tag list is not a JSON list")
             tags.extend(str(t) for t in page)
             link = r.links.get("next", {}).get("url")
-            url = urljoin(url, link) if link else None
+            url = _join(url, link) if link else None
             if url is not None and origin(url) != self.origin:
                 raise RegistryError(
                     f"{self.where(repo)}: the tag list continues on another origin "
@@ -387,7 +387,7 @@ class RegistryClient:
                 f"{self.where(repo)}: upload of {digest[:19]} started without a Location header",
                 hint=hint_for(502, push=True),
             )
-        url = urljoin(self.base + "/", location)
+        url = _join(self.base + "/", location)
         if origin(url) is None:
             raise RegistryError(
                 f"{self.where(repo)}: upload of {digest[:19]} was sent to an unusable "
@@ -456,3 +456,11 @@ class RegistryClient:
             raise request_failure(where, what, r.url or where, exc) from None
         finally:
             r.close()
+
+
+def _join(base: str, reference: str) -> str:
+    """`urljoin`, with a URL it cannot join as "" (which no origin check accepts)."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return ""

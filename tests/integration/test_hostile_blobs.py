@@ -190,3 +190,14 @@ def test_a_trickling_manifest_is_cut_at_the_time_budget(
         client(server).get_manifest("app", "1")
     assert caught.value.temporary
     assert time.monotonic() - start < 10
+
+
+def test_unparsable_links_and_locations_are_registry_errors(
+    serve: Callable[..., HostileServer],
+) -> None:
+    tags = serve(lambda s: Answer(200, {"Link": '<http://[::1/x>; rel="next"'}, b'{"tags":[]}'))
+    with pytest.raises(RegistryError, match="another origin"):
+        client(tags).list_tags("app")
+    upload = serve(lambda s: Answer(202, {"Location": "http://[::1/upload"}))
+    with pytest.raises(RegistryError, match="unusable Location"):
+        client(upload).upload_blob("app", DIGEST, BLOB)

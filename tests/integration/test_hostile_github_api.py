@@ -61,7 +61,9 @@ def client(server: HostileServer) -> GitHubClient:
     return GitHubClient(api_url=server.url, token=TOKEN, sleep=lambda _s: None, retries=1)
 
 
-@pytest.mark.parametrize("other", ["another host", "another port", "another scheme"])
+@pytest.mark.parametrize(
+    "other", ["another host", "another port", "another scheme", "an unparsable URL"]
+)
 def test_the_token_never_follows_a_link_to_another_origin(
     serve: Callable[..., HostileServer], other: str
 ) -> None:
@@ -72,6 +74,8 @@ def test_the_token_never_follows_a_link_to_another_origin(
         github = holder[0]
         if other == "another scheme":
             return f"https://{github.host}/repos/o/r/issues/1/comments?page=2"
+        if other == "an unparsable URL":
+            return "http://[::1/repos/o/r/issues/1/comments?page=2"
         return f"{sink.url}/repos/o/r/issues/1/comments?page=2"
 
     github = serve(api(next_url))
