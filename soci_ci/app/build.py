@@ -25,8 +25,12 @@ from soci_ci.registry.reference import parse_reference
 log = logging.getLogger(__name__)
 
 
-def _auth_for(tag: str, explicit: Credentials | None) -> dict[str, str] | None:
-    creds = ChainedCredentials(explicit=explicit).get(parse_reference(tag).registry)
+def _auth_for(
+    tag: str, explicit: Credentials | None, explicit_host: str | None
+) -> dict[str, str] | None:
+    bound = explicit if explicit_host else None
+    chain = ChainedCredentials(explicit=bound, explicit_host=explicit_host)
+    creds = chain.get(parse_reference(tag).registry)
     if creds is None:
         return None
     return {"username": creds.username, "password": creds.password}
@@ -44,14 +48,21 @@ class BuiltImage:
 def build_image(options: BuildOptions) -> BuiltImage:
     """Build and push; the pushed image as `repository@digest`."""
     spec = options.spec
-    result = _build(spec, options.registry.credentials(), str(options.builder))
+    registry = options.registry
+    # The explicit login goes to one host: --registry, else the first tag's registry.
+    host = registry.credentials_host
+    if host is None and spec.tags:
+        host = parse_reference(spec.tags[0]).registry
+    result = _build(spec, registry.credentials(), host, str(options.builder))
     reference = None
     if result.digest and spec.tags:
         reference = parse_image_ref(spec.tags[0]).at(result.digest)
     return BuiltImage(result=result, reference=reference)
 
 
-def _build(spec: BuildSpec, explicit: Credentials | None, builder: str) -> BuildResult:
+def _build(
+    spec: BuildSpec, explicit: Credentials | None, explicit_host: str | None, builder: str
+) -> BuildResult:
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
         raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
@@ -87,5 +98,5 @@ def _build(spec: BuildSpec, explicit: Credentials | None, builder: str) -> Build
     if spec.push:
         for tag in spec.tags:
             log.info("pushing %s", tag)
-            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit))
+            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit, explicit_host))
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder=builder)

@@ -41,7 +41,10 @@ def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
     reference = parse_reference(text)
     client = RegistryClient(
         reference.registry,
-        credentials=ChainedCredentials(explicit=options.credentials()),
+        credentials=ChainedCredentials(
+            explicit=options.credentials(),
+            explicit_host=options.credentials_host or reference.registry,
+        ),
         transport=HttpTransport(
             plain_http=options.plain_http,
             ca_file=options.ca_file,

@@ -37,6 +37,7 @@ class RegistryOptions:
     insecure: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    credentials_host: str | None = None  # the one host username/password go to (--registry)
     timeout: float = 60.0
     retry_base: float = 0.5
 

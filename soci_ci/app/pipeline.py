@@ -34,7 +34,6 @@ from soci_ci.app.options import (
     gate_options,
     index_image_options,
 )
-from soci_ci.app.redaction import reason_of, redact
 from soci_ci.app.run_model import (
     STEPS,
     Failure,
@@ -53,6 +52,7 @@ from soci_ci.gate.baseline import StoreKey
 from soci_ci.gate.verdict import Verdict
 from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe.model import ProbeResult
+from soci_ci.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,17 @@ class RunOptions:
     dockerfile: str = "Dockerfile"
     junit: Path | None = None
     work_dir: Path | None = Path(".soci-ci")  # each step's JSON result, for people; None: none
-    secrets: tuple[str, ...] = ()  # values masked in every reason
+
+
+MAX_REASON = 300  # characters of a step's detail or a failure's reason in the report
+
+
+def reason_of(exc: BaseException) -> str:
+    """The report's reason for ``exc``: one redacted line (`soci_ci.redaction`); a bug also
+    names its type."""
+    if isinstance(exc, SociCiError):
+        return redact(str(exc), limit=MAX_REASON)
+    return redact(f"internal error: {type(exc).__name__}: {exc}", limit=MAX_REASON)
 
 
 class _Skip(Exception):
@@ -165,7 +175,7 @@ class Pipeline:
         return self._verdict()
 
     def _record(self, name: str, status: StepStatus, detail: str, seconds: float = 0.0) -> None:
-        detail = redact(detail, self.options.secrets)
+        detail = redact(detail, limit=MAX_REASON)
         if status is StepStatus.SKIPPED:
             log.info("run: %s skipped: %s", name, detail)
         self.state.steps.append(
@@ -189,7 +199,7 @@ class Pipeline:
         self._record(name, StepStatus.RAN, detail, round(self.clock() - start, 3))
 
     def _fail(self, name: StepName, code: ExitCode, exc: BaseException, start: float) -> None:
-        message = reason_of(exc, self.options.secrets)
+        message = reason_of(exc)
         hint = exc.hint if isinstance(exc, SociCiError) else "rerun with --debug and report it"
         log.error("error: %s: %s", name, message)
         if hint:
@@ -308,7 +318,7 @@ class Pipeline:
             self.steps.store_baseline(location, key, result, commit=ctx.sha or "unknown")
         except SociCiError as exc:
             log.warning("baseline not stored: %s", exc)
-            return f"baseline not stored: {reason_of(exc, self.options.secrets)}"
+            return f"baseline not stored: {reason_of(exc)}"
         return f"baseline stored for {ctx.branch}"
 
     def _gate(self) -> str:
@@ -356,10 +366,9 @@ class Pipeline:
 
     def _summary(self, verdict: Verdict, reason: str, code: ExitCode) -> RunSummary:
         summary = RunSummary.of(self.state, verdict, reason, code, self.ctx.describe())
-        secrets = self.options.secrets
 
         def clean(ref: str | None) -> str | None:
-            return None if ref is None else redact(ref, secrets)
+            return None if ref is None else redact(ref)
 
         return replace(
             summary,
@@ -384,12 +393,10 @@ def _first_problem(report: VerifyReport) -> str:
     return f"the SOCI index does not match the layers: {first}" if first else "verify failed"
 
 
-def setup_failure(
-    exc: BaseException, ctx: CiContext, *, secrets: Iterable[str | None] = ()
-) -> RunSummary:
+def setup_failure(exc: BaseException, ctx: CiContext) -> RunSummary:
     """The summary of a run that could not start (bad config, bad input, a bug)."""
     code = exc.exit_code if isinstance(exc, SociCiError) else ExitCode.INTERNAL
-    reason = reason_of(exc, secrets)
+    reason = reason_of(exc)
     state = RunState()
     for name in STEPS:
         state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="not started"))

@@ -23,6 +23,7 @@ from soci_ci.errors import UsageError
 
 REGISTRY_USERNAME = "SOCI_CI_REGISTRY_USERNAME"
 REGISTRY_PASSWORD = "SOCI_CI_REGISTRY_PASSWORD"  # noqa: S105 - a variable name
+REGISTRY_HOST = "SOCI_CI_REGISTRY_HOST"  # the one host the explicit login goes to
 REGISTRY_TIMEOUT = "SOCI_CI_REGISTRY_TIMEOUT"
 RETRY_BASE = "SOCI_CI_RETRY_BASE_SECONDS"
 INFLATE = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib
@@ -45,6 +46,7 @@ class Environment:
 
     registry_username: str | None = None
     registry_password: str | None = field(default=None, repr=False)
+    registry_host: str | None = None  # where username/password go; None: the image's host
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     retry_base: float = DEFAULT_RETRY_BASE
     inflate: str | None = None  # None: auto
@@ -86,9 +88,19 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
             f"{INFLATE}={inflate!r}: expected one of {', '.join(INFLATE_BACKENDS)}",
             hint=f"unset {INFLATE} to pick the fastest library available",
         )
+    host = _text(environ, REGISTRY_HOST)
+    if host is not None:
+        from soci_ci.registry.reference import parse_registry_host  # noqa: PLC0415
+
+        host = parse_registry_host(host, what=REGISTRY_HOST)
+    password = environ.get(REGISTRY_PASSWORD) or None
+    from soci_ci.redaction import remember_secret  # noqa: PLC0415
+
+    remember_secret(password)
     return Environment(
+        registry_host=host,
         registry_username=_text(environ, REGISTRY_USERNAME),
-        registry_password=environ.get(REGISTRY_PASSWORD) or None,
+        registry_password=password,
         registry_timeout=(
             DEFAULT_REGISTRY_TIMEOUT
             if timeout is None

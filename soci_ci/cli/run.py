@@ -216,13 +216,26 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         config=config,
         image=arguments.image,
         build_platforms=config.image.platforms if explicit else (),
-        registry=environment_registry_options(env),
+        registry=environment_registry_options(env, host=_repository_host(config)),
         context=Path(config.image.context),
         dockerfile=config.image.dockerfile,
         junit=Path(config.report.junit) if config.report.junit else None,
         work_dir=arguments.work_dir,
-        secrets=tuple(s for s in (env.registry_password,) if s),
     )
+
+
+def _repository_host(config: Config) -> str | None:
+    """The registry of ``image.repository``: where the explicit login goes by default (None:
+    the host of the image the run is given)."""
+    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
+
+    repository = config.image.repository
+    if not repository:
+        return None
+    try:
+        return parse_reference(repository).registry
+    except SociCiError:
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -387,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
         summary = Pipeline(options, ctx, AppSteps()).run()
     except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
         log.debug("run: pipeline raised", exc_info=True)
-        summary = setup_failure(exc, ctx, secrets=options.secrets)
+        summary = setup_failure(exc, ctx)
     summary = replace(summary, notes=tuple(notes))
     return _publish(summary, ctx, reporting, int(summary.exit_code))
 

@@ -97,11 +97,13 @@ def test_every_option_of_the_single_commands_is_reachable_from_the_config() -> N
 
 
 def test_failed_step_stops_the_rest_and_keeps_its_exit_code() -> None:
-    steps = FakeSteps(raises={"index": RegistryError("401 denied https://u:pw@r.example/v2?t=x")})
+    steps = FakeSteps(
+        raises={"index": RegistryError("401 denied https://u:pw@r.example/v2?token=x")}
+    )
     summary = Pipeline(_options(), CTX, steps).run()
     assert summary.exit_code is ExitCode.REGISTRY
     assert summary.verdict is Verdict.ERROR
-    assert summary.reason == "the index step failed: 401 denied https://***@r.example/v2?***"
+    assert summary.reason == "the index step failed: 401 denied https://r.example/v2?token=***"
     assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 3
 
 
@@ -234,12 +236,12 @@ def test_hostile_text_in_the_report_is_defused() -> None:
         pr_number=5,
         branch="x<img src=x onerror=alert(1)>@maintainer#1",
     )
-    message = "denied: see https://evil.example/login?t=1 and ping @admins | <!-- --> [x](y)"
+    message = "denied: see https://evil.example/login?sig=1 and ping @admins | <!-- --> [x](y)"
     steps = FakeSteps(raises={"index": RegistryError(message)})
     body = render_markdown(Pipeline(_options(), hostile, steps).run(), marker="<!-- m -->")
     assert "<img" not in body and "<!-- -->" not in body
     assert body.count("<!--") == 1
-    assert "`@admins`" in body and "`https://evil.example/login?***`" in body
+    assert "`@admins`" in body and "`https://evil.example/login?sig=***`" in body
     assert "\\[x\\](y)" in body
     for line in body.splitlines():
         if line.startswith("| index |"):
