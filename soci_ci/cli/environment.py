@@ -56,8 +56,11 @@ class Environment:
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-def parse_seconds(variable: str, text: str, *, maximum: float = MAX_SECONDS) -> float:
-    """A positive duration in seconds: a number with an optional unit (ms, s, m, h)."""
+def parse_seconds(
+    variable: str, text: str, *, maximum: float = MAX_SECONDS, zero: bool = False
+) -> float:
+    """A positive duration in seconds (``zero``: 0 too): a number with an optional unit
+    (ms, s, m, h)."""
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
         raise UsageError(
@@ -65,10 +68,12 @@ def parse_seconds(variable: str, text: str, *, maximum: float = MAX_SECONDS) -> 
             hint=f"use seconds, optionally with a unit: {variable}=30 or 30s, 500ms, 2m",
         )
     seconds = float(match["number"]) * _UNIT[match["unit"]]
-    if not (math.isfinite(seconds) and 0 < seconds <= maximum):
+    low_ok = seconds >= 0 if zero else seconds > 0
+    if not (math.isfinite(seconds) and low_ok and seconds <= maximum):
+        least = "0" if zero else "more than 0"
         raise UsageError(
             f"{variable}={text!r} is out of range",
-            hint=f"use more than 0 and at most {maximum:g} seconds",
+            hint=f"use {least} and at most {maximum:g} seconds",
         )
     return seconds
 
@@ -107,7 +112,9 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
             else parse_seconds(REGISTRY_TIMEOUT, timeout)
         ),
         retry_base=(
-            DEFAULT_RETRY_BASE if retry is None else parse_seconds(RETRY_BASE, retry, maximum=60)
+            DEFAULT_RETRY_BASE
+            if retry is None
+            else parse_seconds(RETRY_BASE, retry, maximum=60, zero=True)
         ),
         inflate=None if inflate in (None, "auto") else inflate,
         debug=environ.get(RUNNER_DEBUG) == "1",

@@ -39,6 +39,7 @@ def test_values_and_defaults() -> None:
     assert env.github_actions and env.debug
     assert "pw" not in repr(env)
     assert read_environment({"SOCI_CI_INFLATE": "auto"}).inflate is None
+    assert read_environment({"SOCI_CI_RETRY_BASE_SECONDS": "0"}).retry_base == 0.0  # no waits
     with pytest.raises(UsageError, match="SOCI_CI_INFLATE='fastest'"):
         read_environment({"SOCI_CI_INFLATE": "fastest"})
 
