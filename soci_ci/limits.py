@@ -12,8 +12,36 @@ MiB = 1 << 20
 GiB = 1 << 30
 
 # --- layers and zTOCs (tar and gzip streams) ---
+# A layer's metadata is kept in memory until its zTOC is written (the format stores the
+# entries last to first), so what it may hold is bounded here; file data is only streamed.
+
+# Entries (files, directories, links) in one layer. Each costs a few hundred bytes of memory.
+MAX_TOC_ENTRIES = 500_000
+# One PAX header or GNU long name/link entry: Go archive/tar's maxSpecialFileSize.
+MAX_TAR_SPECIAL_ENTRY = 1 * MiB
+# All PAX headers and GNU long names/links of one layer together (they end up in the zTOC).
+MAX_TAR_SPECIAL_TOTAL = 128 * MiB
+# PAX records of one layer together (each becomes a zTOC xattr entry: ~150 bytes of memory).
+MAX_PAX_RECORDS = 500_000
+# Gzip checkpoints (32 KiB windows) of one zTOC: 8192 spans of 4 MiB spans = 32 GiB of uncompressed
+# layer at the default span size; a larger layer needs a larger --span-size.
+MAX_ZTOC_CHECKPOINTS = 8192
+# Checkpoints at uncompressed offset 0 (one per gzip member or empty block before any data).
+# Normal layers have one or two; the snapshotter rejects a zTOC with more than one anyway.
+MAX_LEADING_CHECKPOINTS = 64
+# A zTOC read back (verify, reruns): larger than any zTOC the limits above let us write.
+MAX_ZTOC_READ = 1 * GiB
 
 # --- archives and OCI layouts on disk ---
+# `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).
+MAX_LAYOUT_JSON = 4 * MiB
+# Members of an oci-archive tar (an image has a handful of blobs per layer).
+MAX_ARCHIVE_MEMBERS = 100_000
+# A member name (path inside the archive).
+MAX_ARCHIVE_NAME = 4096
+# Bytes unpacked from one oci-archive to the temporary directory; also refused when the
+# temporary directory's file system has less free space than the archive needs.
+MAX_ARCHIVE_EXTRACT = 64 * GiB
 
 # --- registry and API responses ---
 
