@@ -39,6 +39,8 @@ MAX_LAYOUT_JSON = 4 * MiB
 MAX_ARCHIVE_MEMBERS = 100_000
 # A member name (path inside the archive).
 MAX_ARCHIVE_NAME = 4096
+# PAX headers and long names of one archive together.
+MAX_ARCHIVE_SPECIAL = 16 * MiB
 # Bytes unpacked from one oci-archive to the temporary directory; also refused when the
 # temporary directory's file system has less free space than the archive needs.
 MAX_ARCHIVE_EXTRACT = 64 * GiB

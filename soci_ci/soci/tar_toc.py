@@ -17,6 +17,7 @@ past a limit is refused before it can grow memory or time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -256,6 +257,27 @@ class _Reader:
             )
         entry.xattrs = sorted(pax.items())
         return mtime_ns
+
+
+class TarWalker(_Reader):
+    """The same Go-rules reader for other tar files (an oci-archive): entries one at a time,
+    each entry's data on request (what is not read is skipped by the next `next()`)."""
+
+    def __init__(self, stream: TarStream, *, special_total: int) -> None:
+        super().__init__(stream)
+        self.special_left = special_total
+
+    def data(self, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The current entry's data, in pieces of at most `chunk` bytes."""
+        while self.remaining:
+            piece = self._read(min(chunk, self.remaining))
+            if not piece:
+                raise LayerError(
+                    f"tar stream ends inside an entry's data at offset {self.pos} "
+                    f"(unexpected EOF, {self.remaining} bytes missing)"
+                )
+            self.remaining -= len(piece)
+            yield piece
 
 
 _NUMBERS = _NUMERIC_CACHE.get
