@@ -44,6 +44,11 @@ MAX_ARCHIVE_SPECIAL = 16 * MiB
 # Bytes unpacked from one oci-archive to the temporary directory; also refused when the
 # temporary directory's file system has less free space than the archive needs.
 MAX_ARCHIVE_EXTRACT = 64 * GiB
+# A compressed archive may unpack to at most this many times its size (plus 64 MiB): image
+# layers are compressed already, so real archives stay near 1x; a decompression bomb does not.
+MAX_ARCHIVE_RATIO = 100
+# Free space left on the temporary directory's file system after unpacking.
+ARCHIVE_FREE_RESERVE = 256 * MiB
 
 # --- registry and API responses ---
 

@@ -129,12 +129,15 @@ def _unpack(path: Path, dest: Path) -> _Original:
     with raw:
         compression = _compression(raw.read(6), path)
         raw.seek(0)
-        original = _Original(compression=compression, mode=os.fstat(raw.fileno()).st_mode & 0o777)
+        st = os.fstat(raw.fileno())
+        original = _Original(compression=compression, mode=st.st_mode & 0o777)
+        budget = limits.MAX_ARCHIVE_EXTRACT
+        if compression is not ArchiveCompression.NONE:
+            budget = min(budget, st.st_size * limits.MAX_ARCHIVE_RATIO + 64 * limits.MiB)
         try:
             with _decompressed(raw, compression) as stream:
-                _extract(
-                    TarWalker(_Stream(stream), special_total=limits.MAX_ARCHIVE_SPECIAL), path, dest
-                )
+                walker = TarWalker(_Stream(stream), special_total=limits.MAX_ARCHIVE_SPECIAL)
+                _extract(walker, path, dest, budget)
         except LayerError as exc:
             raise InputError(
                 f"cannot unpack OCI archive {path}: {exc.message}", hint=_HINT
@@ -144,7 +147,7 @@ def _unpack(path: Path, dest: Path) -> _Original:
     return original
 
 
-def _extract(walker: TarWalker, path: Path, dest: Path) -> None:
+def _extract(walker: TarWalker, path: Path, dest: Path, budget: int) -> None:
     real_dest = dest.resolve()
     members = 0
     written = 0
@@ -178,13 +181,15 @@ def _extract(walker: TarWalker, path: Path, dest: Path) -> None:
             raise InputError(f"OCI archive {path} has a link or special member {shown}", hint=_HINT)
         size = entry.uncompressed_size
         written += size
-        if written > limits.MAX_ARCHIVE_EXTRACT:
+        if written > budget:
             raise InputError(
-                f"OCI archive {path} unpacks to more than {limits.MAX_ARCHIVE_EXTRACT >> 30} GiB",
+                f"OCI archive {path} unpacks to more than {budget} bytes "
+                f"({limits.MAX_ARCHIVE_EXTRACT >> 30} GiB, or {limits.MAX_ARCHIVE_RATIO} times "
+                "the size of a compressed archive)",
                 hint=_HINT,
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(target.parent).free
+        free = shutil.disk_usage(target.parent).free - limits.ARCHIVE_FREE_RESERVE
         if size > free:
             raise InputError(
                 f"OCI archive {path}: member {shown} needs {size} bytes, but the temporary "

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from soci_ci import limits
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import check_digest, sha256_digest
@@ -231,11 +232,15 @@ def _schema_version(obj: Mapping[str, Any], what: str) -> int:
     return 2
 
 
-def load_json(data: bytes, what: str) -> Any:
+def load_json(data: bytes, what: str, *, limit: int = limits.MAX_LAYOUT_JSON) -> Any:
+    """Parse an untrusted JSON document: bounded in size, and deep nesting or huge numbers
+    (RecursionError, int conversion limits) are bad input like any other syntax error."""
+    if len(data) > limit:
+        raise InputError(f"{what} is {len(data)} bytes; more than the {limit} accepted")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{what} is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"{what} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def detect_media_type(data: bytes, declared: str | None) -> str:
