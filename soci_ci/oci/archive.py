@@ -143,7 +143,9 @@ def _unpack(path: Path, dest: Path) -> _Original:
                 f"cannot unpack OCI archive {path}: {exc.message}", hint=_HINT
             ) from None
         except _DECOMPRESS_ERRORS as exc:
-            raise InputError(f"cannot read OCI archive {path}: {exc}", hint=_HINT) from None
+            raise InputError(
+                f"cannot read OCI archive {path}: {str(exc)[:300]}", hint=_HINT
+            ) from None
     return original
 
 

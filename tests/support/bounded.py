@@ -69,17 +69,24 @@ def run_bounded(
     seconds: float = 20.0,
     memory: int = 1024 * MiB,
     cpu_seconds: int | None = None,
+    file_size: int | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     stdin: bytes = b"",
 ) -> Outcome:
-    """Run `argv` with an address-space limit of `memory` bytes and a wall-clock timeout."""
+    """Run `argv` with an address-space limit of `memory` bytes and a wall-clock timeout.
+
+    `file_size` also caps every file the child writes (RLIMIT_FSIZE: a larger write fails
+    with EFBIG, SIGXFSZ being ignored), to prove that nothing big is written."""
     cpu = cpu_seconds if cpu_seconds is not None else int(seconds) + 5
 
     def limit() -> None:  # runs in the child, before exec
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if file_size is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
     with (
         tempfile.TemporaryFile() as out,
