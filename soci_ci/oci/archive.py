@@ -205,7 +205,10 @@ def _extract(walker: TarWalker, path: Path, dest: Path, budget: int) -> None:
 
 def _pack(src: Path, path: Path, original: _Original) -> None:
     """Write the layout back as `path`, atomically, with the archive's compression and mode."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write OCI archive {path}: {exc.strerror}") from None
     os.close(fd)
     try:
         with _tar_writer(Path(tmp), original.compression) as tar:
@@ -213,6 +216,10 @@ def _pack(src: Path, path: Path, original: _Original) -> None:
                 tar.add(p, arcname=str(p.relative_to(src)), recursive=False)
         Path(tmp).chmod(original.mode or target_mode(path))
         Path(tmp).replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise InputError(f"cannot write OCI archive {path}: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
