@@ -23,9 +23,10 @@ MAX_TAR_SPECIAL_ENTRY = 1 * MiB
 MAX_TAR_SPECIAL_TOTAL = 128 * MiB
 # PAX records of one layer together (each becomes a zTOC xattr entry: ~150 bytes of memory).
 MAX_PAX_RECORDS = 500_000
-# Gzip checkpoints (32 KiB windows) of one zTOC: 8192 spans of 4 MiB spans = 32 GiB of uncompressed
-# layer at the default span size; a larger layer needs a larger --span-size.
-MAX_ZTOC_CHECKPOINTS = 8192
+# Spans of one zTOC (for gzip layers, each is a 32 KiB checkpoint window): 8192 spans of 4 MiB
+# = 32 GiB of uncompressed layer at the default span size; a larger layer (or a tiny span size)
+# needs a larger --span-size.
+MAX_ZTOC_SPANS = 8192
 # Checkpoints at uncompressed offset 0 (one per gzip member or empty block before any data).
 # Normal layers have one or two; the snapshotter rejects a zTOC with more than one anyway.
 MAX_LEADING_CHECKPOINTS = 64

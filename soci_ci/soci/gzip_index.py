@@ -10,7 +10,7 @@ record {in, out, bits, the 32 KiB window before out}. Concatenated members are r
 Checkpoints are 32 KiB each and kept until the zTOC is written, so their number is bounded
 (`soci_ci.limits`): at most MAX_LEADING_CHECKPOINTS before the first uncompressed byte (a
 run of empty gzip members or blocks would otherwise give one per ~20 compressed bytes) and
-MAX_ZTOC_CHECKPOINTS in all.
+MAX_ZTOC_SPANS in all.
 
 Span digests (notes 1c) are SHA-256 of the compressed bytes [in_i - (bits_i != 0), in_{i+1}),
 the last span running to the end of the file; they are computed while the bytes stream by,
@@ -200,7 +200,7 @@ class GzipScanner:
     def _add_checkpoint(self, bits: int) -> None:
         in_offset = self.total_in
         count = len(self.checkpoints)
-        if count >= limits.MAX_ZTOC_CHECKPOINTS or (
+        if count >= limits.MAX_ZTOC_SPANS or (
             self.total_out == 0 and count >= limits.MAX_LEADING_CHECKPOINTS
         ):
             raise _too_many_checkpoints(count, in_offset, leading=self.total_out == 0)
@@ -292,7 +292,7 @@ def _too_many_checkpoints(count: int, in_offset: int, *, leading: bool) -> Layer
         )
     return LayerError(
         f"the layer needs more than {count} gzip checkpoints (at compressed byte {in_offset}); "
-        f"the limit is {limits.MAX_ZTOC_CHECKPOINTS} (32 KiB each)",
+        f"the limit is {limits.MAX_ZTOC_SPANS} (32 KiB each)",
         hint="use a larger --span-size for very large layers",
     )
 

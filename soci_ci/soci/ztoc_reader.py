@@ -170,7 +170,7 @@ def parse_ztoc(data: bytes) -> ParsedZtoc:
             max_span_id=info.scalar(1, "<i"),
             span_digests=[
                 s.decode("ascii", "replace")
-                for s in info.strings(2, limits.MAX_ZTOC_CHECKPOINTS + 1, "span digests")
+                for s in info.strings(2, limits.MAX_ZTOC_SPANS + 1, "span digests")
             ],
             checkpoints_blob=info.bytes_(3),
             entries=entries,
@@ -187,9 +187,9 @@ def parse_checkpoints(blob: bytes) -> tuple[int, list[Checkpoint]]:
     body = len(blob) - 12
     if n < 0:
         raise InputError(f"zinfo blob has a negative checkpoint count {n}")
-    if n > limits.MAX_ZTOC_CHECKPOINTS + 1:
+    if n > limits.MAX_ZTOC_SPANS + 1:
         raise InputError(
-            f"zinfo blob declares {n} checkpoints; the limit is {limits.MAX_ZTOC_CHECKPOINTS}"
+            f"zinfo blob declares {n} checkpoints; the limit is {limits.MAX_ZTOC_SPANS}"
         )
     if body == CHECKPOINT_SIZE * n:
         legacy = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class Case:
     message: str  # regex the single error line must match ("" for success)
     seconds: float = 20.0
     max_rss: int = 200 * MiB
+    args: tuple[str, ...] = ()
 
 
 def _bytes(name: str, data: bytes) -> Callable[[Path], Path]:
@@ -49,6 +51,16 @@ def _gzip(name: str, chunks: Callable[[], object]) -> Callable[[Path], Path]:
 
 def _tar_gz(*entries: Entry) -> bytes:
     return gz(build_tar(list(entries)).data)
+
+
+def _many_blocks(data: bytes, every: int = 64) -> bytes:
+    """Gzip with a sync flush every `every` bytes: one deflate block boundary each."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    out = [
+        compressor.compress(data[i : i + every]) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        for i in range(0, len(data), every)
+    ]
+    return b"".join(out) + compressor.flush()
 
 
 CASES: dict[str, Case] = {
@@ -160,6 +172,22 @@ CASES: dict[str, Case] = {
         exit_code=3,
         message=r"unsupported input tar entry 'g'",
     ),
+    # span_size can come from a pull request's config (minimum 1): bounded spans either way.
+    "span-size-1-tar": Case(
+        make=_bytes("plain.tar", build_tar([Entry(name=b"f", data=b"p" * (2 * MiB))]).data),
+        exit_code=3,
+        message=rf"more than {limits.MAX_ZTOC_SPANS} spans of 1 bytes",
+        args=("--span-size", "1"),
+    ),
+    "span-size-1-gzip": Case(
+        make=_bytes(
+            "blocks.tar.gz", _many_blocks(build_tar([Entry(name=b"f", data=bytes(MiB))]).data)
+        ),
+        exit_code=3,
+        message=rf"more than {limits.MAX_ZTOC_SPANS} gzip checkpoints",
+        args=("--span-size", "1"),
+        max_rss=400 * MiB,  # the checkpoints kept up to the limit: 8192 x 32 KiB
+    ),
     "not-a-layer": Case(
         make=_bytes("random.bin", bytes(range(256)) * 100),
         exit_code=3,
@@ -187,7 +215,9 @@ def test_hostile_layer_ends_bounded(name: str, tmp_path: Path) -> None:
     case = CASES[name]
     layer = case.make(tmp_path)
     output = tmp_path / "out.ztoc"
-    outcome = run_bounded(soci_ci_command("ztoc", layer, "--output", output), seconds=case.seconds)
+    outcome = run_bounded(
+        soci_ci_command("ztoc", layer, "--output", output, *case.args), seconds=case.seconds
+    )
     _check(outcome, case)
     if case.exit_code:
         assert not output.exists()  # no output file on failure
