@@ -117,7 +117,8 @@ class _Reader:
         self.pos = 0
         self.remaining = 0  # data bytes of the current entry not yet consumed
         self.pad = 0
-        self.special_left = limits.MAX_TAR_SPECIAL_TOTAL  # PAX and long-name bytes allowed
+        self.special_total = limits.MAX_TAR_SPECIAL_TOTAL  # PAX and long-name bytes allowed
+        self.special_left = self.special_total
         self.records_left = limits.MAX_PAX_RECORDS
 
     def _read(self, n: int) -> bytes:
@@ -152,8 +153,8 @@ class _Reader:
         self.special_left -= len(data)
         if self.special_left < 0:
             raise LayerError(
-                f"the layer's PAX headers and long names exceed "
-                f"{limits.MAX_TAR_SPECIAL_TOTAL >> 20} MiB in total (at offset {self.pos})",
+                f"the PAX headers and long names exceed {self.special_total >> 20} MiB "
+                f"in total (at offset {self.pos})",
                 hint=LIMITS_HINT,
             )
         return data
@@ -265,7 +266,7 @@ class TarWalker(_Reader):
 
     def __init__(self, stream: TarStream, *, special_total: int) -> None:
         super().__init__(stream)
-        self.special_left = special_total
+        self.special_total = self.special_left = special_total
 
     def data(self, chunk: int = 1 << 20) -> Iterator[bytes]:
         """The current entry's data, in pieces of at most `chunk` bytes."""

@@ -95,7 +95,7 @@ CASES: dict[str, Case] = {
     "long-names-2000x1m": Case(
         make=_gzip("long.tar.gz", lambda: h.long_names(2000)),
         exit_code=3,
-        message=r"PAX headers and long names exceed 128 MiB in total",
+        message=r"the PAX headers and long names exceed 128 MiB in total",
         max_rss=400 * MiB,
     ),
     "pax-records-over-limit": Case(
