@@ -31,7 +31,7 @@ MAX_ZTOC_SPANS = 8192
 # Normal layers have one or two; the snapshotter rejects a zTOC with more than one anyway.
 MAX_LEADING_CHECKPOINTS = 64
 # A zTOC read back (verify, reruns): larger than any zTOC the limits above let us write.
-MAX_ZTOC_READ = 1 * GiB
+MAX_ZTOC_READ = 512 * MiB
 
 # --- archives and OCI layouts on disk ---
 # `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).
