@@ -30,7 +30,7 @@ MAX_ZTOC_SPANS = 8192
 # Checkpoints at uncompressed offset 0 (one per gzip member or empty block before any data).
 # Normal layers have one or two; the snapshotter rejects a zTOC with more than one anyway.
 MAX_LEADING_CHECKPOINTS = 64
-# A zTOC read back (verify, reruns): larger than any zTOC the limits above let us write.
+# A zTOC read back (verify, reruns); real ones are far smaller (32 KiB per span, ~150 B a file).
 MAX_ZTOC_READ = 512 * MiB
 
 # --- archives and OCI layouts on disk ---
