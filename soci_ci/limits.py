@@ -36,10 +36,19 @@ MAX_ZTOC_READ = 512 * MiB
 # --- archives and OCI layouts on disk ---
 # `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).
 MAX_LAYOUT_JSON = 4 * MiB
+# Entries of one image index and layers of one manifest, wherever they come from (each entry
+# is fetched and parsed: a 4 MiB index naming one 4 MiB manifest 40,000 times would cost
+# 160 GB of parsing). Real images have tens of platforms and at most a few hundred layers.
+MAX_INDEX_MANIFESTS = 1024
+MAX_MANIFEST_LAYERS = 1024
+# JSON documents read from one layout or archive in one run, together (real runs: well under
+# 1 MiB). Bounds the parsing a layout can cause with many large manifests.
+MAX_LAYOUT_JSON_TOTAL = 64 * MiB
 # Members of an oci-archive tar (an image has a handful of blobs per layer).
 MAX_ARCHIVE_MEMBERS = 100_000
-# A member name (path inside the archive).
+# A member name (path inside the archive), and its depth (a layout needs 3: blobs/sha256/HEX).
 MAX_ARCHIVE_NAME = 4096
+MAX_ARCHIVE_DEPTH = 16
 # PAX headers and long names of one archive together.
 MAX_ARCHIVE_SPECIAL = 16 * MiB
 # Bytes unpacked from one oci-archive to the temporary directory; also refused when the

@@ -173,6 +173,12 @@ def _extract(walker: TarWalker, path: Path, dest: Path, budget: int) -> None:
         relative = relative.rstrip("/")
         if not relative or relative == ".":
             continue
+        if relative.count("/") >= limits.MAX_ARCHIVE_DEPTH:
+            raise InputError(
+                f"OCI archive {path} has a member nested deeper than "
+                f"{limits.MAX_ARCHIVE_DEPTH} directories: {shown}",
+                hint=_HINT,
+            )
         target = (dest / relative).resolve()
         if Path(name).is_absolute() or not target.is_relative_to(real_dest) or target == real_dest:
             raise InputError(f"OCI archive {path} has an unsafe member {shown}", hint=_HINT)

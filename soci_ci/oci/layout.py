@@ -39,6 +39,7 @@ class OciLayout:
     def __init__(self, root: Path, tag: str | None, *, create: bool = False) -> None:
         self.root = root
         self.tag_name = tag
+        self._json_left = limits.MAX_LAYOUT_JSON_TOTAL
         if not (root / LAYOUT_FILE).is_file():
             if not create:
                 raise InputError(
@@ -59,10 +60,20 @@ class OciLayout:
         path = self.root / INDEX_FILE
         try:
             with open_inside(self.root, path, INDEX_FILE) as fh:
-                data = read_limited(fh, limits.MAX_LAYOUT_JSON, str(path))
+                data = self._charge(read_limited(fh, limits.MAX_LAYOUT_JSON, str(path)))
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         return Index.from_json(load_json(data, f"{self.root / INDEX_FILE}"), "index.json")
+
+    def _charge(self, data: bytes) -> bytes:
+        """Count a JSON document against the run's total for this layout."""
+        self._json_left -= len(data)
+        if self._json_left < 0:
+            raise InputError(
+                f"{self.root}: more than {limits.MAX_LAYOUT_JSON_TOTAL >> 20} MiB of manifests "
+                "and indexes read in one run; refused"
+            )
+        return data
 
     def tags(self) -> dict[str, Descriptor]:
         found = {}
@@ -107,7 +118,7 @@ class OciLayout:
         path = self.blob_path(digest)
         try:
             with open_inside(self.root, path, f"manifest {digest}") as fh:
-                data = read_limited(fh, limits.MAX_LAYOUT_JSON, f"manifest {digest}")
+                data = self._charge(read_limited(fh, limits.MAX_LAYOUT_JSON, f"manifest {digest}"))
         except OSError as exc:
             raise InputError(f"cannot read manifest {digest}: {exc.strerror}") from None
         verify_content(data, digest, what=f"manifest blob {path}")

@@ -139,12 +139,16 @@ class Descriptor:
         return (self.annotations or {}).get(key)
 
 
-def _descriptors(obj: Mapping[str, Any], key: str, what: str) -> tuple[Descriptor, ...] | None:
+def _descriptors(
+    obj: Mapping[str, Any], key: str, what: str, limit: int
+) -> tuple[Descriptor, ...] | None:
     value = obj.get(key)
     if value is None:
         return None
     if not isinstance(value, list):
         raise InputError(f"{what}: {key!r} must be a list")
+    if len(value) > limit:
+        raise InputError(f"{what} has {len(value)} {key}; at most {limit} are accepted")
     return tuple(Descriptor.from_json(d, f"{what} {key}[{i}]") for i, d in enumerate(value))
 
 
@@ -168,7 +172,7 @@ class Manifest:
             media_type=_str(obj, "mediaType", what) or None,
             artifact_type=_str(obj, "artifactType", what) or None,
             config=Descriptor.from_json(obj.get("config"), f"{what} config"),
-            layers=_descriptors(obj, "layers", what),
+            layers=_descriptors(obj, "layers", what, limits.MAX_MANIFEST_LAYERS),
             subject=Descriptor.from_json(subject, f"{what} subject") if subject else None,
             annotations=_annotations(obj, what),
         )
@@ -206,7 +210,7 @@ class Index:
             schema_version=_schema_version(obj, what),
             media_type=_str(obj, "mediaType", what) or None,
             artifact_type=_str(obj, "artifactType", what) or None,
-            manifests=_descriptors(obj, "manifests", what),
+            manifests=_descriptors(obj, "manifests", what, limits.MAX_INDEX_MANIFESTS),
             subject=Descriptor.from_json(subject, f"{what} subject") if subject else None,
             annotations=_annotations(obj, what),
         )

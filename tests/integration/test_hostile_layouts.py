@@ -107,6 +107,35 @@ def _layer_bigger_than_declared(root: Path, d: dict[str, str]) -> None:
         fh.write(bytes(MiB))
 
 
+def _index_entries(root: Path, count: int, manifest_size: int = 0) -> None:
+    """index.json -> an image index of `count` entries (distinct manifests padded to
+    `manifest_size` bytes when given, else the same manifest `count` times)."""
+    index = json.loads((root / "index.json").read_text())
+    entry = index["manifests"][0]
+    manifest = json.loads(h.blob_path(root, entry["digest"]).read_bytes())
+    entries = []
+    for i in range(count):
+        desc = {"mediaType": entry["mediaType"], "digest": entry["digest"], "size": entry["size"]}
+        if manifest_size:
+            manifest["annotations"] = {"pad": f"{i}" + "x" * (manifest_size - 400)}
+            data = json.dumps(manifest).encode()
+            desc.update(digest=h.write_blob(root, data), size=len(data))
+        desc["platform"] = {"architecture": "amd64", "os": "linux"}
+        entries.append(desc)
+    image_index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        }
+    ).encode()
+    digest = h.write_blob(root, image_index)
+    entry.update(
+        mediaType="application/vnd.oci.image.index.v1+json", digest=digest, size=len(image_index)
+    )
+    (root / "index.json").write_text(json.dumps(index))
+
+
 LAYOUT_CASES: dict[str, tuple[Callable[[Path, dict[str, str]], None], str]] = {
     "layer-blob-is-a-fifo": (_fifo_layer, r"not a regular file \(a FIFO\)"),
     "layer-blob-links-to-dev-zero": (_dev_zero_layer, r"points outside"),
@@ -118,6 +147,16 @@ LAYOUT_CASES: dict[str, tuple[Callable[[Path, dict[str, str]], None], str]] = {
     "index-json-huge-number": (_huge_number_index, r"not valid JSON"),
     "manifest-5mib": (_big_manifest, r"larger than 4194304 bytes"),
     "layer-bigger-than-descriptor": (_layer_bigger_than_declared, r"expected \d+"),
+    # One 4 MiB manifest named 2,000 times: each entry is fetched and parsed.
+    "index-of-2000-entries": (
+        lambda r, d: _index_entries(r, 2000),
+        r"has 2000 manifests; at most 1024",
+    ),
+    # 20 distinct 4 MiB manifests: 80 MiB of JSON to parse.
+    "index-of-20-big-manifests": (
+        lambda r, d: _index_entries(r, 20, 4 * MiB - 1000),
+        r"more than 64 MiB of manifests",
+    ),
 }
 
 
@@ -231,6 +270,11 @@ ARCHIVE_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         r"member name of 10000 bytes",
     ),
     "truncated-member": (_truncated, r"ends inside an entry's data"),
+    # 1,900 nested directories would overflow the recursion of rglob/rmtree.
+    "deep-member": (
+        lambda t: _archive_with(t, h.meta_entry(b"L", b"a/" * 1900 + b"f\x00"), h.file_entry(b"x")),
+        r"nested deeper than 16 directories",
+    ),
     "zstd-archive": (
         lambda t: _write(t / "a.tar.zst", b"\x28\xb5\x2f\xfd" + bytes(100)),
         r"zstd-compressed",
