@@ -36,6 +36,19 @@ def write_gzip(path: Path, chunks: Iterable[bytes], *, level: int = 9) -> Path:
     return path
 
 
+def gzip_members(pieces: Iterable[bytes]) -> bytes:
+    """Each piece as its own gzip member, concatenated (a repeated piece is compressed once):
+    a fast way to make huge, highly compressed streams."""
+    cache: dict[int, tuple[bytes, bytes]] = {}
+    out = []
+    for piece in pieces:
+        hit = cache.get(id(piece))
+        if hit is None or hit[0] is not piece:
+            hit = cache[id(piece)] = (piece, gzip.compress(piece, 9, mtime=0))
+        out.append(hit[1])
+    return b"".join(out)
+
+
 def empty_gzip_members(size: int) -> bytes:
     """About `size` bytes of concatenated empty gzip members (20 bytes each)."""
     member = gzip.compress(b"", mtime=0)
@@ -69,13 +82,10 @@ def small_records_pax(size: int = MiB - 64) -> bytes:
     return meta_entry(b"x", b"6 a=b\n" * (size // 6)) + file_entry(b"f") + END
 
 
-def long_names(count: int, name_len: int = MiB - 2) -> Iterator[bytes]:
-    """`count` entries, each with a GNU long name of `name_len` bytes."""
-    name = b"n" * name_len + b"\x00"
-    one = meta_entry(b"L", name) + file_entry(b"x")
-    for _ in range(count):
-        yield one
-    yield END
+def long_names(count: int, name_len: int = MiB - 2) -> bytes:
+    """`count` entries, each with a GNU long name of `name_len` bytes (gzip members)."""
+    one = meta_entry(b"L", b"n" * name_len + b"\x00") + file_entry(b"x")
+    return gzip_members([one] * count + [END])
 
 
 def many_entries(count: int) -> Iterator[bytes]:
@@ -87,31 +97,22 @@ def many_entries(count: int) -> Iterator[bytes]:
     yield END
 
 
-def distinct_pax_records(headers: int, per_header_bytes: int = MiB - 64) -> Iterator[bytes]:
-    """`headers` PAX headers of many distinct short records each (xattr entries in the zTOC)."""
+def distinct_pax_records(headers: int, per_header: int = 69_000) -> bytes:
+    """`headers` PAX headers of `per_header` distinct 15-byte records each (`15 k1.0000001=\n`):
+    each record becomes an xattr entry of the zTOC."""
+    pieces = []
     for j in range(headers):
-        records = []
-        size = 0
-        i = 0
-        while size < per_header_bytes:
-            record = pax_record(b"k%d.%d" % (j, i), b"")
-            records.append(record)
-            size += len(record)
-            i += 1
-        yield meta_entry(b"x", b"".join(records)) + file_entry(b"f%d" % j)
-    yield END
+        body = b"".join(b"15 k%d.%07d=\n" % (j % 10, i) for i in range(per_header))
+        pieces.append(meta_entry(b"x", body) + file_entry(b"f%d" % j))
+    return gzip_members([*pieces, END])
 
 
-def zeros_entry(size: int, name: bytes = b"zeros") -> Iterator[bytes]:
-    """One regular file of `size` zero bytes (a decompression bomb once gzipped)."""
-    yield header(Entry(name=name, size=size))
-    chunk = bytes(MiB)
-    left = size
-    while left:
-        take = min(left, MiB)
-        yield chunk[:take]
-        left -= take
-    yield bytes(-size % BLOCK) + END
+def zeros_entry(size: int, name: bytes = b"zeros") -> bytes:
+    """A tar of one regular file of `size` zero bytes (a multiple of 1 MiB), as gzip members:
+    a decompression bomb of about 1000:1."""
+    assert size % MiB == 0
+    zeros = bytes(MiB)
+    return gzip_members([header(Entry(name=name, size=size)), *([zeros] * (size // MiB)), END])
 
 
 def gnu_sparse_entry(name: bytes, real_size: int) -> bytes:
