@@ -36,9 +36,9 @@ def open_inside(root: Path, path: Path, what: str) -> BinaryIO:
 
 
 def open_regular(path: Path, what: str) -> BinaryIO:
-    """Open `path` for reading if it is a regular file (checked on the open file)."""
+    """Open `path` (symlinks resolved) for reading if it is a regular file, as `fstat` says."""
     try:
-        fd = os.open(path, _FLAGS)
+        fd = os.open(path.resolve(), _FLAGS)
     except FileNotFoundError:
         raise InputError(f"{what} is missing ({path})") from None
     except OSError as exc:

@@ -8,6 +8,7 @@ problem, well inside its limits, and never with exit 70.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import zlib
@@ -219,6 +220,19 @@ def test_hostile_layer_ends_bounded(name: str, tmp_path: Path) -> None:
     _check(outcome, case)
     if case.exit_code:
         assert not output.exists()  # no output file on failure
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_layer_that_is_not_a_regular_file_is_refused(kind: str, tmp_path: Path) -> None:
+    layer = tmp_path / "layer"
+    if kind == "fifo":
+        os.mkfifo(layer)
+    elif kind == "dev-zero":
+        layer.symlink_to("/dev/zero")
+    else:
+        layer.mkdir()
+    outcome = run_bounded(soci_ci_command("ztoc", layer, "--output", tmp_path / "o"), seconds=10)
+    _check(outcome, Case(make=lambda p: p, exit_code=3, message=r"is not a regular file"))
 
 
 def test_many_entries_at_the_limit_stay_bounded(tmp_path: Path) -> None:
