@@ -156,11 +156,11 @@ class OciLayout:
     def push_blob(self, digest: str, data: bytes) -> None:
         verify_content(data, digest, what="blob to write")
         path = self.blob_path(digest)
+        inside(self.root, path.parent)  # before mkdir: nothing is created through a link out
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create {path.parent}: {exc.strerror}") from None
-        inside(self.root, path.parent)
         write_atomic(path, data)
 
     def has_manifest(self, digest: str) -> bool:

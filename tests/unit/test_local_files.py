@@ -48,6 +48,20 @@ def test_blobs_are_not_written_through_a_symlinked_directory(tmp_path: Path) -> 
     assert sorted(p.name for p in outside.iterdir()) == before
 
 
+def test_no_directory_is_created_through_a_symlinked_blobs_dir(tmp_path: Path) -> None:
+    root = tmp_path / "img"
+    h.make_layout(root, LAYER)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "blobs" / "sha256").rename(root / "kept")
+    (root / "blobs").rename(root / "kept-blobs")
+    (root / "blobs").symlink_to(outside)
+    data = b"new blob"
+    with pytest.raises(InputError, match="points outside"):
+        OciLayout(root, "app").push_blob(h._digest(data), data)
+    assert list(outside.iterdir()) == []
+
+
 def test_blob_ranges_must_lie_inside_the_blob(tmp_path: Path) -> None:
     root = tmp_path / "img"
     d = h.make_layout(root, LAYER)
