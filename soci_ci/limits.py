@@ -20,9 +20,9 @@ MAX_TOC_ENTRIES = 500_000
 # One PAX header or GNU long name/link entry: Go archive/tar's maxSpecialFileSize.
 MAX_TAR_SPECIAL_ENTRY = 1 * MiB
 # All PAX headers and GNU long names/links of one layer together (they end up in the zTOC).
-MAX_TAR_SPECIAL_TOTAL = 128 * MiB
+MAX_TAR_SPECIAL_TOTAL = 64 * MiB
 # PAX records of one layer together (each becomes a zTOC xattr entry: ~150 bytes of memory).
-MAX_PAX_RECORDS = 500_000
+MAX_PAX_RECORDS = 250_000
 # Spans of one zTOC (for gzip layers, each is a 32 KiB checkpoint window): 8192 spans of 4 MiB
 # = 32 GiB of uncompressed layer at the default span size; a larger layer (or a tiny span size)
 # needs a larger --span-size.

@@ -94,11 +94,11 @@ CASES: dict[str, Case] = {
     "long-names-2000x1m": Case(
         make=lambda t: _write(t / "long.tar.gz", h.long_names(2000)),
         exit_code=3,
-        message=r"the PAX headers and long names exceed 128 MiB in total",
+        message=r"the PAX headers and long names exceed 64 MiB in total",
         max_rss=400 * MiB,
     ),
     "pax-records-over-limit": Case(
-        make=lambda t: _write(t / "pax-many.tar.gz", h.distinct_pax_records(8)),
+        make=lambda t: _write(t / "pax-many.tar.gz", h.distinct_pax_records(4)),
         exit_code=3,
         message=rf"more than {limits.MAX_PAX_RECORDS} PAX records",
         seconds=30.0,
