@@ -1,9 +1,10 @@
 """Run a command as a subprocess under a time and memory limit, and measure what it used.
 
 For hostile-input tests: each case must end fast, with bounded memory and a documented exit
-code. The child gets `RLIMIT_AS` (address space) and `RLIMIT_CPU` in `preexec_fn`, runs in
-its own session (a timeout kills the whole group), and its peak RSS comes from `wait4`
-(`ru_maxrss`), not from sampling, so a short spike is seen too.
+code. The command gets `RLIMIT_AS` (address space) and `RLIMIT_CPU` (and `RLIMIT_FSIZE` on
+request) from a small launcher process, runs in its own session (a timeout kills the whole
+group), and its peak RSS comes from `wait4` in the launcher (`ru_maxrss`), not from
+sampling, so a short spike is seen too.
 
     outcome = run_bounded([sys.executable, "-m", "soci_ci", "ztoc", ...], seconds=10)
     assert outcome.returncode == 3, outcome.describe()
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -63,6 +63,31 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+# The launcher: a small Python process that sets the limits, runs the command as its own
+# child and reports that child's exit status and peak RSS. The command is not forked from
+# the test process itself because Linux carries a process's peak RSS across fork and exec:
+# a child forked from a 300 MiB pytest would report at least 300 MiB.
+_LAUNCHER = """
+import os, resource, signal, sys
+memory, cpu, fsize, report = (int(a) for a in sys.argv[1:5])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if fsize >= 0:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(report)
+        os.execvp(sys.argv[5], sys.argv[5:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+os.write(report, b"%d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+"""
+
+
 def run_bounded(
     argv: Sequence[str],
     *,
@@ -79,15 +104,7 @@ def run_bounded(
     `file_size` also caps every file the child writes (RLIMIT_FSIZE: a larger write fails
     with EFBIG, SIGXFSZ being ignored), to prove that nothing big is written."""
     cpu = cpu_seconds if cpu_seconds is not None else int(seconds) + 5
-
-    def limit() -> None:  # runs in the child, before exec
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if file_size is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
-
+    read_end, write_end = os.pipe()
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
@@ -96,16 +113,19 @@ def run_bounded(
         inp.write(stdin)
         inp.seek(0)
         started = time.monotonic()
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(memory), str(cpu)]
+        launcher += [str(file_size if file_size is not None else -1), str(write_end)]
         proc = subprocess.Popen(
-            list(argv),
+            [*launcher, *argv],
             stdin=inp,
             stdout=out,
             stderr=err,
             env=dict(env) if env is not None else child_env(),
             cwd=cwd,
-            preexec_fn=limit,  # noqa: PLW1509 - only setrlimit, no locks
+            pass_fds=(write_end,),
             start_new_session=True,
         )
+        os.close(write_end)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -116,18 +136,23 @@ def run_bounded(
         timer = threading.Timer(seconds, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            with os.fdopen(read_end, "rb") as report:
+                reported = report.read().split()
+            proc.wait()
         finally:
             timer.cancel()
         elapsed = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+        if len(reported) == 2:
+            returncode, max_rss = int(reported[0]), int(reported[1]) * 1024
+        else:  # the launcher itself was killed (timeout)
+            returncode, max_rss = proc.returncode, 0
         out.seek(0)
         err.seek(0)
         return Outcome(
-            returncode=proc.returncode,
+            returncode=returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             seconds=elapsed,
-            max_rss=usage.ru_maxrss * 1024,
+            max_rss=max_rss,
             timed_out=timed_out.is_set(),
         )
