@@ -1,0 +1,51 @@
+"""Checks against AWS before anything is created: the cluster, Spot, the log group.
+
+Each failure is a ``ConfigError`` (exit 2) naming the config key to change.
+"""
+
+from __future__ import annotations
+
+from soci_ci.errors import ConfigError
+from soci_ci.probe import task_definition
+from soci_ci.probe.ecs import EcsApi
+from soci_ci.probe.logs import LogsApi
+from soci_ci.probe.settings import CapacityProvider, ProbeSettings
+
+LOG_RETENTION_DAYS = 7
+
+
+def check_cluster(ecs: EcsApi, settings: ProbeSettings) -> None:
+    cluster = ecs.describe_cluster()
+    if cluster is None:
+        raise ConfigError(
+            f"probe.cluster: ECS cluster {settings.cluster!r} does not exist in this region",
+            hint="create it (infra/probe.yaml) or set probe.cluster / probe.region",
+        )
+    if settings.capacity_provider is CapacityProvider.FARGATE_SPOT:
+        providers = [str(p) for p in cluster.get("capacityProviders") or ()]
+        if "FARGATE_SPOT" not in providers:
+            raise ConfigError(
+                f"probe.capacity_provider: FARGATE_SPOT is not attached to cluster "
+                f"{settings.cluster!r} (it has: {', '.join(providers) or 'none'})",
+                hint="aws ecs put-cluster-capacity-providers --cluster NAME "
+                "--capacity-providers FARGATE FARGATE_SPOT --default-capacity-provider-strategy "
+                "capacityProvider=FARGATE,weight=1 (infra/probe.yaml does this), or use FARGATE",
+            )
+
+
+def check_log_group(logs: LogsApi, settings: ProbeSettings, *, run_id: str) -> bool:
+    """True when the group was created now."""
+    group = settings.log_group
+    if group is None:
+        raise ConfigError("probe.log_group is required")
+    if logs.log_group_exists(group):
+        return False
+    if not settings.create_log_group:
+        raise ConfigError(
+            f"probe.log_group: log group {group!r} does not exist",
+            hint="create it (infra/probe.yaml), or set probe.create_log_group: true "
+            "(needs logs:CreateLogGroup and logs:PutRetentionPolicy)",
+        )
+    tags = task_definition.resource_tags(run_id, settings.tags)
+    logs.create_log_group(group, tags=tags, retention_days=LOG_RETENTION_DAYS)
+    return True
