@@ -61,7 +61,9 @@ def test_errors_are_translated() -> None:
     def offline() -> None:
         raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com/")
 
-    with pytest.raises(AwsError, match="DescribeTasks failed: Could not connect"):
+    with pytest.raises(
+        AwsError, match="DescribeTasks: no answer after 2 attempts .Could not connect"
+    ):
         retrier.call("DescribeTasks", offline)
 
     def bug() -> None:

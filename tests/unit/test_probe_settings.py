@@ -72,7 +72,10 @@ def test_full_mapping() -> None:
     [
         ({"runs": 0}, "probe.runs must be between 1 and 100, not 0"),
         ({"colour": "red"}, "unknown probe setting(s): colour"),
-        ({"ready": {"log_regex": "("}}, "probe.ready.log_regex is not a regex"),
+        (
+            {"ready": {"log_regex": "("}},
+            "probe.ready.log_regex: not a supported regular expression",
+        ),
         (
             {"capacity_provider": "EC2"},
             "invalid probe setting: 'EC2' is not a valid CapacityProvider",
