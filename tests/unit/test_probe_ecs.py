@@ -62,7 +62,7 @@ def test_errors_are_translated() -> None:
         raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com/")
 
     with pytest.raises(
-        AwsError, match="DescribeTasks: no answer after 2 attempts .Could not connect"
+        AwsError, match=r"DescribeTasks: no answer after 2 attempts .Could not connect"
     ):
         retrier.call("DescribeTasks", offline)
 

@@ -169,14 +169,14 @@ def test_refusals() -> None:
         )
     derived = ProbeSettings.from_mapping({"log_group": "/g", "task_definition": "web"})
     base = {"cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app"}]}
-    with pytest.raises(ConfigError, match="probe.execution_role_arn is required"):
+    with pytest.raises(ConfigError, match=r"probe\.execution_role_arn is required"):
         build(derived, arm=ArmName.SOCI, image=IMAGE, base=base, **kw)  # type: ignore[arg-type]
     full = {
         **base,
         "executionRoleArn": "arn:x",
         "containerDefinitions": [{"name": "app", "memory": 512}],
     }
-    with pytest.raises(ConfigError, match="reserve 520 MiB, more than the task's 512 MiB"):
+    with pytest.raises(ConfigError, match=r"reserve 520 MiB, more than the task's 512 MiB"):
         build(derived, arm=ArmName.SOCI, image=IMAGE, base=full, **kw)  # type: ignore[arg-type]
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from soci_ci.probe.model import ArmName, FailureKind, Phase, Snapshotter, Stamp
 from soci_ci.probe.timeline import (
-    anomalies,
     Failure,
+    anomalies,
     build_run,
     classify_run_task_failure,
     classify_stopped,
