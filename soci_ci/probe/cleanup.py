@@ -186,10 +186,12 @@ def _tag(resource: Mapping[str, Any], key: str) -> str | None:
 def stop_stale(
     ecs: EcsApi, *, run_id: str, now: datetime, max_age_seconds: float
 ) -> tuple[list[str], list[str]]:
-    """Stop tasks of *earlier* probe runs past their deadline; remove their old revisions.
+    """Stop tasks of *earlier* probe runs past their deadline; remove their expired revisions.
 
-    A task is stale when its ``soci-ci:deadline`` tag has passed (or, untagged, when it is
-    older than ``max_age_seconds``). Returns (stopped task ARNs, notes on what failed)."""
+    A task is stale when its ``soci-ci:deadline`` tag has passed (or, untagged but started by
+    soci-ci, when it is older than ``max_age_seconds``); a revision when its deadline tag (the
+    end of its run's wall-time cap) has passed: a concurrent probe is never disturbed.
+    Returns (stopped task ARNs, notes on what failed)."""
     stopped: list[str] = []
     notes: list[str] = []
     epoch = now.timestamp()
@@ -201,8 +203,13 @@ def stop_stale(
             notes.append(f"stale-task check of {family} failed: {exc}")
             continue
         for task in tasks:
-            if _tag(task, task_definition.TAG_RUN) == run_id:
+            owner = _tag(task, task_definition.TAG_RUN)
+            if owner == run_id:
                 continue
+            if owner is None and not str(task.get("startedBy") or "").startswith(
+                task_definition.FAMILY_PREFIX
+            ):
+                continue  # not started by soci-ci: never touched
             deadline = _tag(task, task_definition.TAG_DEADLINE)
             created = to_datetime(task.get("createdAt"))
             try:
@@ -221,13 +228,11 @@ def stop_stale(
                 stopped.append(arn)
             except AwsError as exc:
                 notes.append(f"stale task {arn}: StopTask failed: {exc}")
-        notes += _stale_revisions(ecs, family, run_id=run_id, epoch=epoch, max_age=max_age_seconds)
+        notes += _stale_revisions(ecs, family, run_id=run_id, epoch=epoch)
     return stopped, notes
 
 
-def _stale_revisions(
-    ecs: EcsApi, family: str, *, run_id: str, epoch: float, max_age: float
-) -> list[str]:
+def _stale_revisions(ecs: EcsApi, family: str, *, run_id: str, epoch: float) -> list[str]:
     notes: list[str] = []
     try:
         arns = ecs.list_task_definitions(family)
@@ -242,9 +247,10 @@ def _stale_revisions(
             continue
         if _tag(definition, task_definition.TAG_RUN) in {None, run_id}:
             continue  # not soci-ci's, or this run's own
-        created = _tag(definition, task_definition.TAG_CREATED)
+        expires = _tag(definition, task_definition.TAG_DEADLINE)
         try:
-            is_old = created is not None and epoch - float(created) > max_age
+            # a concurrent probe may still start tasks from it until then
+            is_old = expires is not None and float(expires) < epoch
         except ValueError:
             is_old = False
         if is_old:

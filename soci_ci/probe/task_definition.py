@@ -25,6 +25,8 @@ CHECK_NAME = check_image.CHECK_CONTAINER
 TAG_RUN = "soci-ci:probe-run"
 TAG_DEADLINE = "soci-ci:deadline"  # epoch seconds after which the task is stale
 TAG_CREATED = "soci-ci:created"  # epoch seconds (on revisions)
+# Revisions: the latest time a run may still start tasks from it (created + the run's wall-time
+# cap + a task deadline); a later probe removes revisions of other runs only after it.
 # Fields of a DescribeTaskDefinition answer that RegisterTaskDefinition does not accept.
 _READ_ONLY = frozenset(
     {
@@ -218,6 +220,9 @@ def build(
         )
     )
     check_memory(spec)
-    tags = resource_tags(run_id, settings.tags, **{TAG_CREATED: str(created)})
+    expires = created + settings.max_wall_seconds + settings.task_deadline_seconds
+    tags = resource_tags(
+        run_id, settings.tags, **{TAG_CREATED: str(created), TAG_DEADLINE: str(expires)}
+    )
     spec["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     return spec

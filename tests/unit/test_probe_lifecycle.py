@@ -263,3 +263,38 @@ def test_log_group_missing_or_created() -> None:
     assert preflight.check_log_group(logs, allowed, run_id=RUN_ID) is True
     assert aws.log_groups == {"/soci-ci/probe"}
     assert preflight.check_log_group(logs, allowed, run_id=RUN_ID) is False
+
+
+def test_stale_revisions_are_removed_only_after_their_runs_cap() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, SOCI_SCRIPT])
+    now = int(clock.now.timestamp())
+    for name, expires in (("old", now - 1), ("busy", now + 3000)):
+        arn = f"arn:aws:ecs:us-east-1:123456789012:task-definition/soci-ci-probe-soci:{name}"
+        aws.definitions[arn] = {
+            "family": "soci-ci-probe-soci",
+            "status": "ACTIVE",
+            "containerDefinitions": [],
+            "tags": [
+                {"key": task_definition.TAG_RUN, "value": f"soci-ci-probe-{name}"},
+                {"key": task_definition.TAG_DEADLINE, "value": str(expires)},
+            ],
+        }
+    foreign = "arn:aws:ecs:us-east-1:123456789012:task-definition/soci-ci-probe-soci:mine"
+    aws.definitions[foreign] = {"family": "soci-ci-probe-soci", "status": "ACTIVE", "tags": []}
+    probe, _ = make_probe(aws, clock, runs=1)
+    probe.run()
+    statuses = {a.rsplit(":", 1)[1]: d["status"] for a, d in aws.definitions.items()}
+    assert statuses["old"] == "DELETE_IN_PROGRESS"
+    assert statuses["busy"] == "ACTIVE"  # a concurrent probe may still use it
+    assert statuses["mine"] == "ACTIVE"  # not soci-ci's
+
+
+def test_tasks_not_started_by_soci_ci_are_never_stopped() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, SOCI_SCRIPT])
+    other = earlier_task(aws, run_id="someone-else", deadline=None, age=7200)
+    aws.tasks[other].tags = []
+    probe, _ = make_probe(aws, clock, runs=1)
+    probe.run()
+    assert aws.tasks[other].stopped_by_user is None

@@ -18,6 +18,7 @@ BASE = {"log_group": "/soci-ci/probe", "execution_role_arn": "arn:aws:iam::1:rol
 TAGS = [
     {"key": "soci-ci:probe-run", "value": RUN_ID},
     {"key": "soci-ci:created", "value": str(CREATED)},
+    {"key": "soci-ci:deadline", "value": str(CREATED + 3600 + 720)},  # wall cap + task deadline
 ]
 
 
