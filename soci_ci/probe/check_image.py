@@ -40,12 +40,16 @@ MAX_REPORTS = 120
 # busybox sh: report every 2 s for a minute, then every 15 s (at most MAX_REPORTS lines),
 # and end the task at the deadline. No dependency on the app container.
 SCRIPT = (
-    "end=$(( $(date +%s) + ${" + DEADLINE_ENV + ":-900} )); n=0; "
-    'while [ "$(date +%s)" -lt "$end" ]; do '
+    # every applet through the binary itself: the image has no PATH and no other files
+    "b=/bin/busybox; "
+    'end=$(( $($b date +%s) + ${' + DEADLINE_ENV + ":-900} )); n=0; "
+    'while [ "$($b date +%s)" -lt "$end" ]; do '
     f'if [ -n "$ECS_CONTAINER_METADATA_URI_V4" ] && [ "$n" -lt {MAX_REPORTS} ]; then '
-    'doc=$(wget -q -T 2 -O - "$ECS_CONTAINER_METADATA_URI_V4/task" 2>/dev/null | tr -d "\\r\\n"); '
+    # `timeout`, not wget's -T: Debian's busybox-static 1.35 wget crashes with -T
+    'doc=$($b timeout 5 $b wget -q -O - "$ECS_CONTAINER_METADATA_URI_V4/task" 2>/dev/null '
+    '| $b tr -d "\\r\\n"); '
     f'[ -n "$doc" ] && echo "{REPORT_PREFIX}$doc"; n=$((n+1)); fi; '
-    'if [ "$n" -lt 30 ]; then sleep 2; else sleep 15; fi; done; '
+    'if [ "$n" -lt 30 ]; then $b sleep 2; else $b sleep 15; fi; done; '
     f'echo "{DEADLINE_LINE}"; exit 1'
 )
 ENTRYPOINT = ("/bin/busybox", "sh", "-c")
@@ -149,7 +153,11 @@ def build(binary: bytes) -> CheckImage:
     config_doc = {
         "architecture": _OCI_ARCH[architecture],
         "os": "linux",
-        "config": {"Entrypoint": list(ENTRYPOINT), "Cmd": ["echo soci-ci-check"]},
+        "config": {
+            "Entrypoint": list(ENTRYPOINT),
+            "Cmd": ["echo soci-ci-check"],
+            "Env": ["PATH=/bin"],
+        },
         "rootfs": {"type": "layers", "diff_ids": [sha256_digest(tar)]},
     }
     config_bytes = json.dumps(config_doc, sort_keys=True, separators=(",", ":")).encode()
