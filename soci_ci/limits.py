@@ -17,4 +17,9 @@ GiB = 1 << 30
 
 # --- registry and API responses ---
 
+# CloudWatch Logs read by the probe (a probed image writes what it likes to its log stream).
+PROBE_LOG_PAGES_PER_READ = 20  # GetLogEvents pages per stream and poll
+PROBE_LOG_EVENTS_PER_STREAM = 2000  # events read from one stream, at most
+PROBE_LOG_MESSAGE_CHARS = 64 * 1024  # an event is cut to this before it is parsed
+
 # --- config files and pull-request input ---

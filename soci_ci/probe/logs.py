@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from soci_ci import limits
 from soci_ci.errors import AwsError
 from soci_ci.probe.ecs import Retrier, error_code
 from soci_ci.probe.model import Snapshotter
@@ -21,9 +22,9 @@ from soci_ci.user_regex import UserRegex
 
 _SNAPSHOTTER = re.compile(r'"Snapshotter"\s*:\s*"([A-Za-z0-9_-]{1,32})"')
 _KNOWN_STATUS = re.compile(r'"KnownStatus"\s*:\s*"([A-Z_]{1,32})"')
-PAGES_PER_READ = 20  # per stream and poll; the rest is read at the next poll
-MAX_EVENTS_PER_STREAM = 2000  # a stream that keeps talking is not read past this
-MAX_MESSAGE_CHARS = 64 * 1024  # a longer event is cut before it is parsed
+PAGES_PER_READ = limits.PROBE_LOG_PAGES_PER_READ  # the rest is read at the next poll
+MAX_EVENTS_PER_STREAM = limits.PROBE_LOG_EVENTS_PER_STREAM
+MAX_MESSAGE_CHARS = limits.PROBE_LOG_MESSAGE_CHARS
 _STARTED = frozenset({"RUNNING", "STOPPED"})
 
 
