@@ -42,7 +42,7 @@ MAX_REPORTS = 120
 SCRIPT = (
     # every applet through the binary itself: the image has no PATH and no other files
     "b=/bin/busybox; "
-    'end=$(( $($b date +%s) + ${' + DEADLINE_ENV + ":-900} )); n=0; "
+    "end=$(( $($b date +%s) + ${" + DEADLINE_ENV + ":-900} )); n=0; "
     'while [ "$($b date +%s)" -lt "$end" ]; do '
     f'if [ -n "$ECS_CONTAINER_METADATA_URI_V4" ] && [ "$n" -lt {MAX_REPORTS} ]; then '
     # `timeout`, not wget's -T: Debian's busybox-static 1.35 wget crashes with -T
