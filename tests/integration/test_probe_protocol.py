@@ -262,3 +262,22 @@ def test_missing_keys_exit_2_before_any_aws_call(
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {key} is required"), done.stderr
     assert fake.requests == []
+
+
+def test_smoke_in_a_subprocess_reports_and_cleans_up(fake: AwsFakeServer, tmp_path: Path) -> None:
+    report = tmp_path / "smoke.md"
+    done = subprocess.run(
+        [*command(write_config(tmp_path))[:6], "--smoke", "--output-markdown", str(report)],
+        env=env(fake),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == report.read_text()
+    assert done.stdout.startswith("### soci-ci probe --smoke (")
+    assert "- leftovers: none" in done.stdout
+    state = fake.state()
+    assert len(state["tasks"]) == 2 and state["running"] == []
+    assert state["active_definitions"] == []
