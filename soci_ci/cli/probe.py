@@ -179,8 +179,8 @@ def _smoke(args: argparse.Namespace, settings: ProbeSettings, *, run_id: str) ->
     ecs = EcsApi(ecs_client, cluster=settings.cluster, retrier=retrier)
     logs = LogsApi(logs_client, retrier=retrier)
     with signal_guard():
-        preflight.check_cluster(ecs, settings)
-        preflight.check_log_group(logs, settings, run_id=run_id)
+        preflight.check_cluster(ecs, settings, _progress)
+        preflight.check_log_group(logs, settings, run_id=run_id, warn=_progress)
         image = _check_image_ref(settings, args.check_repository or "", push=True)
         report = smoke.run(
             ecs=ecs,
@@ -249,8 +249,8 @@ def run(args: argparse.Namespace) -> int:
                 "nothing was registered or started"
             )
             return 0
-        preflight.check_cluster(ecs, settings)
-        if preflight.check_log_group(logs, settings, run_id=run_id):
+        preflight.check_cluster(ecs, settings, _progress)
+        if preflight.check_log_group(logs, settings, run_id=run_id, warn=_progress):
             _progress(f"created log group {settings.log_group}")
         _progress(f"probe {run_id}: {len(probe_arms)} arm(s) x {settings.runs} run(s) in {region}")
         result = probe.run()

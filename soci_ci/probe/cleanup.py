@@ -143,10 +143,18 @@ class Cleaner:
     def _revisions(self) -> list[str]:
         leftovers: list[str] = []
         arns = list(dict.fromkeys(self.state.revisions.values()))
-        if self.state.register_uncertain:
-            arns += [a for a in self._tagged_revisions() if a not in arns]
         gone: list[str] = []
         for arn in arns:
+            try:
+                self.ecs.deregister(arn)
+                gone.append(arn)
+            except AwsError as exc:
+                leftovers.append(f"revision {arn}: DeregisterTaskDefinition failed: {exc}")
+        # A registration whose answer was lost and retried leaves an extra revision: find the
+        # ACTIVE ones tagged with this run (after the known ones, which matter most).
+        for arn in self._tagged_revisions(strict=self.state.register_uncertain):
+            if arn in gone:
+                continue
             try:
                 self.ecs.deregister(arn)
                 gone.append(arn)
@@ -160,18 +168,25 @@ class Cleaner:
         self.state.revisions.clear()
         return leftovers
 
-    def _tagged_revisions(self) -> list[str]:
-        """ACTIVE probe revisions tagged with this run (a lost RegisterTaskDefinition answer)."""
+    def _tagged_revisions(self, *, strict: bool) -> list[str]:
+        """ACTIVE probe revisions tagged with this run (a lost RegisterTaskDefinition answer).
+
+        Listing may be denied by an older IAM policy: then only a warning, unless a
+        registration is known to be uncertain (``strict``: reported as a leftover risk)."""
         found: list[str] = []
+        known = set(self.state.revisions.values())
         for family in task_definition.probe_families():
             try:
                 for arn in self.ecs.list_task_definitions(family):
+                    if arn in known:
+                        continue
                     if _tag(self.ecs.describe_task_definition(arn), task_definition.TAG_RUN) == (
                         self.state.run_id
                     ):
                         found.append(arn)
             except AwsError as exc:
-                log.warning("listing %s revisions failed: %s", family, exc)
+                level = logging.ERROR if strict else logging.WARNING
+                log.log(level, "listing %s revisions failed: %s", family, exc)
         return found
 
 

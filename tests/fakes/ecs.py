@@ -147,6 +147,8 @@ class FakeAws:
     tokens: dict[str, list[str]] = field(default_factory=dict)
     lose_answer_of_run: set[int] = field(default_factory=set)  # RunTask call numbers (1-based)
     lose_answer_code: str = "ServerException"  # or "timeout"
+    lose_register_answer: set[int] = field(default_factory=set)  # RegisterTaskDefinition calls
+    denied: set[str] = field(default_factory=set)  # operations refused with AccessDenied
     base_definition: dict[str, Any] | None = None
     list_lag: float = 5.0  # ListTasks hides tasks younger than this
     describe_lag: float = 0.0  # DescribeTasks says MISSING for tasks younger than this
@@ -167,6 +169,13 @@ class FakeAws:
 
     def enter(self, operation: str) -> None:
         self.calls.append(operation)
+        if operation in self.denied:
+            raise FakeClientError(
+                "AccessDeniedException",
+                f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ci is not authorized to perform: "
+                f"{operation}",
+                operation,
+            )
         if self.throttle.get(operation, 0) > 0:
             self.throttle[operation] -= 1
             code, message = self.throttle_error
@@ -420,6 +429,8 @@ class FakeEcs:
             "registeredAt": self.aws.clock.now,
         }
         self.aws.definitions[arn] = definition
+        if self.aws.calls.count("RegisterTaskDefinition") in self.aws.lose_register_answer:
+            raise FakeClientError("ServerException", "answer lost", "Register", status=500)
         shown = {k: v for k, v in definition.items() if k != "tags"}
         return {"taskDefinition": shown, "tags": spec.get("tags", [])}
 

@@ -298,3 +298,28 @@ def test_tasks_not_started_by_soci_ci_are_never_stopped() -> None:
     probe, _ = make_probe(aws, clock, runs=1)
     probe.run()
     assert aws.tasks[other].stopped_by_user is None
+
+
+def test_lost_registration_answer_leaves_no_revision() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, scripts=[PLAIN_SCRIPT, SOCI_SCRIPT], lose_register_answer={1})
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    assert len(aws.definitions) == 3  # the lost answer's revision, its retry, the other arm
+    assert aws.active_definitions() == [] and result.leftovers == ()
+
+
+def test_preflight_denied_by_an_older_policy_is_a_warning() -> None:
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, denied={"DescribeClusters", "DescribeLogGroups"})
+    lines: list[str] = []
+    retrier = Retrier(sleep=clock.sleep)
+    settings = ProbeSettings.from_mapping(REQUIRED)
+    preflight.check_cluster(
+        EcsApi(aws.ecs, cluster="default", retrier=retrier), settings, lines.append
+    )
+    assert not preflight.check_log_group(
+        LogsApi(aws.logs, retrier=retrier), settings, run_id=RUN_ID, warn=lines.append
+    )
+    assert lines[0].startswith("warning: cluster 'default' and its capacity providers not checked")
+    assert lines[1].startswith("warning: log group '/soci-ci/probe' not checked")
