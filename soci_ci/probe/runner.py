@@ -21,10 +21,10 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from soci_ci.errors import Interrupted
+from soci_ci.errors import AwsError, Interrupted
 from soci_ci.probe import cleanup, schedule, stats, task_definition, timeline
 from soci_ci.probe.check_image import CHECK_CONTAINER
-from soci_ci.probe.ecs import EcsApi
+from soci_ci.probe.ecs import EcsApi, error_message, is_lost_answer
 from soci_ci.probe.logs import LogsApi, StreamCursor, first_match, parse_snapshotter
 from soci_ci.probe.model import (
     ArmName,
@@ -259,7 +259,8 @@ class Probe:
         """Start one RunTask call's tasks; returns slots to re-run (RunTask capacity failures)."""
         first = launch.slots[0]
         now = self.clock()
-        deadline = int(now.timestamp()) + self.settings.task_deadline_seconds + 60
+        # stale after this: the run itself gives up on the task at launch + ready timeout
+        deadline = int(now.timestamp()) + self.settings.task_deadline_seconds
         tags = task_definition.resource_tags(
             self.run_id, self.settings.tags, **{task_definition.TAG_DEADLINE: str(deadline)}
         )
@@ -274,8 +275,14 @@ class Probe:
         )
         self.state.unresolved[token] = kwargs  # until the answer is known
         self.state.last_run_task = now
-        tasks, failures = self.ecs.run_task(kwargs)
-        del self.state.unresolved[token]
+        try:
+            tasks, failures = self.ecs.run_task(kwargs)
+        except AwsError as exc:
+            refused = _refused_for_capacity(exc)
+            if refused is None:
+                raise  # the token stays unresolved: cleanup asks again
+            tasks, failures = [], [{"reason": refused}] * launch.count  # no task was started
+        self.state.unresolved.pop(token, None)
         self.state.last_run_task = self.clock()
         arns = [str(t["taskArn"]) for t in tasks]
         self.state.add_tasks(arns)
@@ -463,6 +470,17 @@ class Probe:
             retried=tuple(self.retried),
             leftovers=tuple(self.leftovers),
         )
+
+
+def _refused_for_capacity(exc: AwsError) -> str | None:
+    """RunTask refused with a capacity or quota error (an exception, not ``failures[]``):
+    no task was started, and the runs are infrastructure failures like ``failures[]`` ones."""
+    cause = exc.__cause__
+    if cause is None or exc.throttled or is_lost_answer(cause):
+        return None
+    message = error_message(cause)
+    kind = timeline.classify_run_task_failure({"reason": message}).kind
+    return message if kind.infrastructure and kind is not FailureKind.RUN_TASK_FAILED else None
 
 
 def _summary(result: RunResult) -> str:

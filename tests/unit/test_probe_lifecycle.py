@@ -323,3 +323,23 @@ def test_preflight_denied_by_an_older_policy_is_a_warning() -> None:
     )
     assert lines[0].startswith("warning: cluster 'default' and its capacity providers not checked")
     assert lines[1].startswith("warning: log group '/soci-ci/probe' not checked")
+
+
+def test_run_task_refused_for_quota_is_an_infrastructure_failure() -> None:
+    """The limit comes back as an exception, not in failures[]: no task, the run is re-run."""
+    clock = FakeClock()
+    aws = FakeAws(
+        clock=clock,
+        scripts=[PLAIN_SCRIPT, SOCI_SCRIPT],
+        throttle={"RunTask": 1},
+        throttle_error=(
+            "ClientException",
+            "You've reached the limit on the number of tasks you can run concurrently",
+        ),
+    )
+    probe, _ = make_probe(aws, clock, runs=1, concurrency=1)
+    result = probe.run()
+    assert [r.ok for arm in result.arms for r in arm.runs] == [True, True]
+    assert [r.failure_kind for r in result.retried] == [FailureKind.QUOTA]
+    assert probe.state.unresolved == {}
+    assert_clean(aws)
