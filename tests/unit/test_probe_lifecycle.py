@@ -343,3 +343,18 @@ def test_run_task_refused_for_quota_is_an_infrastructure_failure() -> None:
     assert [r.failure_kind for r in result.retried] == [FailureKind.QUOTA]
     assert probe.state.unresolved == {}
     assert_clean(aws)
+
+
+def test_out_of_order_ecs_timestamps_are_flagged_not_negative() -> None:
+    clock = FakeClock()
+    odd = Script(app_lines=((0.05, "READY"),), out_of_order=True)
+    aws = FakeAws(clock=clock, scripts=[odd, SOCI_SCRIPT])
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    run = result.arms[0].runs[0]
+    assert run.ok and min(run.phases.values()) >= 0.0
+    assert run.phases["start"] == 0.0  # type: ignore[index]
+    assert run.anomalies == ("startedAt is 0.200 s before pullStoppedAt (clamped)",)
+    from soci_ci.probe.markdown import render
+
+    assert "- no-soci run 1: startedAt is 0.200 s before pullStoppedAt (clamped)" in render(result)
