@@ -93,3 +93,11 @@ def test_overrides() -> None:
     assert (s.runs, s.cluster) == (3, "default")
     with pytest.raises(ConfigError):
         ProbeSettings().with_overrides(runs=1000)
+
+
+def test_a_pull_request_cannot_raise_the_cost_caps_or_swap_the_check_image() -> None:
+    from soci_ci.config.trust import TRUSTED_SETTINGS
+
+    for key in ("check_image", "create_log_group", "tags", "max_cpu", "max_memory"):
+        assert f"probe.{key}" in TRUSTED_SETTINGS
+    assert {"probe.max_task_seconds", "probe.max_wall_seconds"} <= set(TRUSTED_SETTINGS)
