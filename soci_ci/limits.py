@@ -31,6 +31,11 @@ GITHUB_BODY_MAX = 16 * MiB  # one GitHub API answer (a page of 100 comments of 6
 GITHUB_PAGES_MAX = 100  # pages of a comment list followed (10,000 comments)
 ERROR_TEXT_MAX = 300  # characters of a server's own error text kept in a message
 
+# CloudWatch Logs read by the probe (a probed image writes what it likes to its log stream).
+PROBE_LOG_PAGES_PER_READ = 20  # GetLogEvents pages per stream and poll
+PROBE_LOG_EVENTS_PER_STREAM = 2000  # events read from one stream, at most
+PROBE_LOG_MESSAGE_CHARS = 64 * 1024  # an event is cut to this before it is parsed
+
 # --- config files and pull-request input ---
 # A config file (and the base branch's copy of it) is read up to this size; larger: exit 2.
 MAX_CONFIG_BYTES = 256 * 1024
