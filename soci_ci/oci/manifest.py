@@ -243,7 +243,9 @@ def load_json(data: bytes, what: str, *, limit: int = limits.MAX_LAYOUT_JSON) ->
         raise InputError(f"{what} is {len(data)} bytes; more than the {limit} accepted")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply to be a manifest") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # also int conversion limits
         raise InputError(f"{what} is not valid JSON: {str(exc)[:200]}") from None
 
 

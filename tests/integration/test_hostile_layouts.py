@@ -143,7 +143,7 @@ LAYOUT_CASES: dict[str, tuple[Callable[[Path, dict[str, str]], None], str]] = {
     "blobs-dir-links-outside": (_blobs_dir_outside, r"points outside"),
     "index-json-is-a-fifo": (_fifo_index, r"not a regular file \(a FIFO\)"),
     "index-json-10mib": (_huge_index, r"larger than 4194304 bytes"),
-    "index-json-deeply-nested": (_deep_index, r"not valid JSON"),
+    "index-json-deeply-nested": (_deep_index, r"nested too deeply"),
     "index-json-huge-number": (_huge_number_index, r"not valid JSON"),
     "manifest-5mib": (_big_manifest, r"larger than 4194304 bytes"),
     "layer-bigger-than-descriptor": (_layer_bigger_than_declared, r"expected \d+"),
