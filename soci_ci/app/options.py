@@ -88,7 +88,7 @@ class ProbeOptions:
     settings: ProbeSettings = field(default_factory=ProbeSettings)
     region: str | None = None  # None: probe.region, then boto3's chain
     poll_seconds: float = DEFAULT_POLL_SECONDS
-    sidecar_image: str | None = None  # None: the default busybox
+    registry: RegistryOptions = field(default_factory=RegistryOptions)  # to push the check image
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

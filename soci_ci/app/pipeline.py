@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from soci_ci.app.build import BuiltImage, build_image
 from soci_ci.app.index_model import IndexReport
-from soci_ci.app.measure import GateResult, run_gate, run_probe, store_baseline
+from soci_ci.app.measure import GateResult, run_gate, store_baseline
 from soci_ci.app.options import (
     BuildOptions,
     GateOptions,
@@ -34,6 +34,7 @@ from soci_ci.app.options import (
     gate_options,
     index_image_options,
 )
+from soci_ci.app.probe_step import run_probe
 from soci_ci.app.run_model import (
     STEPS,
     Failure,
@@ -295,7 +296,12 @@ class Pipeline:
             baseline=probe.settings.baseline_image,
         )
         result = self.steps.probe(
-            ProbeOptions(images=images, settings=probe.settings, poll_seconds=probe.poll_seconds)
+            ProbeOptions(
+                images=images,
+                settings=probe.settings,
+                poll_seconds=probe.poll_seconds,
+                registry=self.options.registry,
+            )
         )
         self.state.probe = result
         self._write("probe", result.to_json())

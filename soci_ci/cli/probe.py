@@ -1,8 +1,9 @@
 """`soci-ci probe`: time Fargate cold starts of the same image with and without SOCI.
 
 Only argument handling lives here: the settings come from the config's ``probe`` section
-(`--config`), the flags override some of them; the work is `soci_ci.app.measure.run_probe`.
-AWS endpoints: botocore's ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS`` variables.
+(`--config`), the flags override some of them; the work is `soci_ci.app.probe_step`
+(`run_probe`, `check_probe` for `--check`, `smoke_test` for `--smoke`). AWS endpoints:
+botocore's own ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS`` variables.
 """
 
 from __future__ import annotations
@@ -39,11 +40,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--index-json", type=Path, metavar="FILE", help="arms from `soci-ci index --output-json`"
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="print the task definitions the probe would register and validate them; "
+        "no task is started, nothing is pushed or registered",
+    )
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run the smoke test in your account (3 tiny tasks, < $0.05): answers what "
+        "only real Fargate can, prints a report to attach to an issue",
+    )
     parser.add_argument(
-        "--sidecar-image",
-        metavar="REF",
-        help="image with sh + wget for the snapshotter check "
-        "(default: public.ecr.aws/docker/library/busybox:stable)",
+        "--check-repository",
+        metavar="REPO",
+        help="--smoke: the ECR repository (registry/name) to push the check image to",
     )
     parser.set_defaults(func=run)
 
@@ -81,21 +94,42 @@ def _progress(line: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from soci_ci.app.measure import run_probe  # noqa: PLC0415 - boto3 lazily
+    from soci_ci.app import probe_step  # noqa: PLC0415 - boto3 lazily
     from soci_ci.app.options import ProbeOptions  # noqa: PLC0415
+    from soci_ci.cli.registry_args import environment_registry_options  # noqa: PLC0415
     from soci_ci.report.probe import render  # noqa: PLC0415
 
     probe = load(args.config).probe
     settings = probe.settings.with_overrides(runs=args.runs, cluster=args.cluster)
-    images = _images(args, args.image_baseline or settings.baseline_image)
+    registry = environment_registry_options(args.environment, host=None)
+    if args.smoke:
+        report = probe_step.smoke_test(
+            settings,
+            check_repository=args.check_repository,
+            region=args.region,
+            registry=registry,
+            progress=_progress,
+        )
+        if args.output_markdown is not None:
+            args.output_markdown.write_text(report, encoding="utf-8")
+        sys.stdout.write(report)
+        return 0
     options = ProbeOptions(
-        images=images,
+        images=_images(args, args.image_baseline or settings.baseline_image),
         settings=settings,
         region=args.region,
         poll_seconds=probe.poll_seconds,
-        sidecar_image=args.sidecar_image,
+        registry=registry,
     )
-    result = run_probe(options, progress=_progress)
+    if args.check:
+        definitions = probe_step.check_probe(options, progress=_progress)
+        sys.stdout.write(json.dumps({"task_definitions": definitions}, indent=2) + "\n")
+        _progress(
+            f"probe --check: {len(definitions)} task definition(s) valid; "
+            "nothing was registered or started"
+        )
+        return 0
+    result = probe_step.run_probe(options, progress=_progress)
     if args.output_json is not None:
         args.output_json.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     table = render(result)
