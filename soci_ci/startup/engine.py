@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from soci_ci.errors import StartupError
+from soci_ci.startup.recorder import resolve_dirs
 
 log = logging.getLogger(__name__)
 
@@ -163,21 +164,6 @@ def rootfs_dirs(client: Any, container_id: str, info: EngineInfo) -> list[str]:
         f"storage driver {driver!r} is not supported (overlay2 and vfs are)",
         hint="run the engine with --storage-driver overlay2",
     )
-
-
-def resolve_dirs(specs: Sequence[str]) -> list[str]:
-    """`vfs-mount:FILE` becomes the vfs directory FILE names; other entries are kept."""
-    out = []
-    for spec in specs:
-        if spec.startswith("vfs-mount:"):
-            mount_file = Path(spec.removeprefix("vfs-mount:"))
-            mount_id = mount_file.read_text(encoding="ascii").strip()
-            if not re.fullmatch(r"[0-9a-f]{64}", mount_id):
-                raise OSError(f"unexpected vfs mount id in {mount_file}")
-            out.append(str(mount_file.parents[5] / "vfs" / "dir" / mount_id))
-        else:
-            out.append(spec)
-    return out
 
 
 def own_container_id() -> str | None:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from soci_ci.startup import fanotify as fan
 
@@ -158,6 +160,21 @@ class Recorder:
         self.group.close()
 
 
+def resolve_dirs(specs: Sequence[str]) -> list[str]:
+    """`vfs-mount:FILE` becomes the vfs directory FILE names; other entries are kept."""
+    out = []
+    for spec in specs:
+        if spec.startswith("vfs-mount:"):
+            mount_file = Path(spec.removeprefix("vfs-mount:"))
+            mount_id = mount_file.read_text(encoding="ascii").strip()
+            if not re.fullmatch(r"[0-9a-f]{64}", mount_id):
+                raise OSError(f"unexpected vfs mount id in {mount_file}")
+            out.append(str(mount_file.parents[5] / "vfs" / "dir" / mount_id))
+        else:
+            out.append(spec)
+    return out
+
+
 def _emit(record: dict[str, object]) -> None:
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -174,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        recorder = Recorder(dirs)
+        recorder = Recorder(resolve_dirs(dirs))
     except OSError as exc:
         _emit({"error": str(exc)})
         return 1

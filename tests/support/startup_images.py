@@ -107,22 +107,26 @@ def helper_rootfs(package: Path) -> bytes:
         if so.name.startswith(("_ctypes.", "_json.", "select.", "_struct.")):
             files.add(str(so))
             files |= _libraries(str(so))
-    skip = {"test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "site-packages",
-            "dist-packages", "__pycache__", "turtledemo", "unittest", "distutils", "config-3.11-x86_64-linux-gnu"}
+    skip = {
+        "test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "site-packages",
+        "dist-packages", "__pycache__", "turtledemo", "unittest", "distutils",
+    }
+    members: dict[str, str] = {}  # name in the image -> file on this machine
+    for path in sorted(files):
+        members[path.lstrip("/")] = os.path.realpath(path)
+    members["usr/bin/python3"] = python
+    for root, dirs, names in os.walk(stdlib):
+        dirs[:] = [d for d in dirs if d not in skip]
+        for name in names:
+            full = Path(root, name)
+            if full.suffix == ".py":
+                members[str(full).lstrip("/")] = str(full)
+    for name in ("__init__.py", "startup/__init__.py", "startup/recorder.py", "startup/fanotify.py"):
+        members[f"opt/soci/soci_ci/{name}"] = str(package / name)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in sorted(files):
-            tar.add(os.path.realpath(path), arcname=path.lstrip("/"))
-        tar.add(python, arcname="usr/bin/python3")
-        for root, dirs, names in os.walk(stdlib):
-            dirs[:] = [d for d in dirs if d not in skip]
-            for name in names:
-                full = Path(root, name)
-                if full.suffix in (".py",) or full.parent.name == "lib-dynload" and str(full) in files:
-                    tar.add(full, arcname=str(full).lstrip("/"))
-        for name in ("__init__.py", "startup/__init__.py", "startup/recorder.py",
-                     "startup/fanotify.py"):
-            tar.add(package / name, arcname=f"opt/soci/soci_ci/{name}")
+        for name, source in sorted(members.items()):
+            tar.add(source, arcname=name)
         info = tarfile.TarInfo("tmp")
         info.type, info.mode = tarfile.DIRTYPE, 0o1777
         tar.addfile(info)
