@@ -33,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("image", metavar="IMAGE")
     parser.add_argument(
-        "--soci-image", metavar="REF", help="where the SOCI index is (e.g. TAG-soci); "
-        "default: IMAGE's own, else zTOCs built as `soci-ci index` would"
+        "--soci-image",
+        metavar="REF",
+        help="where the SOCI index is (e.g. TAG-soci); "
+        "default: IMAGE's own, else zTOCs built as `soci-ci index` would",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="the .soci-ci.yml file")
     parser.add_argument("--ready-log-regex", metavar="RE2", help="ready at the first match")
@@ -42,25 +44,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help=f"give up (default {DEFAULT_TIMEOUT:g})"
     )
-    parser.add_argument("--entrypoint", metavar="JSON", help='e.g. \'["/app/run"]\'')
-    parser.add_argument("--cmd", metavar="JSON", help='the command, e.g. \'["serve"]\'')
+    parser.add_argument("--entrypoint", metavar="JSON", help="e.g. '[\"/app/run\"]'")
+    parser.add_argument("--cmd", metavar="JSON", help="the command, e.g. '[\"serve\"]'")
     parser.add_argument("--env", action="append", default=[], metavar="K=V")
     parser.add_argument("--user", metavar="USER")
     parser.add_argument("--network", default=None, help="container network (default none)")
     parser.add_argument(
-        "--recorder", choices=("auto", "local", "helper"), default=None,
+        "--recorder",
+        choices=("auto", "local", "helper"),
+        default=None,
         help="local: fanotify in this process (root on the engine's host); helper: a "
         "privileged helper container through the socket; auto (default) picks",
     )
-    parser.add_argument("--helper-image", metavar="IMAGE", help="image of the helper "
-                        "(default: the image of the container soci-ci runs in)")
+    parser.add_argument(
+        "--helper-image",
+        metavar="IMAGE",
+        help="image of the helper (default: the image of the container soci-ci runs in)",
+    )
     parser.add_argument("--span-size", type=int, metavar="BYTES")
     parser.add_argument("--min-layer-size", type=int, metavar="BYTES")
     parser.add_argument("--no-pull", action="store_true", help="never let the engine pull")
     parser.add_argument("--top", type=int, default=10, help="largest files listed (default 10)")
     parser.add_argument("--output-json", type=Path, metavar="FILE")
     parser.add_argument(
-        "--write-prefetch", type=Path, metavar="DIR",
+        "--write-prefetch",
+        type=Path,
+        metavar="DIR",
         help="write SOCI prefetch artifacts (one per layer) and the file list to DIR",
     )
     add_registry_arguments(parser)

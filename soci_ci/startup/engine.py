@@ -244,9 +244,7 @@ class LogLines:
                 log.debug("closing the log stream: %s", exc)
 
 
-def start_helper(
-    client: Any, image: str, dirs: Sequence[str], info: EngineInfo, name: str
-) -> str:
+def start_helper(client: Any, image: str, dirs: Sequence[str], info: EngineInfo, name: str) -> str:
     """Run the recording helper: CAP_SYS_ADMIN for fanotify, the engine's data directory
     read-only at the same path, no network; returns its id (not yet marked: wait for it)."""
     host_config = client.api.create_host_config(
@@ -328,6 +326,6 @@ def can_record_here(dirs: Sequence[str]) -> bool:
     if os.geteuid() != 0:
         return False
     try:
-        return all(os.path.isdir(d) for d in resolve_dirs(dirs))
+        return all(Path(d).is_dir() for d in resolve_dirs(dirs))
     except OSError:
         return False

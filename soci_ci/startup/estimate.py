@@ -120,7 +120,9 @@ def estimate(
     span_bytes = sum(la.fetch_bytes for la in indexed)
     with_soci = Arm(
         created_to_running=round(
-            p.fixed_seconds + p.soci_fixed_seconds + upfront_bytes / bandwidth
+            p.fixed_seconds
+            + p.soci_fixed_seconds
+            + upfront_bytes / bandwidth
             + upfront_requests * latency,
             3,
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from soci_ci.app.index import build_plan, select_targets
 from soci_ci.app.index_model import IndexOptions, TagReader, Target
@@ -151,7 +151,7 @@ def load_layers(
             ztoc_bytes[layer] = read_blob(where, desc.digest, desc.size, limit=MAX_ZTOC_BYTES)
         ztoc_source = f"SOCI index {index_digest}"
     else:
-        report = build_plan(source, IndexOptions(**{**_fields(options), "reuse": False}))
+        report = build_plan(source, replace(options, reuse=False))
         plan = {i.digest: i.data for i in (report.plan.items if report.plan else ())}
         for row in report.layers:
             if row.platform and row.platform != str(target.platform):
@@ -171,14 +171,14 @@ def load_layers(
             return LayerInfo(
                 descriptor=layer, entries=entries, note=f"{note}; {problem}" if problem else note
             )
-        spans, problem = _spans(source, layer, data)
+        spans, issue = _spans(source, layer, data)
         return LayerInfo(
             descriptor=layer,
             entries=tuple(parse_ztoc(data).entries),
             ztoc_digest=sha256_digest(data),
             ztoc_size=len(data),
             spans=tuple(spans),
-            note=problem,
+            note=issue,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(descriptors) or 1))) as p:
@@ -192,8 +192,3 @@ def load_layers(
         ztoc_source=ztoc_source,
         soci_index_size=index_size,
     )
-
-
-def _fields(options: IndexOptions) -> dict[str, object]:
-    return {name: getattr(options, name) for name in IndexOptions.__dataclass_fields__}
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from soci_ci.app.index_model import IndexOptions
@@ -72,12 +72,7 @@ def measure(options: StartupOptions) -> Measured:
     client = engine.connect()
     info = engine.engine_info(client)
     platform = Platform.parse(info.platform)
-    index = IndexOptions(
-        **{
-            **{n: getattr(options.index, n) for n in IndexOptions.__dataclass_fields__},
-            "platforms": (platform,),
-        }
-    )
+    index = replace(options.index, platforms=(platform,))
     ref = parse_image_ref(options.image)
     soci_ref = parse_image_ref(options.soci_image) if options.soci_image else None
     with open_store(ref, options.registry) as store:
@@ -129,4 +124,6 @@ def measure(options: StartupOptions) -> Measured:
         layer_order=suggest_order(layers, result),
         notes=tuple(notes),
     )
-    return Measured(report=report, layers=layers, prefetch=tuple(prefetch_artifacts(layers, result)))
+    return Measured(
+        report=report, layers=layers, prefetch=tuple(prefetch_artifacts(layers, result))
+    )

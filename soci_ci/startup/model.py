@@ -95,8 +95,13 @@ class StartupReport:
                 "queue_overflow": self.recording.overflow,
             },
             "files": [
-                {"path": f.path, "layer": f.layer, "size": f.size, "kind": f.kind,
-                 "spans": list(f.spans)}
+                {
+                    "path": f.path,
+                    "layer": f.layer,
+                    "size": f.size,
+                    "kind": f.kind,
+                    "spans": list(f.spans),
+                }
                 for f in r.files
             ],
             "layers": [

@@ -60,9 +60,10 @@ def normalize(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def artifact_bytes(spans: list[tuple[int, int]]) -> bytes:
-    body = {"version": VERSION, "prefetch_spans": [
-        {"start_span": s, "end_span": e} for s, e in spans
-    ]}
+    body = {
+        "version": VERSION,
+        "prefetch_spans": [{"start_span": s, "end_span": e} for s, e in spans],
+    }
     return json.dumps(body, separators=(",", ":")).encode()
 
 

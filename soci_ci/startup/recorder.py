@@ -14,6 +14,8 @@ the same Docker socket: `python3 -m soci_ci.startup.recorder DIR...` prints one 
 new file and ends, after draining what is queued, on SIGTERM or SIGINT. Standard library only,
 so the helper can be any image with Python and this package.
 """
+# os calls on the per-event hot path, without Path objects:
+# ruff: noqa: PTH115, PTH116, PTH118
 
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ class Recorder:
         self._foreign: set[tuple[int, int]] = set()
 
     def fileno(self) -> int:
-        return self.group.fd
+        return int(self.group.fd)
 
     def _handle(self, event: fan.Event) -> Access | None:
         if event.mask & fan.FAN_Q_OVERFLOW:
@@ -146,7 +148,7 @@ class Recorder:
         return self._read_all()
 
     def _read_all(self) -> list[Access]:
-        new = []
+        new: list[Access] = []
         while True:
             events = self.group.read()
             if not events:

@@ -19,7 +19,7 @@ from typing import Any
 
 from soci_ci.errors import StartupError
 from soci_ci.startup import engine
-from soci_ci.startup.recorder import Access, Recorder
+from soci_ci.startup.recorder import Access, Recorder, resolve_dirs
 from soci_ci.user_regex import UserRegex
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def record(
         )
         if use_local:
             try:
-                recorder = Recorder(engine.resolve_dirs(dirs))
+                recorder = Recorder(resolve_dirs(dirs))
             except OSError as exc:
                 raise StartupError(
                     f"cannot watch the container's files here: {exc}",

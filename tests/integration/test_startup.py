@@ -38,7 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def app_image(docker_engine: str, base_image: str, registry: Registry, tmp_path_factory: Any) -> str:
+def app_image(
+    docker_engine: str, base_image: str, registry: Registry, tmp_path_factory: Any
+) -> str:
     ctx = app_context(tmp_path_factory.mktemp("startup"), base_image)
     ref = f"{registry.host}/startup/app:1"
     build(docker_engine, ctx, ref)
@@ -58,9 +60,7 @@ def _leftovers(docker_host: str) -> list[str]:
 
 
 def _expected_spans(registry: Registry, layer: dict[str, Any], path: str) -> list[int]:
-    blob = requests.get(
-        f"{registry.url}/v2/startup/app/blobs/{layer['ztoc']}", timeout=30
-    ).content
+    blob = requests.get(f"{registry.url}/v2/startup/app/blobs/{layer['ztoc']}", timeout=30).content
     z = parse_ztoc(blob)
     entry = next(e for e in z.entries if e.name.decode().lstrip("./") == path.lstrip("/"))
     _, checkpoints = parse_checkpoints(z.checkpoints_blob)
@@ -85,8 +85,15 @@ def test_exact_files_layers_and_spans(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_engine)
     data = _run(
-        [app_image, "--soci-image", f"{app_image}-soci", "--ready-log-regex", "^READY$",
-         "--write-prefetch", str(tmp_path / "prefetch")],
+        [
+            app_image,
+            "--soci-image",
+            f"{app_image}-soci",
+            "--ready-log-regex",
+            "^READY$",
+            "--write-prefetch",
+            str(tmp_path / "prefetch"),
+        ],
         tmp_path / "s.json",
     )
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
@@ -127,7 +134,9 @@ def test_exact_files_layers_and_spans(
     out = capsys.readouterr().out
     assert "a lazy start fetches" in out and "/data/f123" in out
     # The prefetch artifact of the indexed layer, in upstream's format.
-    artifact = json.loads((tmp_path / "prefetch" / f"{data_layer.replace(':', '-')}.prefetch.json").read_text())
+    artifact = json.loads(
+        (tmp_path / "prefetch" / f"{data_layer.replace(':', '-')}.prefetch.json").read_text()
+    )
     assert artifact["version"] == "1.0"
     assert artifact["prefetch_spans"] and all(
         s["start_span"] <= s["end_span"] for s in artifact["prefetch_spans"]
@@ -153,8 +162,17 @@ def test_helper_container_records_the_same(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_engine)
     data = _run(
-        [app_image, "--soci-image", f"{app_image}-soci", "--ready-log-regex", "READY",
-         "--recorder", "helper", "--helper-image", helper_image],
+        [
+            app_image,
+            "--soci-image",
+            f"{app_image}-soci",
+            "--ready-log-regex",
+            "READY",
+            "--recorder",
+            "helper",
+            "--helper-image",
+            helper_image,
+        ],
         tmp_path / "h.json",
     )
     assert data["recording"]["mode"] == "helper"
@@ -179,9 +197,24 @@ def test_sigterm_removes_the_helper_and_the_container(
 ) -> None:
     env = {**os.environ, "DOCKER_HOST": docker_engine, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "soci_ci", "startup", app_image, "--ready-log-regex", "NEVER",
-         "--timeout", "120", "--recorder", "helper", "--helper-image", helper_image],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "soci_ci",
+            "startup",
+            app_image,
+            "--ready-log-regex",
+            "NEVER",
+            "--timeout",
+            "120",
+            "--recorder",
+            "helper",
+            "--helper-image",
+            helper_image,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 90

@@ -108,8 +108,18 @@ def helper_rootfs(package: Path) -> bytes:
             files.add(str(so))
             files |= _libraries(str(so))
     skip = {
-        "test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "site-packages",
-        "dist-packages", "__pycache__", "turtledemo", "unittest", "distutils",
+        "test",
+        "idlelib",
+        "tkinter",
+        "ensurepip",
+        "lib2to3",
+        "pydoc_data",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        "turtledemo",
+        "unittest",
+        "distutils",
     }
     members: dict[str, str] = {}  # name in the image -> file on this machine
     for path in sorted(files):
@@ -121,7 +131,12 @@ def helper_rootfs(package: Path) -> bytes:
             full = Path(root, name)
             if full.suffix == ".py":
                 members[str(full).lstrip("/")] = str(full)
-    for name in ("__init__.py", "startup/__init__.py", "startup/recorder.py", "startup/fanotify.py"):
+    for name in (
+        "__init__.py",
+        "startup/__init__.py",
+        "startup/recorder.py",
+        "startup/fanotify.py",
+    ):
         members[f"opt/soci/soci_ci/{name}"] = str(package / name)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -143,4 +158,3 @@ def import_helper(docker_host: str, name: str, package: Path) -> str:
         capture_output=True,
     )
     return name
-
