@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
+from tests.servers.dockerd import Dockerd
 from tests.servers.registry import Registry
 from tests.support.startup_images import (
     EXPECTED,
@@ -52,6 +54,16 @@ def app_image(
 @pytest.fixture(scope="module")
 def helper_image(docker_engine: str) -> str:
     return import_helper(docker_engine, "soci-ci-test/recorder:1", REPO / "soci_ci")
+
+
+@pytest.fixture(scope="module")
+def overlay2_engine() -> Iterator[str]:
+    """A second dockerd with the overlay2 driver (what CI runners and CodeBuild use)."""
+    engine = Dockerd(storage_driver="overlay2")
+    try:
+        yield engine.start()
+    finally:
+        engine.stop()
 
 
 def _leftovers(docker_host: str) -> list[str]:
@@ -151,6 +163,63 @@ def test_exact_files_layers_and_spans(
     assert built["files"] == data["files"]
     assert built["totals"]["fetch_bytes"] == totals["fetch_bytes"]
     assert built["ztoc_source"].startswith("built")
+
+
+@pytest.mark.parametrize("recorder", ["local", "helper"])
+def test_overlay2_pulled_image_gives_the_same_files_and_spans(
+    overlay2_engine: str,
+    app_image: str,
+    helper_image: str,
+    docker_engine: str,
+    recorder: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The overlay2 engine does not have the image: it pulls it from the registry. The helper
+    # image is copied over through `docker save | docker load` (nothing from a registry).
+    if recorder == "helper" and not docker(overlay2_engine, "images", "-q", helper_image):
+        saved = subprocess.run(
+            ["docker", "save", helper_image],
+            env={**os.environ, "DOCKER_HOST": docker_engine},
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(
+            ["docker", "load"],
+            input=saved,
+            env={**os.environ, "DOCKER_HOST": overlay2_engine},
+            check=True,
+            capture_output=True,
+        )
+    monkeypatch.setenv("DOCKER_HOST", overlay2_engine)
+    reference = (
+        _run(
+            [app_image, "--soci-image", f"{app_image}-soci", "--ready-log-regex", "READY"],
+            tmp_path / "ref.json",
+        )
+        if recorder == "local"
+        else None
+    )
+    data = _run(
+        [
+            app_image,
+            "--soci-image",
+            f"{app_image}-soci",
+            "--ready-log-regex",
+            "READY",
+            "--recorder",
+            recorder,
+            "--helper-image",
+            helper_image,
+        ],
+        tmp_path / "o.json",
+    )
+    assert data["recording"]["storage_driver"] == "overlay2"
+    assert data["recording"]["mode"] == recorder
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    if reference is not None:
+        assert reference["files"] == data["files"]
+    assert _leftovers(overlay2_engine) == []
 
 
 def test_helper_container_records_the_same(
