@@ -14,9 +14,6 @@ from soci_ci.errors import UsageError
 if TYPE_CHECKING:
     from soci_ci.startup.measure import Measured, StartupOptions
 
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_READY_AFTER = 10.0
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -42,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--ready-log-regex", metavar="RE2", help="ready at the first match")
     parser.add_argument("--ready-after", type=float, metavar="SECONDS", help="ready after this")
     parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help=f"give up (default {DEFAULT_TIMEOUT:g})"
+        "--timeout", type=float, metavar="SECONDS", help="give up after (default 120)"
     )
     parser.add_argument("--entrypoint", metavar="JSON", help="e.g. '[\"/app/run\"]'")
     parser.add_argument("--cmd", metavar="JSON", help="the command, e.g. '[\"serve\"]'")
@@ -76,20 +73,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _json_argv(text: str | None, flag: str) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return (text,)
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{flag}: expected a JSON array of strings")
-    return tuple(value)
-
-
 def _section(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(probe, startup) sections of the config file."""
     if path is None:
@@ -102,63 +85,34 @@ def _section(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def build_options(args: argparse.Namespace) -> StartupOptions:
-    from soci_ci.app.index_model import IndexOptions  # noqa: PLC0415 - fast start
-    from soci_ci.startup.engine import RunSpec  # noqa: PLC0415
-    from soci_ci.startup.estimate import EstimateParameters  # noqa: PLC0415
-    from soci_ci.startup.measure import StartupOptions  # noqa: PLC0415
-    from soci_ci.startup.session import ReadyRule, RecorderMode  # noqa: PLC0415
-    from soci_ci.user_regex import compile_user_regex  # noqa: PLC0415
+    from soci_ci.startup.settings import Overrides, json_argv, startup_options  # noqa: PLC0415
 
-    probe, startup = _section(args.config)
-    env = {str(k): str(v) for k, v in (probe.get("environment") or {}).items()}
+    env = {}
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--env {item!r}: expected KEY=VALUE")
         env[key] = value
-    command = _json_argv(args.cmd, "--cmd")
-    if command is None and probe.get("command") is not None:
-        command = tuple(str(c) for c in probe["command"])
-    ready_cfg = probe.get("ready") or {}
-    pattern = args.ready_log_regex or startup.get("ready_log_regex") or ready_cfg.get("log_regex")
-    after = args.ready_after if args.ready_after is not None else startup.get("ready_after_seconds")
-    timeout = args.timeout or startup.get("timeout_seconds") or DEFAULT_TIMEOUT
-    if timeout <= 0 or (after is not None and after < 0):
-        raise UsageError("--timeout must be positive and --ready-after not negative")
-    if pattern is None and after is None:
-        after = DEFAULT_READY_AFTER
-    key = "--ready-log-regex" if args.ready_log_regex else "probe.ready.log_regex"
-    rule = ReadyRule(
-        log_regex=compile_user_regex(pattern, key=key) if pattern else None,
-        health=True,
-        after_seconds=None if after is None else float(after),
-        timeout_seconds=float(timeout),
-    )
-    index = IndexOptions()
-    span = args.span_size or startup.get("span_size")
-    minimum = args.min_layer_size if args.min_layer_size is not None else None
-    if span is not None and span <= 0:
-        raise UsageError("--span-size must be positive")
-    index = IndexOptions(
-        span_size=int(span or index.span_size),
-        min_layer_size=int(minimum if minimum is not None else index.min_layer_size),
-    )
-    params = EstimateParameters(**(startup.get("estimate") or {}))
-    return StartupOptions(
-        image=args.image,
+    probe, startup = _section(args.config)
+    return startup_options(
+        args.image,
         soci_image=args.soci_image,
-        run=RunSpec(
-            entrypoint=_json_argv(args.entrypoint, "--entrypoint"),
-            command=command,
+        probe=probe,
+        startup=startup,
+        overrides=Overrides(
+            ready_log_regex=args.ready_log_regex,
+            ready_after=args.ready_after,
+            timeout=args.timeout,
+            entrypoint=json_argv(args.entrypoint, "--entrypoint"),
+            command=json_argv(args.cmd, "--cmd"),
             environment=env,
             user=args.user,
-            network=args.network or startup.get("network") or "none",
+            network=args.network,
+            recorder=args.recorder,
+            helper_image=args.helper_image,
+            span_size=args.span_size,
+            min_layer_size=args.min_layer_size,
         ),
-        ready=rule,
-        recorder=RecorderMode(args.recorder or startup.get("recorder") or "auto"),
-        helper_image=args.helper_image or startup.get("helper_image"),
-        index=index,
-        estimate=params,
         registry=registry_options(args),
         pull=not args.no_pull,
     )
