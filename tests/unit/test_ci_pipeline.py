@@ -342,8 +342,8 @@ def test_branch_runs_store_the_baseline_that_prs_read(tmp_path: Path) -> None:
 
 
 def _startup_result(failed: bool) -> object:
-    from soci_ci.startup.step import StartupStepResult  # noqa: PLC0415
-    from soci_ci.startup.thresholds import LimitCheck, Outcome  # noqa: PLC0415
+    from soci_ci.startup.step import StartupStepResult
+    from soci_ci.startup.thresholds import LimitCheck, Outcome
 
     check = LimitCheck(
         name="startup.fetch_bytes <= 1000",
@@ -358,7 +358,7 @@ def _startup_result(failed: bool) -> object:
 def test_startup_step_runs_when_an_engine_is_reachable_and_gates_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failed: bool
 ) -> None:
-    import soci_ci.startup.step as startup_step  # noqa: PLC0415
+    import soci_ci.startup.step as startup_step
 
     seen = []
 
