@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from soci_ci.startup.model import StartupFiles
+from soci_ci.startup.table import human
 
 MB = 1_000_000
 PUBLISHED = {  # the published Fargate measurement the defaults are fitted on
@@ -93,10 +94,6 @@ class Estimate:
         }
 
 
-def _mb(n: int) -> str:
-    return f"{n / MB:.1f} MB" if n < 10 * MB else f"{n / MB:.0f} MB"
-
-
 def estimate(
     result: StartupFiles,
     *,
@@ -133,7 +130,7 @@ def estimate(
         WORTHWHILE_SECONDS, WORTHWHILE_SHARE * without.total
     )
     needs = (
-        f"a lazy start needs {100 * t.fetch_share:.0f} % of {_mb(t.image_bytes)} "
+        f"a lazy start needs {100 * t.fetch_share:.0f} % of {human(t.image_bytes)} "
         f"in {t.fetch_requests} request(s)"
     )
     if not indexed:
