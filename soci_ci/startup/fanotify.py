@@ -2,7 +2,7 @@
 
 Only what the recorder needs: ``FAN_CLASS_NOTIF`` (the watched processes never wait for us),
 an unlimited queue (nothing is dropped while the container starts), ``FAN_MARK_FILESYSTEM``
-marks for open, exec and read events. Needs CAP_SYS_ADMIN (root on the engine's host, or a
+marks for open and exec events. Needs CAP_SYS_ADMIN (root on the engine's host, or a
 helper container given that capability).
 """
 
@@ -26,7 +26,9 @@ FAN_OPEN_EXEC = 0x1000
 FAN_Q_OVERFLOW = 0x4000
 FAN_NOFD = -1
 AT_FDCWD = -100
-WATCHED = FAN_OPEN | FAN_OPEN_EXEC | FAN_ACCESS
+# Opens and execs only: every read, exec and mmap of a file starts with an open of it, which
+# is where its first access is recorded (FAN_ACCESS would add one event per read() call).
+WATCHED = FAN_OPEN | FAN_OPEN_EXEC
 
 _METADATA = struct.Struct("<IBBHQii")  # struct fanotify_event_metadata
 _VERSION = 3  # FANOTIFY_METADATA_VERSION

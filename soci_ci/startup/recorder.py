@@ -15,7 +15,7 @@ new file and ends, after draining what is queued, on SIGTERM or SIGINT. Standard
 so the helper can be any image with Python and this package.
 """
 # os calls on the per-event hot path, without Path objects:
-# ruff: noqa: PTH115, PTH116, PTH118
+# ruff: noqa: PTH115, PTH116
 
 from __future__ import annotations
 
@@ -53,29 +53,37 @@ def _kind(mask: int) -> str:
     return KIND_READ
 
 
-def in_rootfs(dirs: Sequence[str], path: str, key: tuple[int, int]) -> bool:
+def in_rootfs(
+    dirs: Sequence[str], path: str, key: tuple[int, int], real_dirs: set[str] | None = None
+) -> bool:
     """Whether `path` (container view) names inode `key` in one of the rootfs directories,
-    through real directories only (a symbolic link in a layer never leads outside it)."""
+    through real directories only (a symbolic link in a layer never leads outside it).
+    `real_dirs` caches the directories already checked."""
     if not path.startswith("/") or len(path) > MAX_PATH or "\0" in path:
         return False
     parts = [p for p in path.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts):
         return False
+    checked = real_dirs if real_dirs is not None else set()
+    rel = "/".join(parts)
     for root in dirs:
         try:
-            st = os.lstat(os.path.join(root, *parts))
+            st = os.lstat(f"{root}/{rel}")
         except (OSError, ValueError):
             continue
         if (st.st_dev, st.st_ino) != key:
             continue
         at = root
         for part in parts[:-1]:
-            at = os.path.join(at, part)
+            at = f"{at}/{part}"
+            if at in checked:
+                continue
             try:
                 if not stat.S_ISDIR(os.lstat(at).st_mode):
                     break
             except OSError:
                 break
+            checked.add(at)
         else:
             return True
     return False
@@ -103,6 +111,7 @@ class Recorder:
         self.overflow = False
         self._known: set[tuple[int, int]] = set()
         self._foreign: set[tuple[int, int]] = set()
+        self._real_dirs: set[str] = set()
 
     def fileno(self) -> int:
         return int(self.group.fd)
@@ -126,7 +135,7 @@ class Recorder:
             ):
                 return None
             path = os.readlink(f"/proc/self/fd/{event.fd}")
-            if path.endswith(DELETED) or not in_rootfs(self.dirs, path, key):
+            if path.endswith(DELETED) or not in_rootfs(self.dirs, path, key, self._real_dirs):
                 self._foreign.add(key)
                 return None
             self._known.add(key)

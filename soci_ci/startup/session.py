@@ -104,9 +104,37 @@ class _Watch:
             self.ended.set()
 
 
-def _wait_ready(
-    client: Any, target: str, watch: _Watch, recorder: Recorder | None, started: float
-) -> ReadyBy:
+class _Collector:
+    """Reads the in-process recorder's events in a thread while the main thread waits."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="startup-events")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.recorder.poll(POLL_SECONDS)
+        except BaseException as exc:  # re-raised in the main thread by `finish`
+            self.error = exc
+
+    def finish(self) -> None:
+        """Stop the thread, then read what is still queued (the container is dead)."""
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None:
+            raise StartupError(f"reading fanotify events failed: {self.error}")
+        self.recorder.drain()
+
+    def finish_quietly(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _wait_ready(client: Any, target: str, watch: _Watch, started: float) -> ReadyBy:
     rule = watch.rule
     next_state = 0.0
     while True:
@@ -136,10 +164,7 @@ def _wait_ready(
                 f"(waiting for {rule.describe()}); it was stopped and removed",
                 hint="raise startup.timeout_seconds or fix the ready condition",
             )
-        if recorder is not None:
-            recorder.poll(POLL_SECONDS)
-        else:
-            time.sleep(POLL_SECONDS)
+        watch.log_ready.wait(POLL_SECONDS)
 
 
 def record(
@@ -156,6 +181,7 @@ def record(
     target = engine.create_target(client, image_id, spec, f"soci-ci-startup-{run_id}")
     helper: str | None = None
     recorder: Recorder | None = None
+    collector: _Collector | None = None
     streams: list[engine.LogLines] = []
     watch = _Watch(rule)
     try:
@@ -186,17 +212,19 @@ def record(
                 )
             chosen = RecorderMode.HELPER
         log.info("recording %s (%s, %s recorder)", image_id[:19], info.driver, chosen)
+        collector = _Collector(recorder) if recorder is not None else None
         started = time.monotonic()
         engine.start(client, target)
         # After the start: a stream opened on a created container ends at once. It begins
         # with the first line, so nothing printed meanwhile is missed.
         streams.append(engine.LogLines(client, target, watch.on_target_line))
-        by = _wait_ready(client, target, watch, recorder, started)
+        by = _wait_ready(client, target, watch, started)
         ready_seconds = round(time.monotonic() - started, 3)
         engine.kill(client, target)
         engine.wait_stopped(client, target, 10)
-        if recorder is not None:
-            recorder.drain()
+        if collector is not None and recorder is not None:
+            collector.finish()
+            collector = None
             accesses = tuple(recorder.accesses)
             overflow = recorder.overflow
         else:
@@ -218,6 +246,8 @@ def record(
             overflow=overflow,
         )
     finally:
+        if collector is not None:
+            collector.finish_quietly()
         for container in (target, helper):
             if container is not None:
                 engine.remove(client, container)
