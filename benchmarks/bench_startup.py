@@ -14,6 +14,7 @@ on top of the application's own start time, which the reference measures).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -81,8 +82,6 @@ def main() -> int:
     dockerd = Dockerd(storage_driver=args.driver)
     host = dockerd.start()
     try:
-        import os
-
         os.environ["DOCKER_HOST"] = host
         with tempfile.TemporaryDirectory() as tmp:
             image = make_image(host, import_base_image(host), args.files, Path(tmp))
