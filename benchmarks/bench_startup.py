@@ -52,7 +52,7 @@ def reference(client: Any, image: str, rule: ReadyRule) -> float:
     try:
         engine.start(client, target)
         seen = []
-        logs = engine.LogLines(client, target, lambda line: seen.append(line))
+        logs = engine.LogLines(client, target, seen.append)
         assert rule.log_regex is not None
         while not any(rule.log_regex.search(line) for line in seen):
             if time.monotonic() - started > rule.timeout_seconds:
