@@ -18,3 +18,13 @@ GiB = 1 << 30
 # --- registry and API responses ---
 
 # --- config files and pull-request input ---
+
+# --- startup recording (soci-ci startup) ---
+
+# Files recorded per start: more are not recorded (the report says it was cut).
+STARTUP_MAX_FILES = 200_000
+# A container's log line is cut here before the ready pattern sees it (also the helper's lines).
+STARTUP_MAX_LOG_LINE = 64 << 10
+# A zTOC read from the SOCI index, and an image config.
+STARTUP_MAX_ZTOC_BYTES = 256 * MiB
+STARTUP_MAX_CONFIG_BYTES = 4 * MiB

@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soci_ci import limits
 from soci_ci.errors import StartupError
 from soci_ci.startup.recorder import resolve_dirs
 
 log = logging.getLogger(__name__)
 
 LABEL = "soci-ci.startup"
-MAX_LOG_LINE = 64 << 10  # longer log lines are cut (the ready pattern sees the first 64 KiB)
+MAX_LOG_LINE = limits.STARTUP_MAX_LOG_LINE
 MAX_LOG_TAIL = 20  # lines kept for error messages
 ENGINE_TIMEOUT = 120
+# `host` and `container:...` would put the image on the runner's own network (AWS metadata).
+NETWORKS = ("none", "bridge", "default")
 _CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
 
 
@@ -62,7 +65,7 @@ def connect() -> Any:
     try:
         client = docker.from_env(timeout=ENGINE_TIMEOUT)
         client.ping()
-    except docker.errors.DockerException as exc:
+    except _api_error() as exc:
         raise StartupError(
             f"cannot reach the Docker engine: {_short(exc)}",
             hint="start dockerd or set DOCKER_HOST (CodeBuild: enable privileged mode)",
@@ -72,8 +75,9 @@ def connect() -> Any:
 
 def _api_error() -> tuple[type[BaseException], ...]:
     import docker  # noqa: PLC0415
+    import requests  # noqa: PLC0415
 
-    return (docker.errors.DockerException, OSError)
+    return (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
 def engine_info(client: Any) -> EngineInfo:
@@ -118,6 +122,11 @@ def local_image(client: Any, ref: str, *, pull: bool) -> dict[str, Any]:
 
 def create_target(client: Any, image_id: str, spec: RunSpec, name: str) -> str:
     """Create (not start) the container to watch; returns its id."""
+    if spec.network not in NETWORKS:
+        raise StartupError(
+            f"network {spec.network!r} is not allowed for the recorded container",
+            hint=f"use one of {', '.join(NETWORKS)} (default none)",
+        )
     host_config = client.api.create_host_config(network_mode=spec.network)
     kwargs: dict[str, Any] = {
         "image": image_id,

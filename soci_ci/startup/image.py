@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from soci_ci import limits
 from soci_ci.app.index import build_plan, select_targets
 from soci_ci.app.index_model import IndexOptions, TagReader, Target
 from soci_ci.app.verify import find_indexes
@@ -33,8 +34,8 @@ from soci_ci.soci.ztoc_reader import parse_ztoc
 
 log = logging.getLogger(__name__)
 
-MAX_ZTOC_BYTES = 256 << 20
-MAX_CONFIG_BYTES = 4 << 20
+MAX_ZTOC_BYTES = limits.STARTUP_MAX_ZTOC_BYTES
+MAX_CONFIG_BYTES = limits.STARTUP_MAX_CONFIG_BYTES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

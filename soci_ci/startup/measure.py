@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from soci_ci import limits
 from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.stores import RegistryOptions, open_store, parse_image_ref
 from soci_ci.errors import StartupError
@@ -101,7 +102,10 @@ def measure(options: StartupOptions) -> Measured:
     )
     notes = list(layers.notes)
     if recording.overflow:
-        notes.append("the event queue overflowed: some reads may be missing")
+        notes.append(
+            "the event queue overflowed or more than "
+            f"{limits.STARTUP_MAX_FILES} files were read: some reads are missing"
+        )
     if result.not_in_image:
         notes.append(
             f"{len(result.not_in_image)} file(s) read at start are not in the image "

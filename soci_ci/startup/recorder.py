@@ -37,6 +37,7 @@ KIND_OPEN = "open"
 KIND_READ = "read"
 DELETED = " (deleted)"
 MAX_PATH = 4096
+MAX_FILES = 200_000  # soci_ci.limits.STARTUP_MAX_FILES (this module is standard library only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +110,7 @@ class Recorder:
             raise
         self.accesses: list[Access] = []
         self.overflow = False
+        self.truncated = False
         self._known: set[tuple[int, int]] = set()
         self._foreign: set[tuple[int, int]] = set()
         self._real_dirs: set[str] = set()
@@ -139,6 +141,9 @@ class Recorder:
                 self._foreign.add(key)
                 return None
             self._known.add(key)
+            if len(self.accesses) >= MAX_FILES:
+                self.truncated = True
+                return None
             access = Access(path=path, kind=_kind(event.mask))
             self.accesses.append(access)
             return access
@@ -213,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _emit({"path": access.path, "kind": access.kind})
         for access in recorder.drain():
             _emit({"path": access.path, "kind": access.kind})
-        _emit({"end": True, "overflow": recorder.overflow})
+        _emit({"end": True, "overflow": recorder.overflow or recorder.truncated})
     finally:
         recorder.close()
     return 0

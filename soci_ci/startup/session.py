@@ -226,7 +226,7 @@ def record(
             collector.finish()
             collector = None
             accesses = tuple(recorder.accesses)
-            overflow = recorder.overflow
+            overflow = recorder.overflow or recorder.truncated
         else:
             assert helper is not None
             engine.kill(client, helper, "SIGTERM")

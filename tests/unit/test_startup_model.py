@@ -329,3 +329,18 @@ def test_options_precedence_flag_then_startup_then_probe() -> None:
     assert opts.run.environment == {"A": "2"} and opts.run.command == ("x",)
     bare = startup_options("r/app:1")
     assert bare.ready.log_regex is None and bare.ready.after_seconds == 10.0
+
+
+def test_the_recorder_limit_matches_limits_py() -> None:
+    from soci_ci import limits
+    from soci_ci.startup import recorder
+
+    assert recorder.MAX_FILES == limits.STARTUP_MAX_FILES
+
+
+def test_the_runner_network_is_refused() -> None:
+    from soci_ci.errors import StartupError  # noqa: PLC0415
+    from soci_ci.startup.engine import RunSpec, create_target  # noqa: PLC0415
+
+    with pytest.raises(StartupError, match="network 'host' is not allowed"):
+        create_target(object(), "img", RunSpec(network="host"), "x")
