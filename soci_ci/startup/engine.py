@@ -11,7 +11,6 @@ success, failure, timeout and interruption.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -282,14 +281,6 @@ def start_helper(client: Any, image: str, dirs: Sequence[str], info: EngineInfo,
         remove(client, helper_id)
         raise StartupError(f"cannot start the recording helper: {_short(exc)}") from None
     return helper_id
-
-
-def parse_helper_line(line: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def state(client: Any, container_id: str) -> dict[str, Any]:

@@ -9,10 +9,9 @@ helper container given that capability).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FAN_CLOEXEC = 0x1
 FAN_NONBLOCK = 0x2
@@ -38,15 +37,15 @@ class FanotifyUnavailable(OSError):
     """fanotify cannot be used here (no CAP_SYS_ADMIN, seccomp, old kernel)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     mask: int
     fd: int  # an open read-only descriptor of the file (the reader must close it), or -1
     pid: int
 
 
 def _libc() -> ctypes.CDLL:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    # The C library the interpreter is linked with (no ctypes.util: it runs ldconfig).
+    libc = ctypes.CDLL(None, use_errno=True)
     libc.fanotify_init.argtypes = [ctypes.c_uint, ctypes.c_uint]
     libc.fanotify_init.restype = ctypes.c_int
     libc.fanotify_mark.argtypes = [

@@ -19,7 +19,7 @@ from typing import Any
 
 from soci_ci.errors import StartupError
 from soci_ci.startup import engine
-from soci_ci.startup.recorder import Access, Recorder, resolve_dirs
+from soci_ci.startup.recorder import Access, Recorder, decode_line, resolve_dirs
 from soci_ci.user_regex import UserRegex
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,20 @@ class _Watch:
             self.log_ready.set()
 
     def on_helper_line(self, line: str) -> None:
-        record = engine.parse_helper_line(line)
-        if record is None:
+        word, text, path = decode_line(line)
+        if word == "marked":
+            self.marked.set()
+        elif word == "file":
+            self.accesses.append(Access(path=path, kind=text))
+        elif word == "end":
+            self.overflow = text == "1"
+            self.ended.set()
+        elif word == "error":
+            self.helper_error = text[:300]
+            self.marked.set()
+            self.ended.set()
+        else:
             log.debug("helper: %s", line[:200])
-            return
-        if record.get("marked"):
-            self.marked.set()
-        elif isinstance(record.get("path"), str):
-            self.accesses.append(Access(path=record["path"], kind=str(record.get("kind"))))
-        elif record.get("end"):
-            self.overflow = bool(record.get("overflow"))
-            self.ended.set()
-        elif "error" in record:
-            self.helper_error = str(record["error"])[:300]
-            self.marked.set()
-            self.ended.set()
 
 
 class _Collector:

@@ -15,6 +15,7 @@ import random
 import re
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 DATA_FILES = 300
@@ -100,6 +101,11 @@ def _libraries(binary: str) -> set[str]:
 
 def helper_rootfs(package: Path) -> bytes:
     """/usr/bin/python3 with its stdlib and libraries, plus soci_ci's recorder modules."""
+    with tempfile.TemporaryDirectory() as compiled:
+        return _helper_rootfs(package, compiled)
+
+
+def _helper_rootfs(package: Path, compiled: str) -> bytes:
     python = os.path.realpath("/usr/bin/python3")
     stdlib = Path("/usr/lib/python3.11")
     files = {python, *_libraries(python)}
@@ -129,7 +135,7 @@ def helper_rootfs(package: Path) -> bytes:
         dirs[:] = [d for d in dirs if d not in skip]
         for name in names:
             full = Path(root, name)
-            if full.suffix == ".py":
+            if full.suffix == ".py" or (full.suffix == ".pyc" and ".opt-" not in full.name):
                 members[str(full).lstrip("/")] = str(full)
     for name in (
         "__init__.py",

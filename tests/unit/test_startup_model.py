@@ -339,8 +339,8 @@ def test_the_recorder_limit_matches_limits_py() -> None:
 
 
 def test_the_runner_network_is_refused() -> None:
-    from soci_ci.errors import StartupError  # noqa: PLC0415
-    from soci_ci.startup.engine import RunSpec, create_target  # noqa: PLC0415
+    from soci_ci.errors import StartupError
+    from soci_ci.startup.engine import RunSpec, create_target
 
     with pytest.raises(StartupError, match="network 'host' is not allowed"):
         create_target(object(), "img", RunSpec(network="host"), "x")
