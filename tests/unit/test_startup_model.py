@@ -344,3 +344,14 @@ def test_the_runner_network_is_refused() -> None:
 
     with pytest.raises(StartupError, match="network 'host' is not allowed"):
         create_target(object(), "img", RunSpec(network="host"), "x")
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/a b/new\nline", "/caf\udce9", "/x|`y`"])
+def test_helper_lines_carry_any_path(path: str) -> None:
+    from soci_ci.startup.recorder import decode_line, encode_access
+
+    line = encode_access(Access(path=path, kind="exec"))
+    assert "\n" not in line
+    assert decode_line(line) == ("file", "exec", path)
+    assert decode_line("file open zz") == ("", "", "")
+    assert decode_line("end 1") == ("end", "1", "")
