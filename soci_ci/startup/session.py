@@ -40,6 +40,7 @@ class ReadyBy(StrEnum):
     LOG = "log"
     HEALTH = "health"
     AFTER = "after"
+    EXIT = "exit"  # exited with code 0 before any other signal: the whole run was its start
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +152,8 @@ def _wait_ready(client: Any, target: str, watch: _Watch, started: float) -> Read
             if not state.get("Running"):
                 if watch.log_ready.is_set():
                     return ReadyBy.LOG
+                if state.get("ExitCode") == 0 and state.get("Status") == "exited":
+                    return ReadyBy.EXIT
                 raise StartupError(
                     f"the container exited with code {state.get('ExitCode')} before it was "
                     f"ready (waiting for {rule.describe()})",

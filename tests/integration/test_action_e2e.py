@@ -109,6 +109,8 @@ def workspace(tmp_path: Path, base_image: str, registry: Registry) -> Path:
         "  verify: {enabled: true, sample: 20}\n"
         "probe:\n"
         "  enabled: false\n"
+        "startup:\n"  # covered by tests/integration/test_startup_run.py
+        "  enabled: false\n"
         "report:\n"
         "  comment: true\n"
     )

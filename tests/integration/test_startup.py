@@ -303,3 +303,43 @@ def test_sigterm_removes_the_helper_and_the_container(
             proc.wait()
     assert proc.returncode == 130, err
     assert _leftovers(docker_engine) == []
+
+
+def test_run_shows_the_startup_figures_and_gates_them_exactly(
+    docker_engine: str,
+    app_image: str,
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_engine)
+    for name in ("GITHUB_ACTIONS", "CODEBUILD_BUILD_ID", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "soci-ci.yml"
+    config.write_text(
+        "version: 1\n"
+        f"image: {{repository: {registry.host}/startup/app}}\n"
+        f"soci: {{span_size: {SPAN}, verify: {{enabled: false}}}}\n"
+        "startup: {ready_log_regex: '^READY$'}\n"  # enabled: auto, the engine is reachable
+        "thresholds:\n"
+        "  startup:\n"
+        "    - {metric: fetch_requests, max: 3}\n"
+        "    - {metric: fetch_bytes, max_increase_percent: 10}\n"
+        "report: {comment: false}\n"
+    )
+    work = tmp_path / "work"
+    code = main(["run", "--config", str(config), "--image", app_image, "--work-dir", str(work)])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 1
+    data = json.loads((work / "startup.json").read_text())
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    requests_made = data["totals"]["fetch_requests"]
+    assert requests_made > 3
+    assert "### Startup working set" in out
+    assert f"| fetch requests | {requests_made} | – | – |" in out
+    assert f"❌ `startup.fetch_requests <= 3` | fetch_requests is {requests_made} (limit 3)" in out
+    assert "➖ `startup.fetch_bytes +10 % vs base`" in out  # no base-branch record here
+    assert "fail (startup threshold(s) failed: startup.fetch_requests <= 3)" in captured.err
+    assert _leftovers(docker_engine) == []
