@@ -325,5 +325,5 @@ def test_probe_step_against_moto_through_the_documented_seam(
     assert steps["gate"]["status"] == "ran"
     assert "### Thresholds" in body
     assert "::error file=.soci-ci.yml,title=soci-ci%3A check failed::" in result.stdout
-    assert '<testsuite name="soci-ci.pipeline" tests="5" failures="0" skipped="0"' in junit
+    assert '<testsuite name="soci-ci.pipeline" tests="6" failures="0" skipped="1"' in junit
     assert junit.count("<testsuite ") >= 2
