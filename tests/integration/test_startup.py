@@ -329,10 +329,11 @@ def test_run_shows_the_startup_figures_and_gates_them_exactly(
         "report: {comment: false}\n"
     )
     work = tmp_path / "work"
-    code = main(["run", "--config", str(config), "--image", app_image, "--work-dir", str(work)])
+    monkeypatch.chdir(tmp_path)  # the workspace: the config and work directory are inside it
+    code = main(["run", "--config", config.name, "--image", app_image, "--work-dir", "work"])
     captured = capsys.readouterr()
     out = captured.out
-    assert code == 1
+    assert code == 1, captured.err
     data = json.loads((work / "startup.json").read_text())
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
     requests_made = data["totals"]["fetch_requests"]
