@@ -15,7 +15,7 @@ from typing import Any
 from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.stores import RegistryOptions
 from soci_ci.errors import ConfigError, UsageError
-from soci_ci.startup.engine import RunSpec
+from soci_ci.startup.engine import NETWORKS, RunSpec
 from soci_ci.startup.estimate import EstimateParameters
 from soci_ci.startup.measure import StartupOptions
 from soci_ci.startup.session import ReadyRule, RecorderMode
@@ -96,6 +96,12 @@ def startup_options(
         recorder = RecorderMode(o.recorder or startup.get("recorder") or "auto")
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"startup: {exc}") from None
+    network = o.network or str(startup.get("network") or "none")
+    if network not in NETWORKS:
+        raise UsageError(
+            f"network {network!r} is not allowed for the recorded container "
+            f"(one of {', '.join(NETWORKS)})"
+        )
     return StartupOptions(
         image=image,
         soci_image=soci_image,
@@ -104,7 +110,7 @@ def startup_options(
             command=command,
             environment=env,
             user=o.user,
-            network=o.network or str(startup.get("network") or "none"),
+            network=network,
         ),
         ready=rule,
         recorder=recorder,

@@ -355,3 +355,10 @@ def test_helper_lines_carry_any_path(path: str) -> None:
     assert decode_line(line) == ("file", "exec", path)
     assert decode_line("file open zz") == ("", "", "")
     assert decode_line("end 1") == ("end", "1", "")
+
+
+def test_the_runner_network_is_refused_before_anything_runs() -> None:
+    from soci_ci.errors import UsageError
+
+    with pytest.raises(UsageError, match="network 'host' is not allowed"):
+        startup_options("r/app:1", startup={"network": "host"})
