@@ -49,6 +49,7 @@ class RunSummary:
     medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     probe_markdown: str | None = None
     gate_markdown: str | None = None
+    startup_markdown: str | None = None  # `soci-ci startup`'s section (soci_ci/startup/markdown.py)
     gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
     context_line: str = ""
     notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
@@ -110,6 +111,8 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     if present:
         lines += ["", "| artifact | reference |", "|---|---|"]
         lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
+    if summary.startup_markdown:
+        lines += ["", summary.startup_markdown.strip()]
     if summary.probe_markdown and not summary.gate_markdown:  # the gate's report has it
         lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
     if summary.gate_markdown:
