@@ -22,3 +22,14 @@ DOCKER_CONFIG
 OCTET_STREAM
 UPSTREAM_BUILD_TOOL
 Z_MEM_ERROR
+# The startup measurement's kernel constants, StrEnum members and one helper kept for its API.
+FAN_ACCESS
+FAN_NOFD
+IMAGE_BYTES
+FETCH_BYTES
+FETCH_REQUESTS
+FETCH_PERCENT
+STARTUP_FILES
+STARTUP_FILE_BYTES
+READ
+failed_names

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from soci_ci.app.build import BuiltImage, build_image
 from soci_ci.app.index_model import IndexReport
@@ -55,6 +55,9 @@ from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe.model import ProbeResult
 from soci_ci.redaction import redact
 
+if TYPE_CHECKING:
+    from soci_ci.startup.step import StartupStep, StartupStepResult
+
 log = logging.getLogger(__name__)
 
 FORK_REASON = (
@@ -74,6 +77,8 @@ class Steps(Protocol):
     def store_baseline(
         self, store: str, key: StoreKey, result: ProbeResult, *, commit: str
     ) -> None: ...
+    def engine_reachable(self) -> bool: ...
+    def startup(self, step: StartupStep) -> StartupStepResult: ...
 
 
 class AppSteps:
@@ -99,6 +104,16 @@ class AppSteps:
     ) -> None:
         store_baseline(store, key, result, commit=commit)
 
+    def engine_reachable(self) -> bool:
+        from soci_ci.startup.step import engine_reachable  # noqa: PLC0415 - Docker SDK lazily
+
+        return engine_reachable()
+
+    def startup(self, step: StartupStep) -> StartupStepResult:
+        from soci_ci.startup.step import run_startup_step  # noqa: PLC0415
+
+        return run_startup_step(step)
+
 
 def default_config() -> Config:
     """The schema's defaults (a run without a config file)."""
@@ -120,6 +135,11 @@ class RunOptions:
     context: Path = Path()
     dockerfile: str = "Dockerfile"
     junit: Path | None = None
+    # startup: None = when a Docker engine is reachable; its sections as validated
+    startup: bool | None = None
+    startup_config: Mapping[str, Any] = field(default_factory=dict)
+    probe_config: Mapping[str, Any] = field(default_factory=dict)
+    startup_limits: tuple[Mapping[str, Any], ...] = ()
     work_dir: Path | None = Path(".soci-ci")  # each step's JSON result, for people; None: none
 
 
@@ -165,6 +185,7 @@ class Pipeline:
             StepName.BUILD: self._build,
             StepName.INDEX: self._index,
             StepName.VERIFY: self._verify,
+            StepName.STARTUP: self._startup,
             StepName.PROBE: self._probe,
             StepName.GATE: self._gate,
         }
@@ -283,6 +304,44 @@ class Pipeline:
             raise _CheckFailed(_first_problem(report))
         return "index matches the layers"
 
+    def _startup(self) -> str:
+        """The local startup working set (`soci_ci.startup`), a typed call."""
+        opts = self.options
+        if opts.startup is False:
+            raise _Skip("disabled (startup.enabled: false)")
+        image = self.state.image_ref
+        if not image:
+            raise _Skip("no image in a registry")
+        if opts.startup is None and not self.steps.engine_reachable():
+            raise _Skip("no Docker engine reachable (startup.enabled: auto)")
+        from soci_ci.startup.settings import startup_options  # noqa: PLC0415
+        from soci_ci.startup.step import StartupStep  # noqa: PLC0415
+        from soci_ci.startup.thresholds import parse_limits  # noqa: PLC0415
+
+        ctx = self.ctx
+        step = StartupStep(
+            options=startup_options(
+                image,
+                soci_image=self.state.soci_image_ref,
+                probe=opts.probe_config,
+                startup=opts.startup_config,
+            ),
+            limits=parse_limits(opts.startup_limits),
+            store=self.config.baseline.store,
+            repository=ctx.repository,
+            branch=ctx.branch,
+            base_branch=ctx.base_ref or ctx.branch,
+            image_name=self.config.image.repository or parse_image_ref(image).repository,
+            commit=ctx.sha,
+            pull_request=ctx.pr_number is not None,
+            output_json=None if opts.work_dir is None else opts.work_dir / "startup.json",
+        )
+        if opts.work_dir is not None:
+            opts.work_dir.mkdir(parents=True, exist_ok=True)
+        result = self.steps.startup(step)
+        self.state.startup = result
+        return str(result.detail)
+
     def _probe(self) -> str:
         probe = self.config.probe
         if not probe.enabled:
@@ -359,6 +418,12 @@ class Pipeline:
             if failure.code is ExitCode.CHECK_FAILED:
                 return self._summary(Verdict.FAIL, reason, ExitCode.CHECK_FAILED)
             return self._summary(Verdict.ERROR, reason, failure.code)
+        if state.startup is not None and state.startup.failed:
+            names = ", ".join(c.name for c in state.startup.checks if c.outcome == "fail")
+            reason = f"startup threshold(s) failed: {names}"
+            if state.gate is not None and state.gate.outcome.verdict is Verdict.FAIL:
+                reason += f"; {state.gate.outcome.reason}"
+            return self._summary(Verdict.FAIL, reason, ExitCode.CHECK_FAILED)
         if state.gate is not None:
             verdict = state.gate.outcome.verdict
             code = ExitCode.CHECK_FAILED if verdict is Verdict.FAIL else ExitCode.OK

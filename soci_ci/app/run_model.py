@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from soci_ci.app.build import BuiltImage
 from soci_ci.app.index_model import IndexReport
@@ -25,6 +26,7 @@ class StepName(StrEnum):
     BUILD = "build"
     INDEX = "index"
     VERIFY = "verify"
+    STARTUP = "startup"
     PROBE = "probe"
     GATE = "gate"
 
@@ -62,6 +64,7 @@ class RunState:
     index: IndexReport | None = None
     soci_image_ref: str | None = None
     verify: VerifyReport | None = None
+    startup: Any = None  # soci_ci.startup.step.StartupStepResult
     probe: ProbeResult | None = None
     gate: GateResult | None = None
     steps: list[StepRecord] = field(default_factory=list)
@@ -98,6 +101,7 @@ class RunSummary:
     probe: ProbeResult | None = None
     gate: GateResult | None = None
     verify: VerifyReport | None = None
+    startup_markdown: str | None = None  # `soci-ci startup`'s section (soci_ci/startup/markdown.py)
     context_line: str = ""
     notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
 
@@ -124,5 +128,10 @@ class RunSummary:
             probe=state.probe,
             gate=state.gate,
             verify=state.verify,
+            startup_markdown=(
+                state.startup.markdown({a: dict(p) for a, p in medians_of(state.probe).items()})
+                if state.startup is not None
+                else None
+            ),
             context_line=context_line,
         )

@@ -27,7 +27,17 @@ from soci_ci.errors import ExitCode, SociCiError
 from soci_ci.redaction import redact
 
 # Order is the order shown in `soci-ci --help`.
-COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
+COMMAND_MODULES = (
+    "ztoc",
+    "index",
+    "verify",
+    "example",
+    "build",
+    "probe",
+    "gate",
+    "startup",
+    "run",
+)
 
 log = logging.getLogger("soci_ci")
 

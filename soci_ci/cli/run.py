@@ -220,6 +220,10 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         context=Path(config.image.context),
         dockerfile=config.image.dockerfile,
         junit=Path(config.report.junit) if config.report.junit else None,
+        startup=config.data.get("startup", {}).get("enabled"),
+        startup_config=dict(config.data.get("startup") or {}),
+        probe_config=dict(config.data.get("probe") or {}),
+        startup_limits=tuple(config.data.get("thresholds", {}).get("startup") or ()),
         work_dir=arguments.work_dir,
     )
 

@@ -56,6 +56,8 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     if present:
         body += ["", "| artifact | reference |", "|---|---|"]
         body += [f"| {k} | {md_code(v)} |" for k, v in present]
+    if summary.startup_markdown:
+        body += ["", summary.startup_markdown.strip()]
     gate = summary.gate
     if summary.probe is not None and gate is None:  # the gate's report has the probe's table
         body += ["", "### Cold starts", "", render_probe(summary.probe).strip()]

@@ -6,6 +6,7 @@ Each call is recorded with its options; a step can be made to raise (an error or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from soci_ci.app.build import BuiltImage
 from soci_ci.app.index_model import IndexReport, LayerReport, Outcome
@@ -83,6 +84,7 @@ class FakeSteps:
     raises: dict[str, BaseException] = field(default_factory=dict)
     verify_problem: str | None = None
     pushed: bool = True
+    engine: bool = False  # no Docker engine: `startup.enabled: auto` skips the step
     calls: list[tuple[str, object]] = field(default_factory=list)
     stored: list[tuple[str, StoreKey, str]] = field(default_factory=list)
 
@@ -120,6 +122,13 @@ class FakeSteps:
     def gate(self, options: GateOptions, result: ProbeResult | None) -> GateResult:
         self._call("gate", options)
         return run_gate(options, result)
+
+    def engine_reachable(self) -> bool:
+        return self.engine
+
+    def startup(self, step: Any) -> Any:
+        self._call("startup", step)
+        raise AssertionError("the unit tests run no startup step")
 
     def store_baseline(
         self, store: str, key: StoreKey, result: ProbeResult, *, commit: str

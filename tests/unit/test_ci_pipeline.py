@@ -55,6 +55,7 @@ def test_full_run_without_probe_calls_build_index_verify() -> None:
         ("build", StepStatus.RAN, f"pushed {REPO}@{DIGEST_A}"),
         ("index", StepStatus.RAN, "indexed: 1 zTOC(s), 2 layer(s) skipped"),
         ("verify", StepStatus.RAN, "index matches the layers"),
+        ("startup", StepStatus.SKIPPED, "no Docker engine reachable (startup.enabled: auto)"),
         ("probe", StepStatus.SKIPPED, "disabled (probe.enabled: false)"),
         ("gate", StepStatus.SKIPPED, "no cold-start measurement to judge"),
     ]
@@ -104,7 +105,7 @@ def test_failed_step_stops_the_rest_and_keeps_its_exit_code() -> None:
     assert summary.exit_code is ExitCode.REGISTRY
     assert summary.verdict is Verdict.ERROR
     assert summary.reason == "the index step failed: 401 denied https://r.example/v2?token=***"
-    assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 3
+    assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 4
 
 
 def test_an_unexpected_exception_is_reported_as_a_bug() -> None:
@@ -155,10 +156,10 @@ def test_junit_one_case_per_step() -> None:
     steps = FakeSteps(verify_problem='bad "span" <3>')
     summary = Pipeline(_options(), CTX, steps).run()
     xml = render_junit(summary)
-    assert xml.count("<testcase ") == 5
+    assert xml.count("<testcase ") == 6
     message = "the SOCI index does not match the layers: bad &quot;span&quot; &lt;3&gt;"
     assert f'<failure message="{message}">' in xml
-    assert xml.count("<skipped ") == 2
+    assert xml.count("<skipped ") == 3
 
 
 PROBE = "probe:\n  enabled: true\n  poll_seconds: 0.5\n"
@@ -179,9 +180,9 @@ def test_probe_and_failing_gate() -> None:
     assert gate.index_digest == DIGEST_C
     assert gate.baseline.key == StoreKey(repository="o/r", branch="feature/slim image", image=REPO)
     assert summary.medians["soci"]["total"] == 31.0
-    assert summary.steps[3].detail == "6 task(s) in us-east-1"
+    assert summary.steps[4].detail == "6 task(s) in us-east-1"
     xml = render_junit(summary)
-    assert '<testsuites name="soci-ci" tests="10" failures="1" skipped="1"' in xml
+    assert '<testsuites name="soci-ci" tests="11" failures="1" skipped="2"' in xml
     assert '  <testsuite name="soci-ci gate" tests="5" failures="1" errors="0" skipped="1">' in xml
     body = render_markdown(summary, marker="<!-- m -->")
     assert "### Thresholds" in body and "### Cold starts" not in body
@@ -219,7 +220,7 @@ def test_branch_runs_store_the_baseline_that_prs_read() -> None:
     options = _options(PROBE + "baseline:\n  store: /tmp/store\n")
     summary = Pipeline(options, main_ctx, steps).run()
     assert summary.exit_code is ExitCode.OK
-    assert summary.steps[3].detail.endswith("baseline stored for main")
+    assert summary.steps[4].detail.endswith("baseline stored for main")
     assert steps.stored == [
         ("/tmp/store", StoreKey(repository="o/r", branch="main", image=REPO), "c0ffee" * 6 + "ab")
     ]
