@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from soci_ci.oci.manifest import Descriptor, Manifest, Platform
+from soci_ci.oci.manifest import Descriptor, Manifest
+from soci_ci.oci.platform import Platform
 from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat

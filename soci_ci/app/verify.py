@@ -12,6 +12,7 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
+from soci_ci.soci.index_manifest import IndexFormat, soci_index_format
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def find_indexes(
             if desc.annotation(mt.ANNOTATION_REFERENCE_TYPE) == mt.ATTESTATION_MANIFEST:
                 continue
             image = _manifest(source.fetch_manifest(desc.digest), f"manifest {desc.digest}")
+            if soci_index_format(None, image) is not None:
+                continue  # a SOCI index entry that lost its artifactType
             index_digest = (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST)
             if not index_digest:
                 continue
@@ -130,10 +133,11 @@ def find_indexes(
     if referrers is not None:
         index = Index.from_json(load_json(referrers.data, f"referrers tag {tag}"))
         for desc in index.manifests or ():
-            if desc.artifact_type == c.SOCI_INDEX_V1:
-                found.append(
-                    ("", image_desc, image, source.fetch_manifest(desc.digest), "v1 referrer")
-                )
+            if desc.artifact_type not in (None, c.SOCI_INDEX_V1):
+                continue
+            referrer = source.fetch_manifest(desc.digest)
+            if soci_index_format(desc, _manifest(referrer, "referrer")) is IndexFormat.V1:
+                found.append(("", image_desc, image, referrer, "v1 referrer"))
     if not found:
         raise InputError(
             f"no SOCI index found for {source.display_name} (no com.amazon.soci.index-digest "
@@ -156,6 +160,7 @@ def verify_image(
     checks = []
     for platform, image_desc, image, soci, how in find_indexes(source, tag_reader):
         index = _manifest(soci, f"SOCI index {soci.digest}")
+        # What the snapshotter checks when it loads an index: the config media type alone.
         fmt = {c.SOCI_INDEX_V1: "v1", c.SOCI_INDEX_V2: "v2"}.get(index.config.media_type, "?")
         check = IndexCheck(
             platform=platform,

@@ -15,7 +15,7 @@ from soci_ci.app.registry_index import check_tag_policy, source_tag
 from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
-from soci_ci.oci.manifest import Platform
+from soci_ci.oci.platform import Platform
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, DEFAULT_SPAN_SIZE
 from soci_ci.soci.index_manifest import IndexFormat
 
