@@ -13,6 +13,10 @@ GiB = 1 << 30
 
 # --- layers and zTOCs (tar and gzip streams) ---
 
+# verify: one Range request reads at most this much of a span (larger spans: several pieces),
+# so its memory is a few of these per worker whatever a zTOC declares.
+VERIFY_RANGE_PIECE = 16 * MiB
+
 # --- archives and OCI layouts on disk ---
 
 # --- registry and API responses ---

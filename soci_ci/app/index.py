@@ -47,6 +47,7 @@ from soci_ci.soci.index_manifest import (
     soci_index_format,
     soci_index_manifest,
 )
+from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
 from soci_ci.soci.ztoc import (
     Compression,
     UnsupportedCompression,
@@ -185,6 +186,7 @@ def _build_one(
         # Registry streams check the digest as the last byte arrives; hash other sources here.
         checked = getattr(raw, "verifies_digest", False)
         reader: HashingReader | BinaryIO = raw if checked else HashingReader(raw)
+        recorder = LayerRecorder() if options.record_for_verify else None
         try:
             built = build_ztoc(
                 reader,  # type: ignore[arg-type]
@@ -192,6 +194,7 @@ def _build_one(
                 span_size=options.span_size,
                 build_tool_identifier=options.build_tool_identifier,
                 progress=progress.counter(),
+                recorder=recorder,
             )
         except UnsupportedCompression:
             raise
@@ -228,7 +231,9 @@ def _build_one(
         seconds=seconds,
     )
     disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
-    return _Built(data=built.data, report=report, disable_xattrs=disable)
+    # The record is kept only now that the bytes it describes matched the layer digest.
+    record = recorder.record(layer.digest, layer.size) if recorder is not None else None
+    return _Built(data=built.data, report=report, disable_xattrs=disable, record=record)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,6 +241,7 @@ class _Built:
     data: bytes
     report: LayerReport
     disable_xattrs: bool
+    record: LayerRecord | None = None
 
 
 def _item(data: bytes, media_type: str, *, manifest: bool, what: str) -> PlanItem:
@@ -388,7 +394,8 @@ def build_plan(
             )
         )
 
-    base = _replace(base, layers=tuple(reports), notes=tuple(notes))
+    records = {d: b.record for d, b in built.items() if b.record is not None}
+    base = _replace(base, layers=tuple(reports), notes=tuple(notes), records=records)
     if not items:
         return _replace(
             base,

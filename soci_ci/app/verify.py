@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat, soci_index_format
+from soci_ci.soci.layer_record import LayerRecord
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,12 @@ class VerifyReport:
                             "spans": lc.spans,
                             "files_total": lc.files_total,
                             "files_checked": len(lc.files),
+                            "lazy_fetch_median": lc.lazy_median,
+                            "lazy_fetch_p90": lc.lazy_p90,
+                            "truth": lc.truth,
+                            "sequential_bytes": lc.sequential_bytes,
+                            "range_bytes": lc.range_bytes,
+                            "range_requests": lc.range_requests,
                             "ok": lc.ok,
                             "problems": lc.problems,
                             "files": [
@@ -155,8 +163,20 @@ def _layer_reader(source: ImageSource, layer: Descriptor) -> BlobReader:
 
 
 def verify_image(
-    source: ImageSource, tag_reader: TagReader | None, *, sample: int | None, seed: int = 0
+    source: ImageSource,
+    tag_reader: TagReader | None,
+    *,
+    sample: int | None,
+    seed: int = 0,
+    records: Mapping[str, LayerRecord] | None = None,
+    paths: Sequence[str] | None = None,
 ) -> VerifyReport:
+    """Check every SOCI index of the image.
+
+    `records` (layer digest -> what `index` recorded while it read the layer in this run,
+    `IndexReport.records`) spare the sequential download; `paths` (a startup working set)
+    are the files read lazily instead of all (or `sample`) files.
+    """
     checks = []
     for platform, image_desc, image, soci, how in find_indexes(source, tag_reader):
         index = _manifest(soci, f"SOCI index {soci.digest}")
@@ -193,14 +213,28 @@ def verify_image(
                 continue
             ztoc = read_blob(source, desc.digest, desc.size)
             reader = _layer_reader(source, layer)
-            result = verify_layer(layer, ztoc, desc.digest, reader, sample=sample, seed=seed)
+            result = verify_layer(
+                layer,
+                ztoc,
+                desc.digest,
+                reader,
+                sample=sample,
+                seed=seed,
+                record=(records or {}).get(layer.digest),
+                paths=paths,
+            )
             log.info(
-                "  layer %s: %d spans, %d/%d files checked, %s",
+                "  layer %s: %d spans, %d/%d files checked, %s (truth: %s; %.1f MB read "
+                "sequentially, %.1f MB in %d range requests)",
                 layer.digest[:19],
                 result.spans,
                 len(result.files),
                 result.files_total,
                 "ok" if result.ok else "PROBLEMS",
+                "this run's index read" if result.truth == "record" else "a read of the layer",
+                result.sequential_bytes / 1e6,
+                result.range_bytes / 1e6,
+                result.range_requests,
             )
             check.layers.append(result)
     return VerifyReport(image=source.display_name, indexes=tuple(checks))

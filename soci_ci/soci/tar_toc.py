@@ -14,6 +14,7 @@ one header (or one PAX/GNU long-name record, capped at 1 MiB as in Go) in memory
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -342,10 +343,15 @@ def _show(name: bytes) -> str:
     return repr(name.decode("utf-8", "replace"))[:200]
 
 
-def read_toc(stream: TarStream) -> TarToc:
-    """Read every entry of the tar stream; raise LayerError on what Go (or soci) rejects."""
+def read_toc(stream: TarStream, on_entry: Callable[[FileMetadata], None] | None = None) -> TarToc:
+    """Read every entry of the tar stream; raise LayerError on what Go (or soci) rejects.
+
+    `on_entry` sees each entry before its data is skipped (verify's record taps the data).
+    """
     reader = _Reader(stream)
     entries: list[FileMetadata] = []
     while (entry := reader.next()) is not None:
+        if on_entry is not None:
+            on_entry(entry)
         entries.append(entry)
     return TarToc(entries=entries, end_offset=reader.pos)

@@ -3,30 +3,32 @@
 Structural rules: index config media type, zTOC decodes, compression algorithm, checkpoint
 blob length, `max_span_id` against the checkpoints, one digest per span, strictly increasing
 spans (all but the last), a gzip header in front of span 0, TOC entries that do not overlap.
-Then one sequential read of the whole layer gives the span digests (compared with the zTOC's)
-and the truth for every regular file (or a sample); each of those files is then read using
-only its spans' compressed bytes and checkpoint, one range request per span, and compared.
-So a registry layer is downloaded once, plus what the lazy reads fetch. Works on any
-`ImageSource`.
+The truth is one sequential read of the layer (`LayerRecord`: the digest of each span's
+compressed bytes and of each regular file): the record the zTOC builder kept when `run`
+indexed the layer in the same process, else one streaming read here. The zTOC's span
+digests are compared with it; then each span the checked files need is read once, from its
+checkpoint, through one Range request (soci/lazy_read.py), and every file in it compared.
+So a run reads a layer once for index + verify plus the spans; `verify` alone twice.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
+import os
 import random
-import zlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import statistics
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from soci_ci.errors import InputError
+from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
-from soci_ci.soci.span_reader import gzip_header_length, hash_from_checkpoint
+from soci_ci.soci.layer_record import LayerRecord, LayerRecorder, SpanTap
+from soci_ci.soci.lazy_read import Cost, file_costs, lazy_pass
+from soci_ci.soci.span_reader import gzip_header_length
 from soci_ci.soci.tar_toc import FileMetadata
+from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import (
     ALGORITHM_GZIP,
     ALGORITHM_UNCOMPRESSED,
@@ -37,7 +39,7 @@ from soci_ci.soci.ztoc_reader import (
 )
 
 HEADER_ONLY = {b"hardlink", b"symlink", b"char", b"block", b"dir", b"fifo"}
-LAZY_READ_WORKERS = 8  # files read lazily at once
+SEQUENTIAL_SPAN = 1 << 62  # the sequential read keeps no checkpoint of its own
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +70,13 @@ class LayerCheck:
     files_total: int = 0
     problems: list[str] = field(default_factory=list)
     files: list[FileCheck] = field(default_factory=list)
+    # What a lazy start costs per regular file (all of them, from the zTOC), in bytes.
+    lazy_median: float = 0.0
+    lazy_p90: float = 0.0
+    truth: str = ""  # "record" (index's read in this run) or "layer" (read here)
+    sequential_bytes: int = 0  # bytes of the layer read sequentially by verify
+    range_bytes: int = 0  # compressed bytes read by Range requests (lazy reads, gzip header)
+    range_requests: int = 0
 
     @property
     def ok(self) -> bool:
@@ -183,147 +192,93 @@ def check_structure(
     return spans
 
 
-def check_span_digests(spans: list[Span], digests: list[str], check: LayerCheck) -> None:
-    """Compare the span digests computed while the layer streamed by with the zTOC's."""
-    for i, (span, actual) in enumerate(zip(spans, digests, strict=True)):
+def _name(e: FileMetadata) -> str:
+    return e.name.decode("utf-8", "replace")
+
+
+def check_span_digests(spans: list[Span], truth: LayerRecord, check: LayerCheck) -> None:
+    """Compare the zTOC's span digests with the layer's bytes (as the sequential read saw them)."""
+    for i, span in enumerate(spans):
+        actual = truth.spans.get((span.c_start, span.c_end))
         if actual != span.digest:
             check.problems.append(
                 f"span {i} digest mismatch: zTOC {span.digest or '(none)'}, layer {actual}"
             )
 
 
-def _name(e: FileMetadata) -> str:
-    return e.name.decode("utf-8", "replace")
+def read_layer(reader: BlobReader, layer: Descriptor, gzip: bool, spans: list[Span]) -> LayerRecord:
+    """One streaming read of the layer: the digests of the zTOC's spans and of every file.
 
-
-class _SpanHasher:
-    """SHA-256 of each span's compressed bytes [c_start, c_end), fed the layer front to back
-    (consecutive spans may share one byte: a non-zero `bits` starts a span a byte early)."""
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.spans = spans
-        self.hashers = [hashlib.sha256() for _ in spans]
-        self.first = 0  # spans before this one are complete
-
-    def update(self, at: int, raw: bytes) -> None:
-        end = at + len(raw)
-        k = self.first
-        while k < len(self.spans) and self.spans[k].c_start < end:
-            span = self.spans[k]
-            lo, hi = max(span.c_start, at), min(span.c_end, end)
-            if hi > lo:
-                self.hashers[k].update(memoryview(raw)[lo - at : hi - at])
-            if span.c_end <= end and k == self.first:
-                self.first += 1
-            k += 1
-
-    def digests(self) -> list[str]:
-        return ["sha256:" + h.hexdigest() for h in self.hashers]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SequentialRead:
-    files: dict[int, str]  # uncompressed offset -> sha256 hex of the file's bytes
-    span_digests: list[str]
-    error: str | None  # the layer stopped decompressing (spans were still hashed)
-
-
-def sequential_hashes(
-    stream: BinaryIO, gzip: bool, files: list[FileMetadata], spans: list[Span]
-) -> SequentialRead:
-    """One pass over the whole layer, front to back: sha256 of each file's bytes, and the
-    digest of each span's compressed bytes."""
-    wanted = sorted(files, key=lambda e: e.uncompressed_offset)
-    hashes: dict[int, hashlib._Hash] = {}
-    span_hasher = _SpanHasher(spans)
-    at = 0
-    pos = 0
-    k = 0
-    active: list[FileMetadata] = []
-    d = zlib.decompressobj(47) if gzip else None
+    The bytes go through the zTOC builder's own reader (bounded memory whatever the layer
+    decompresses to); its zTOC is dropped. A layer that stops decompressing is still read to
+    the end, so every span digest is known.
+    """
+    recorder = LayerRecorder()
     error = None
-    while True:
-        raw = stream.read(1 << 20)
-        if not raw:
-            break
-        span_hasher.update(at, raw)
-        at += len(raw)
-        chunks = [raw]
-        if gzip:
-            chunks = []
-            data = raw
-            try:
-                while data and d is not None:
-                    chunks.append(d.decompress(data))
-                    data = d.unused_data
-                    if data:
-                        d = zlib.decompressobj(47)
-            except zlib.error as exc:
-                error, d = str(exc), None  # keep reading: the span digests still count
-        for chunk in chunks:
-            end = pos + len(chunk)
-            while k < len(wanted) and wanted[k].uncompressed_offset < end:
-                active.append(wanted[k])
-                k += 1
-            still = []
-            for e in active:
-                lo = max(e.uncompressed_offset, pos)
-                hi = min(e.uncompressed_offset + e.uncompressed_size, end)
-                if hi > lo:
-                    hashes.setdefault(e.uncompressed_offset, hashlib.sha256()).update(
-                        chunk[lo - pos : hi - pos]
-                    )
-                if e.uncompressed_offset + e.uncompressed_size > end:
-                    still.append(e)
-            active = still
-            pos = end
-    return SequentialRead(
-        files={off: h.hexdigest() for off, h in hashes.items()},
-        span_digests=span_hasher.digests(),
-        error=error,
+    with reader.open_stream() as stream:
+        tap = SpanTap(stream, [(s.c_start, s.c_end) for s in spans])
+        try:
+            build_ztoc(
+                tap,  # type: ignore[arg-type]
+                compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
+                span_size=SEQUENTIAL_SPAN,
+                build_tool_identifier="soci-ci verify",
+                recorder=recorder,
+            )
+        except LayerError as exc:
+            error = exc.message
+        tap.drain()
+    return LayerRecord(
+        layer=layer.digest, size=layer.size, spans=tap.digests(), files=recorder.files, error=error
     )
 
 
-def lazy_read(reader: BlobReader, spans: list[Span], e: FileMetadata) -> tuple[str, int, int]:
-    """The SHA-256 of the file's bytes read through its spans only, as a lazy loader reads
-    them: one range request per span, inflated as it arrives (memory stays at one span).
-    Returns (hex digest, compressed bytes fetched, requests)."""
-    starts = [s.u_start for s in spans]
-    off, size = e.uncompressed_offset, e.uncompressed_size
-    i = max(bisect.bisect_right(starts, off) - 1, 0)
-    j = max(bisect.bisect_right(starts, off + size - 1) - 1, i)
-    fetched = [0, 0]  # bytes, requests
-
-    def chunks() -> Iterator[bytes]:
-        pos = spans[i].c_start
-        for span in spans[i : j + 1]:
-            if span.c_end > pos:  # spans overlap by the byte a non-zero `bits` needs
-                data = reader.read_range(pos, span.c_end)
-                fetched[0] += len(data)
-                fetched[1] += 1
-                pos = span.c_end
-                yield data
-
-    first = spans[i]
-    if first.checkpoint is None:
-        digest = _hash_slice(chunks(), off - first.u_start, size)
-    else:
-        digest = hash_from_checkpoint(chunks(), first.checkpoint, off - first.u_start, size)
-    return digest, fetched[0], fetched[1]
+def _fits(record: LayerRecord | None, spans: list[Span], chosen: list[FileMetadata]) -> bool:
+    """Does the record of this run's zTOC build describe these spans and files?"""
+    if record is None:
+        return False
+    return all((s.c_start, s.c_end) in record.spans for s in spans) and all(
+        (e.uncompressed_offset, e.uncompressed_size) in record.files for e in chosen
+    )
 
 
-def _hash_slice(chunks: Iterator[bytes], skip: int, length: int) -> str:
-    """SHA-256 of bytes [skip, skip+length) of the concatenated chunks (uncompressed layers)."""
-    hasher = hashlib.sha256()
-    at = 0
-    for chunk in chunks:
-        lo, hi = max(skip - at, 0), min(skip + length - at, len(chunk))
-        if hi > lo:
-            hasher.update(memoryview(chunk)[lo:hi])
-        at += len(chunk)
-        if at >= skip + length:
-            return hasher.hexdigest()
-    raise InputError("span range ended before the file's last byte")
+def _clean(name: bytes) -> str:
+    """The path the snapshotter gives an entry (`filepath.Clean("/" + name)`)."""
+    return os.path.normpath("/" + name.decode("utf-8", "surrogateescape")).replace("//", "/")
+
+
+def choose_files(
+    entries: list[FileMetadata],
+    files: list[FileMetadata],
+    *,
+    sample: int | None,
+    seed: int,
+    paths: Sequence[str] | None,
+) -> list[FileMetadata]:
+    """The files to read lazily: a startup working set, a sample, or all of them."""
+    if paths is not None:
+        wanted = {os.path.normpath("/" + p).replace("//", "/") for p in paths}
+        by_name = {_clean(e.name): e for e in files}
+        links = {_clean(e.name): _clean(e.linkname) for e in entries if e.type == b"hardlink"}
+        chosen = {id(by_name[n]): by_name[n] for n in wanted if n in by_name}
+        for n in wanted:
+            target = by_name.get(links.get(n, ""))
+            if target is not None:
+                chosen[id(target)] = target
+        return sorted(chosen.values(), key=lambda e: e.uncompressed_offset)
+    if sample is not None and sample < len(files):
+        return sorted(
+            random.Random(seed).sample(files, sample), key=lambda e: e.uncompressed_offset
+        )
+    return files
+
+
+def _quantile(values: list[int], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1])
 
 
 def verify_layer(
@@ -334,7 +289,11 @@ def verify_layer(
     *,
     sample: int | None,
     seed: int = 0,
+    record: LayerRecord | None = None,
+    paths: Sequence[str] | None = None,
 ) -> LayerCheck:
+    """Check one layer's zTOC; `record` is this run's sequential read (else the layer is read),
+    `paths` the files to read lazily (a startup working set), else `sample` or all files."""
     check = LayerCheck(layer=layer.digest, layer_size=layer.size, ztoc=ztoc_digest)
     try:
         z = parse_ztoc(ztoc_bytes)
@@ -342,42 +301,57 @@ def verify_layer(
         check.problems.append(str(exc))
         return check
     spans = check_structure(z, layer.size, reader, check)
+    if spans and z.algorithm == ALGORITHM_GZIP:
+        check.range_bytes, check.range_requests = spans[0].c_start, 1
     files = [e for e in z.entries if e.type == b"reg" and e.uncompressed_size > 0]
     check.files_total = len(files)
     if not spans or check.problems:
         return check
-    chosen = files
-    if sample is not None and sample < len(files):
-        chosen = random.Random(seed).sample(files, sample)
-    with reader.open_stream() as stream:
-        read = sequential_hashes(stream, z.algorithm == ALGORITHM_GZIP, chosen, spans)
-    check_span_digests(spans, read.span_digests, check)
-    if read.error is not None:
-        check.problems.append(f"the layer does not decompress: {read.error}")
+    all_costs = file_costs(spans, files)
+    fetched = [c.fetched for c in all_costs]
+    check.lazy_median, check.lazy_p90 = _quantile(fetched, 0.5), _quantile(fetched, 0.9)
+    chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
+    if _fits(record, spans, chosen):
+        assert record is not None
+        truth, check.truth = record, "record"
+    else:
+        truth = read_layer(reader, layer, z.algorithm == ALGORITHM_GZIP, spans)
+        check.truth, check.sequential_bytes = "layer", layer.size
+    check_span_digests(spans, truth, check)
+    if truth.error is not None:
+        check.problems.append(f"the layer does not decompress: {truth.error}")
     if check.problems:
         return check
-    truth = read.files
-
-    def one(e: FileMetadata) -> tuple[str | None, int, int, str | None]:
-        try:
-            return (*lazy_read(reader, spans, e), None)
-        except InputError as exc:
-            return None, 0, 0, str(exc)
-
-    # Several files at once, as a lazy loader would: round trips overlap, and inflate
-    # releases the GIL. Each read holds one span at a time.
-    ordered = sorted(chosen, key=lambda e: e.uncompressed_offset)
-    with ThreadPoolExecutor(max_workers=LAZY_READ_WORKERS) as pool:
-        results = list(pool.map(one, ordered))
-    for e, (digest, fetched, requests, error) in zip(ordered, results, strict=True):
-        if error is not None:
-            check.problems.append(f"{_name(e)}: {error}")
-        ok = digest is not None and digest == truth.get(e.uncompressed_offset)
+    costs = file_costs(spans, chosen)
+    result = lazy_pass(reader, spans, chosen, costs, truth)
+    check.range_bytes += result.fetched
+    check.range_requests += result.requests
+    check.problems.extend(result.problems)
+    for e, cost in zip(chosen, costs, strict=True):
         check.files.append(
-            FileCheck(
-                name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=requests, ok=ok
+            _file_check(
+                e, cost, digests=result.digests, errors=result.errors, truth=truth, check=check
             )
         )
-        if not ok:
-            check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
     return check
+
+
+def _file_check(
+    e: FileMetadata,
+    cost: Cost,
+    *,
+    digests: dict[int, bytes],
+    errors: dict[int, str],
+    truth: LayerRecord,
+    check: LayerCheck,
+) -> FileCheck:
+    key = (e.uncompressed_offset, e.uncompressed_size)
+    got = digests.get(e.uncompressed_offset)
+    ok = got is not None and got == truth.files.get(key)
+    if e.uncompressed_offset in errors:
+        check.problems.append(f"{_name(e)}: {errors[e.uncompressed_offset]}")
+    elif not ok:
+        check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
+    return FileCheck(
+        name=_name(e), size=e.uncompressed_size, fetched=cost.fetched, requests=cost.requests, ok=ok
+    )
