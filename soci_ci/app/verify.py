@@ -15,7 +15,13 @@ from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat, soci_index_format
 from soci_ci.soci.layer_record import LayerRecord
-from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
+from soci_ci.soci.verify import (
+    BlobReader,
+    LayerCheck,
+    LazyStartSummary,
+    quantile,
+    verify_layer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,7 @@ class IndexCheck:
     index_format: str
     problems: list[str] = field(default_factory=list)
     layers: list[LayerCheck] = field(default_factory=list)
+    image_layers: dict[str, int] = field(default_factory=dict)  # digest -> compressed size
 
     @property
     def ok(self) -> bool:
@@ -38,15 +45,44 @@ class IndexCheck:
 class VerifyReport:
     image: str
     indexes: tuple[IndexCheck, ...]
+    digest: str = ""  # of the image verified (the SOCI-enabled image index for v2)
 
     @property
     def ok(self) -> bool:
         return bool(self.indexes) and all(i.ok for i in self.indexes)
 
+    def summary(self, *, baseline_image_bytes: int | None = None) -> LazyStartSummary:
+        layers = {d: n for i in self.indexes for d, n in i.image_layers.items()}
+        indexed = {lc.layer: lc for i in self.indexes for lc in i.layers}
+        costs = sorted(c for lc in indexed.values() for c in lc.costs)
+        return LazyStartSummary(
+            image=self.image,
+            digest=self.digest,
+            layers_indexed=len(indexed),
+            layers_skipped=len(set(layers) - set(indexed)),
+            files=len(costs),
+            median_fetch=quantile(costs, 0.5),
+            p90_fetch=quantile(costs, 0.9),
+            indexed_bytes=sum(lc.layer_size for lc in indexed.values()),
+            image_bytes=sum(layers.values()),
+            baseline_image_bytes=baseline_image_bytes,
+        )
+
     def to_json(self) -> dict[str, Any]:
+        summary = self.summary()
         return {
             "image": self.image,
+            "digest": self.digest,
             "ok": self.ok,
+            "summary": {
+                "layers_indexed": summary.layers_indexed,
+                "layers_skipped": summary.layers_skipped,
+                "files": summary.files,
+                "lazy_fetch_median": summary.median_fetch,
+                "lazy_fetch_p90": summary.p90_fetch,
+                "indexed_bytes": summary.indexed_bytes,
+                "image_bytes": summary.image_bytes,
+            },
             "indexes": [
                 {
                     "platform": i.platform,
@@ -95,10 +131,10 @@ def _manifest(fetched: Fetched, what: str) -> Manifest:
 
 
 def find_indexes(
-    source: ImageSource, tag_reader: TagReader | None
+    source: ImageSource, tag_reader: TagReader | None, root: Fetched | None = None
 ) -> list[tuple[str, Descriptor, Manifest, Fetched, str]]:
     """(platform, image descriptor, image manifest, SOCI index, how it was found)."""
-    root = source.resolve()
+    root = root or source.resolve()
     found = []
     if root.media_type in mt.INDEX_TYPES:
         # As the snapshotter: each image manifest names its SOCI index (v2 annotation).
@@ -178,7 +214,8 @@ def verify_image(
     are the files read lazily instead of all (or `sample`) files.
     """
     checks = []
-    for platform, image_desc, image, soci, how in find_indexes(source, tag_reader):
+    root = source.resolve()
+    for platform, image_desc, image, soci, how in find_indexes(source, tag_reader, root):
         index = _manifest(soci, f"SOCI index {soci.digest}")
         # What the snapshotter checks when it loads an index: the config media type alone.
         fmt = {c.SOCI_INDEX_V1: "v1", c.SOCI_INDEX_V2: "v2"}.get(index.config.media_type, "?")
@@ -188,6 +225,7 @@ def verify_image(
             index_digest=soci.digest,
             index_format=fmt,
         )
+        check.image_layers = {layer.digest: layer.size for layer in image.layers or ()}
         checks.append(check)
         log.info("checking SOCI index %s (%s, found by %s)", soci.digest[:19], fmt, how)
         if fmt == "?":
@@ -237,4 +275,4 @@ def verify_image(
                 result.range_requests,
             )
             check.layers.append(result)
-    return VerifyReport(image=source.display_name, indexes=tuple(checks))
+    return VerifyReport(image=source.display_name, indexes=tuple(checks), digest=root.digest)

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
@@ -73,6 +73,7 @@ class LayerCheck:
     # What a lazy start costs per regular file (all of them, from the zTOC), in bytes.
     lazy_median: float = 0.0
     lazy_p90: float = 0.0
+    costs: list[int] = field(default_factory=list, repr=False)  # per regular file, bytes
     truth: str = ""  # "record" (index's read in this run) or "layer" (read here)
     sequential_bytes: int = 0  # bytes of the layer read sequentially by verify
     range_bytes: int = 0  # compressed bytes read by Range requests (lazy reads, gzip header)
@@ -81,6 +82,51 @@ class LayerCheck:
     @property
     def ok(self) -> bool:
         return not self.problems and all(f.ok for f in self.files)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LazyStartSummary:
+    """What SOCI gains on this image, from verify alone (no AWS needed): the PR comment's
+    figures. Fetch sizes are per regular file of the indexed layers, computed from the zTOCs:
+    the compressed bytes a lazy start fetches to read that file."""
+
+    image: str  # the SOCI-enabled image to deploy
+    digest: str
+    layers_indexed: int
+    layers_skipped: int
+    files: int
+    median_fetch: float
+    p90_fetch: float
+    indexed_bytes: int  # compressed size of the indexed layers
+    image_bytes: int  # compressed size of all the image's layers
+    baseline_image_bytes: int | None = None  # the base branch's, when a baseline has it
+
+    @classmethod
+    def from_json(cls, obj: Any) -> LazyStartSummary | None:
+        """From `soci-ci verify --output-json` (its `image`, `digest` and `summary`)."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("summary"), dict):
+            return None
+        s = obj["summary"]
+        try:
+            return cls(
+                image=str(obj["image"]),
+                digest=str(obj["digest"]),
+                layers_indexed=int(s["layers_indexed"]),
+                layers_skipped=int(s["layers_skipped"]),
+                files=int(s["files"]),
+                median_fetch=float(s["lazy_fetch_median"]),
+                p90_fetch=float(s["lazy_fetch_p90"]),
+                indexed_bytes=int(s["indexed_bytes"]),
+                image_bytes=int(s["image_bytes"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def image_bytes_change(self) -> int | None:
+        if self.baseline_image_bytes is None:
+            return None
+        return self.image_bytes - self.baseline_image_bytes
 
 
 class BlobReader:
@@ -273,7 +319,8 @@ def choose_files(
     return files
 
 
-def _quantile(values: list[int], q: float) -> float:
+def quantile(values: list[int], q: float) -> float:
+    """The q-quantile (0.5: median, 0.9: p90), interpolated as `statistics.quantiles`."""
     if not values:
         return 0.0
     if len(values) == 1:
@@ -308,8 +355,8 @@ def verify_layer(
     if not spans or check.problems:
         return check
     all_costs = file_costs(spans, files)
-    fetched = [c.fetched for c in all_costs]
-    check.lazy_median, check.lazy_p90 = _quantile(fetched, 0.5), _quantile(fetched, 0.9)
+    check.costs = sorted(c.fetched for c in all_costs)
+    check.lazy_median, check.lazy_p90 = quantile(check.costs, 0.5), quantile(check.costs, 0.9)
     chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
     if _fits(record, spans, chosen):
         assert record is not None

@@ -126,7 +126,9 @@ def test_a_range_serving_other_bytes_is_caught() -> None:
     ztoc, record = built(layer)
     z = parse_ztoc(ztoc)
     start = len(layer) // 2
-    served = layer[:start] + bytes(b ^ 0x55 for b in layer[start : start + 64]) + layer[start + 64 :]
+    served = (
+        layer[:start] + bytes(b ^ 0x55 for b in layer[start : start + 64]) + layer[start + 64 :]
+    )
     for kw in ({"record": record}, {}):  # with this run's record and reading the layer
         check = run(layer, ztoc, Reader(layer, serve=served), sample=None, **kw)  # type: ignore[arg-type]
         assert any("gave other bytes than the layer" in p for p in check.problems), check.problems
