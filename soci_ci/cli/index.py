@@ -128,12 +128,15 @@ def run(args: argparse.Namespace) -> int:
         tag=tag,
         optimize_xattrs="xattr" in args.optimizations,
         reuse=not args.force,
+        record_for_verify=getattr(args, "run_records", None) is not None,
         **({"workers": args.workers} if args.workers else {}),
     )
     with open_store(ref, registry_options(args)) as store:
         report = build_plan(store, options, destination=store)
         if report.outcome is not Outcome.NOT_APPLICABLE:
             report = apply_plan(store, report)
+    if getattr(args, "run_records", None) is not None:
+        args.run_records.update(report.records)  # for the verify step of `soci-ci run`
     print_report(report)
     if args.output_json:
         args.output_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

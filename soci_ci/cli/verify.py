@@ -42,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
 
     ref = parse_image_ref(args.image)
     with open_store(ref, registry_options(args)) as store:
-        report = verify_image(store, store, sample=args.sample, seed=args.seed)
+        report = verify_image(
+            store,
+            store,
+            sample=args.sample,
+            seed=args.seed,
+            records=getattr(args, "run_records", None),  # this run's index reads
+        )
     print_report(report, top=args.top)
     if args.output_json:
         args.output_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -5,7 +5,7 @@ Rules match a method and a path substring and apply to the next `times` matching
 connection before forwarding), `reset_response` (forward, then cut the body after `after`
 bytes), `stall` (sleep before answering), `ignore_range` (forward without the `Range`
 header: the registry answers 200 with the whole blob), `corrupt_range` (forward; flip the
-first byte of a 206 body). Everything else is forwarded unchanged.
+last byte of a 206 body). Everything else is forwarded unchanged.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 if rule and rule.action == "corrupt_range" and resp.status == 206 and data:
-                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                    data = data[:-1] + bytes([data[-1] ^ 0xFF])
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() in ("connection", "transfer-encoding", "content-length"):
