@@ -197,7 +197,6 @@ def main() -> int:
     py = [sys.executable, "-m", "soci_ci", "-q"]
     try:
         layers = [p.read_bytes() for p in paths]
-        indexed = sum(len(b) for b in layers)
         image(work / "layout", layers)
         del layers
         subprocess.run(
@@ -232,7 +231,9 @@ def main() -> int:
             "soci-ci index",
             [*py, "index", ref, "--tag", "alone-soci", "--output-json", str(work / "i.json")],
         )
-        soci = json.loads((work / "i.json").read_text())["soci_image"]["digest"]
+        report = json.loads((work / "i.json").read_text())
+        soci = report["soci_image"]["digest"]
+        indexed = sum(z["layer_size"] for z in report["ztocs"])
         t_verify, _ = step(
             "soci-ci verify (alone)", [*py, "verify", f"{registry.host}/bench/app@{soci}"]
         )

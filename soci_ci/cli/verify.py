@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,13 +62,14 @@ def print_report(report: VerifyReport, *, top: int) -> None:
         for problem in idx.problems:
             out.write(f"  problem: {problem}\n")
         for layer in idx.layers:
-            fetched = [f.fetched for f in layer.files]
-            median = statistics.median(fetched) if fetched else 0
+            median, p90 = layer.lazy_median, layer.lazy_p90
+            size = max(layer.layer_size, 1)
             out.write(
                 f"  layer {layer.layer} ({layer.layer_size} bytes, {layer.spans} spans): "
                 f"{len(layer.files)}/{layer.files_total} files read lazily, "
-                f"{'all match' if layer.ok else 'MISMATCH'}; median fetch {median:.0f} bytes "
-                f"({100 * median / max(layer.layer_size, 1):.1f}% of the layer)\n"
+                f"{'all match' if layer.ok else 'MISMATCH'}; a lazy read of one file fetches "
+                f"{median:.0f} bytes median ({100 * median / size:.1f}% of the layer), "
+                f"{p90:.0f} p90 ({100 * p90 / size:.1f}%)\n"
             )
             for problem in layer.problems:
                 out.write(f"    problem: {problem}\n")
