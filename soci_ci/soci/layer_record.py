@@ -66,7 +66,8 @@ class LayerRecorder:
 
 
 class _Tap:
-    """A `TarStream` that hashes the current regular file's data as the tar reader skips it."""
+    """A `TarStream` that hashes the current regular file's data as the tar reader skips it
+    (the scanners show the skipped bytes to a sink without copying them)."""
 
     def __init__(self, inner: TarStream, recorder: LayerRecorder) -> None:
         self.inner = inner
@@ -82,15 +83,13 @@ class _Tap:
         rec, done = self.rec, 0
         if rec._file is not None and rec._hasher is not None:
             offset, size = rec._file
-            end = offset + size
-            while done < n and self.pos < end:
-                data = self.inner.read(min(CHUNK, end - self.pos, n - done))
-                if not data:
+            want = min(offset + size - self.pos, n)
+            if want > 0:
+                done = self.inner.skip(want, rec._hasher.update)  # type: ignore[call-arg]
+                self.pos += done
+                if done < want:
                     return done
-                rec._hasher.update(data)
-                self.pos += len(data)
-                done += len(data)
-            if self.pos >= end:
+            if self.pos >= offset + size:
                 rec.files[rec._file] = rec._hasher.digest()
                 rec._file = rec._hasher = None
         got = self.inner.skip(n - done)
