@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("image", metavar="IMAGE")
     parser.add_argument("--sample", type=int, metavar="N", help="check N random files per layer")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument(
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="read exactly these files lazily (repeatable; e.g. the files an application "
+        "reads at start), instead of all or --sample N",
+    )
     parser.add_argument("--top", type=int, default=10, help="files listed per layer (default 10)")
     parser.add_argument("--output-json", type=Path, metavar="FILE")
     add_registry_arguments(parser)
@@ -47,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             sample=args.sample,
             seed=args.seed,
             records=getattr(args, "run_records", None),  # this run's index reads
+            paths=args.file,
         )
     print_report(report, top=args.top)
     if args.output_json:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from soci_ci.errors import InputError, LayerError
@@ -41,6 +42,7 @@ from soci_ci.soci.ztoc_reader import (
 
 HEADER_ONLY = {b"hardlink", b"symlink", b"char", b"block", b"dir", b"fifo"}
 SEQUENTIAL_SPAN = 1 << 62  # the sequential read keeps no checkpoint of its own
+MAX_LINK_HOPS = 8  # links followed from a working-set path to a file of the same layer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,14 +306,24 @@ def choose_files(
 ) -> list[FileMetadata]:
     """The files to read lazily: a startup working set, a sample, or all of them."""
     if paths is not None:
-        wanted = {os.path.normpath("/" + p).replace("//", "/") for p in paths}
         by_name = {_clean(e.name): e for e in files}
-        links = {_clean(e.name): _clean(e.linkname) for e in entries if e.type == b"hardlink"}
-        chosen = {id(by_name[n]): by_name[n] for n in wanted if n in by_name}
-        for n in wanted:
-            target = by_name.get(links.get(n, ""))
-            if target is not None:
-                chosen[id(target)] = target
+        links: dict[str, str] = {}
+        for e in entries:
+            if e.type == b"hardlink":
+                links[_clean(e.name)] = _clean(e.linkname)
+            elif e.type == b"symlink":  # relative to the link's directory, or absolute
+                base = str(PurePosixPath(_clean(e.name)).parent).encode()
+                target = e.linkname if e.linkname.startswith(b"/") else base + b"/" + e.linkname
+                links[_clean(e.name)] = _clean(target)
+        chosen: dict[int, FileMetadata] = {}
+        for p in paths:
+            name = os.path.normpath("/" + p).replace("//", "/")
+            for _ in range(MAX_LINK_HOPS):  # links inside this layer (the app reads targets)
+                if name in by_name or name not in links:
+                    break
+                name = links[name]
+            if name in by_name:
+                chosen[id(by_name[name])] = by_name[name]
         return sorted(chosen.values(), key=lambda e: e.uncompressed_offset)
     if sample is not None and sample < len(files):
         return sorted(

@@ -184,3 +184,20 @@ def test_wrong_span_digest_with_record() -> None:
     broken = ztoc[:at] + (b"0" if ztoc[at : at + 1] != b"0" else b"1") + ztoc[at + 1 :]
     check = run(layer, broken, Reader(layer), sample=None, record=record)
     assert any("digest mismatch" in p for p in check.problems)
+
+
+def test_working_set_follows_links_inside_the_layer() -> None:
+    rnd = random.Random(5)
+    entries = [
+        Entry(name=b"app/bin/server", data=rnd.randbytes(9000)),
+        Entry(name=b"app/current", data=b"", typeflag=b"2", linkname=b"bin/server"),
+        Entry(name=b"usr/lib/abs", data=b"", typeflag=b"2", linkname=b"/app/current"),
+        Entry(name=b"app/hard", data=b"", typeflag=b"1", linkname=b"app/bin/server"),
+        Entry(name=b"app/other", data=rnd.randbytes(9000)),
+    ]
+    layer = gz(build_tar(entries).data)
+    ztoc, record = built(layer)
+    for path in ("/app/current", "usr/lib/abs", "/app/hard", "/app/bin/server"):
+        check = run(layer, ztoc, Reader(layer), sample=None, record=record, paths=[path])
+        assert [f.name for f in check.files] == ["app/bin/server"], path
+        assert check.ok
