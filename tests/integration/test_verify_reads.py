@@ -143,3 +143,30 @@ def test_registry_ignoring_range_stays_bounded(
     assert done.returncode in (0, 4), done.stdout[-1500:] + done.stderr[-1500:]
     if done.returncode == 4:
         assert len(done.stderr.strip().splitlines()[0]) < 400
+
+
+def test_soci_ci_run_pipeline_reads_the_layer_once(
+    registry: Registry, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """The run pipeline as `soci-ci run` drives it: index then verify, one layer download,
+    and the comment's lazy-loading section from verify."""
+    from soci_ci.app.pipeline import Pipeline, RunOptions
+    from soci_ci.ci.context import CiContext, Provider
+    from soci_ci.ci.run_report import render_markdown
+
+    push_example(tmp_path, f"{registry.host}/reads/pipeline:1")
+    records: dict[str, Any] = {}
+    options = RunOptions(image=f"{proxy.host}/reads/pipeline:1", work_dir=tmp_path / "work")
+    ctx = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=1, sha="a" * 40)
+    proxy.log.clear()
+    proxy.headers.clear()
+    summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
+    assert code == 0, summary.reason
+    index = json.loads((tmp_path / "work" / "index.json").read_text())
+    layer = index["ztocs"][0]["layer"]
+    whole, ranged, _ = layer_requests(proxy, layer)
+    assert whole == 1 and ranged == index["ztocs"][0]["spans"] + 1
+    assert summary.lazy_start is not None and summary.lazy_start.layers_indexed == 1
+    comment = render_markdown(summary)
+    assert "### Lazy loading (from verify)" in comment
+    assert "| layers indexed / skipped | 1 / 1 |" in comment
