@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from soci_ci.soci.verify import (
 )
 
 log = logging.getLogger(__name__)
+LAYER_WORKERS = os.cpu_count() or 1
 
 
 @dataclass(slots=True, kw_only=True)
@@ -214,6 +217,7 @@ def verify_image(
     are the files read lazily instead of all (or `sample`) files.
     """
     checks = []
+    jobs: list[tuple[IndexCheck, Descriptor, Descriptor]] = []
     root = source.resolve()
     for platform, image_desc, image, soci, how in find_indexes(source, tag_reader, root):
         index = _manifest(soci, f"SOCI index {soci.digest}")
@@ -249,30 +253,38 @@ def verify_image(
                     f"zTOC {desc.digest} names layer {layer_digest}, not in the image"
                 )
                 continue
-            ztoc = read_blob(source, desc.digest, desc.size)
-            reader = _layer_reader(source, layer)
-            result = verify_layer(
-                layer,
-                ztoc,
-                desc.digest,
-                reader,
-                sample=sample,
-                seed=seed,
-                record=(records or {}).get(layer.digest),
-                paths=paths,
-            )
-            log.info(
-                "  layer %s: %d spans, %d/%d files checked, %s (truth: %s; %.1f MB read "
-                "sequentially, %.1f MB in %d range requests)",
-                layer.digest[:19],
-                result.spans,
-                len(result.files),
-                result.files_total,
-                "ok" if result.ok else "PROBLEMS",
-                "this run's index read" if result.truth == "record" else "a read of the layer",
-                result.sequential_bytes / 1e6,
-                result.range_bytes / 1e6,
-                result.range_requests,
-            )
+            jobs.append((check, layer, desc))
+
+    def one(job: tuple[IndexCheck, Descriptor, Descriptor]) -> LayerCheck:
+        _, layer, desc = job
+        result = verify_layer(
+            layer,
+            read_blob(source, desc.digest, desc.size),
+            desc.digest,
+            _layer_reader(source, layer),
+            sample=sample,
+            seed=seed,
+            record=(records or {}).get(layer.digest),
+            paths=paths,
+        )
+        log.info(
+            "  layer %s: %d spans, %d/%d files checked, %s (truth: %s; %.1f MB read "
+            "sequentially, %.1f MB in %d range requests)",
+            layer.digest[:19],
+            result.spans,
+            len(result.files),
+            result.files_total,
+            "ok" if result.ok else "PROBLEMS",
+            "this run's index read" if result.truth == "record" else "a read of the layer",
+            result.sequential_bytes / 1e6,
+            result.range_bytes / 1e6,
+            result.range_requests,
+        )
+        return result
+
+    # Layers are checked in parallel (as the index step builds them): each is network- and
+    # inflate-bound, and inflate and hashing release the GIL.
+    with ThreadPoolExecutor(max_workers=max(1, min(LAYER_WORKERS, len(jobs)))) as pool:
+        for (check, _, _), result in zip(jobs, pool.map(one, jobs), strict=True):
             check.layers.append(result)
     return VerifyReport(image=source.display_name, indexes=tuple(checks), digest=root.digest)

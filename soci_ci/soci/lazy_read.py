@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -126,16 +126,46 @@ class _Feeder:
         self.pos = end
 
 
-def _pieces(reader: RangeReader, start: int, end: int, part: PassResult) -> Iterator[bytes]:
+def _pieces(reader: RangeReader, start: int, end: int) -> Iterator[bytes]:
+    """The bytes [start, end), one Range request per piece of at most VERIFY_RANGE_PIECE."""
     at = start
     while at < end:
         data = reader.read_range(at, min(end, at + VERIFY_RANGE_PIECE))
-        part.fetched += len(data)
-        part.requests += 1
         if not data:
             raise InputError(f"empty answer for bytes {at}-{end}")
         at += len(data)
         yield data
+
+
+def _prefetched(
+    reader: RangeReader, spans: Sequence[Span], run: list[int]
+) -> Iterator[tuple[int, Iterator[bytes]]]:
+    """Each span of the run with its bytes; the next span's Range request is already on its
+    way while this one is inflated (only spans of at most one piece are read ahead)."""
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+
+        def fetch(k: int) -> Future[list[bytes]] | None:
+            span = spans[k]
+            if span.c_end - span.c_start > VERIFY_RANGE_PIECE:
+                return None
+            return ahead.submit(lambda: list(_pieces(reader, span.c_start, span.c_end)))
+
+        pending = fetch(run[0])
+        for n, k in enumerate(run):
+            current = pending
+            pending = fetch(run[n + 1]) if n + 1 < len(run) else None
+            if current is None:
+                yield k, _pieces(reader, spans[k].c_start, spans[k].c_end)
+            else:
+                try:
+                    yield k, iter(current.result())
+                except InputError as exc:
+                    yield k, _raise(exc)
+
+
+def _raise(exc: InputError) -> Iterator[bytes]:
+    raise exc
+    yield b""  # pragma: no cover - makes this a generator
 
 
 def _read_run(
@@ -146,12 +176,16 @@ def _read_run(
 ) -> PassResult:
     part = PassResult()
     feeder = _Feeder(files)
-    for k in run:
+    for k, pieces in _prefetched(reader, spans, run):
         span = spans[k]
         hasher = hashlib.sha256()
 
-        def chunks(span: Span = span, hasher: hashlib._Hash = hasher) -> Iterator[bytes]:
-            for data in _pieces(reader, span.c_start, span.c_end, part):
+        def chunks(
+            pieces: Iterator[bytes] = pieces, hasher: hashlib._Hash = hasher
+        ) -> Iterator[bytes]:
+            for data in pieces:
+                part.fetched += len(data)
+                part.requests += 1
                 hasher.update(data)
                 yield data
 
