@@ -232,7 +232,7 @@ def _build_one(
     )
     disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
     # The record is kept only now that the bytes it describes matched the layer digest.
-    record = recorder.record(layer.digest, layer.size) if recorder is not None else None
+    record = recorder.record(layer.digest, layer.size, built.data) if recorder else None
     return _Built(data=built.data, report=report, disable_xattrs=disable, record=record)
 
 

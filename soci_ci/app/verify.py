@@ -12,6 +12,7 @@ from typing import Any
 from soci_ci.app.index_model import TagReader
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
+from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
@@ -257,14 +258,19 @@ def verify_image(
 
     def one(job: tuple[IndexCheck, Descriptor, Descriptor]) -> LayerCheck:
         _, layer, desc = job
+        record = (records or {}).get(layer.digest)
+        if record is not None and record.ztoc and sha256_digest(record.ztoc) == desc.digest:
+            ztoc = record.ztoc  # the bytes this run pushed under that digest: not read back
+        else:
+            ztoc = read_blob(source, desc.digest, desc.size)
         result = verify_layer(
             layer,
-            read_blob(source, desc.digest, desc.size),
+            ztoc,
             desc.digest,
             _layer_reader(source, layer),
             sample=sample,
             seed=seed,
-            record=(records or {}).get(layer.digest),
+            record=record,
             paths=paths,
         )
         log.info(

@@ -32,6 +32,7 @@ class LayerRecord:
     spans: Mapping[SpanRange, str] = field(repr=False)  # -> "sha256:<hex>" of those bytes
     files: Mapping[FileKey, bytes] = field(repr=False)  # -> SHA-256 (32 bytes) of the data
     error: str | None = None  # the layer stopped decompressing here (spans still hashed)
+    ztoc: bytes = field(default=b"", repr=False)  # the zTOC built from this read, if any
 
 
 class _Source(Protocol):
@@ -61,8 +62,8 @@ class LayerRecorder:
     def set_spans(self, ranges: list[SpanRange], digests: list[str]) -> None:
         self.spans = dict(zip(ranges, digests, strict=True))
 
-    def record(self, layer: str, size: int) -> LayerRecord:
-        return LayerRecord(layer=layer, size=size, spans=self.spans, files=self.files)
+    def record(self, layer: str, size: int, ztoc: bytes = b"") -> LayerRecord:
+        return LayerRecord(layer=layer, size=size, spans=self.spans, files=self.files, ztoc=ztoc)
 
 
 class _Tap:
