@@ -42,7 +42,8 @@ class _Source(Protocol):
 class LayerRecorder:
     """Collects file digests from the tar stream the zTOC builder reads (`tap` + `entry`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: set[FileKey] | None = None) -> None:
+        self.wanted = wanted  # only these files (None: every regular file)
         self.files: dict[FileKey, bytes] = {}
         self.spans: dict[SpanRange, str] = {}
         self._file: tuple[int, int] | None = None  # offset, size of the file being skipped
@@ -53,8 +54,9 @@ class LayerRecorder:
 
     def entry(self, e: FileMetadata) -> None:
         """Called for each TOC entry as the tar reader returns it (its data follows)."""
-        if e.type == b"reg" and e.uncompressed_size > 0:
-            self._file = (e.uncompressed_offset, e.uncompressed_size)
+        key = (e.uncompressed_offset, e.uncompressed_size)
+        if e.type == b"reg" and key[1] > 0 and (self.wanted is None or key in self.wanted):
+            self._file = key
             self._hasher = hashlib.sha256()
         else:
             self._file = self._hasher = None

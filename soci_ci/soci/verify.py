@@ -255,14 +255,23 @@ def check_span_digests(spans: list[Span], truth: LayerRecord, check: LayerCheck)
             )
 
 
-def read_layer(reader: BlobReader, layer: Descriptor, gzip: bool, spans: list[Span]) -> LayerRecord:
+def read_layer(
+    reader: BlobReader,
+    layer: Descriptor,
+    gzip: bool,
+    spans: list[Span],
+    files: Sequence[FileMetadata] | None = None,
+) -> LayerRecord:
     """One streaming read of the layer: the digests of the zTOC's spans and of every file.
 
     The bytes go through the zTOC builder's own reader (bounded memory whatever the layer
-    decompresses to); its zTOC is dropped. A layer that stops decompressing is still read to
-    the end, so every span digest is known.
+    decompresses to); its zTOC is dropped. Only `files` (default: all) are hashed. A layer
+    that stops decompressing is still read to the end, so every span digest is known.
     """
-    recorder = LayerRecorder()
+    wanted = (
+        None if files is None else {(e.uncompressed_offset, e.uncompressed_size) for e in files}
+    )
+    recorder = LayerRecorder(wanted)
     error = None
     with reader.open_stream() as stream:
         tap = SpanTap(stream, [(s.c_start, s.c_end) for s in spans])
@@ -381,7 +390,7 @@ def verify_layer(
         # comparison waits for both; the network and both cores are busy at once).
         with ThreadPoolExecutor(max_workers=1) as pool:
             gzip = z.algorithm == ALGORITHM_GZIP
-            sequential = pool.submit(read_layer, reader, layer, gzip, spans)
+            sequential = pool.submit(read_layer, reader, layer, gzip, spans, chosen)
             result = lazy_pass(reader, spans, chosen, costs)
             truth = sequential.result()
         check.truth, check.sequential_bytes = "layer", layer.size
