@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from soci_ci.build.spec import BuildSpec, split_tag
+from soci_ci.ci.workflow_commands import prefix_lines
 from soci_ci.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ def _consume(stream: Iterable[Mapping[str, Any]], what: str) -> list[Mapping[str
             raise BuildError(f"{what} failed: {_one_line(message)}")
         if "stream" in item:
             line = str(item["stream"]).rstrip()
-            if line:
-                log.info("  %s", line)
+            if line:  # a chunk may hold several lines: prefix each, none may be a command
+                log.info("%s", prefix_lines(line, "  "))
         elif "status" in item and "progressDetail" not in item:
             log.info("  %s %s", item.get("id", ""), item["status"])
         if "aux" in item:

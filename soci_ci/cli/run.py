@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,13 +174,22 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
 
 
 def resolve_settings(
-    args: argparse.Namespace, environ: Mapping[str, str], config_path: Path | None
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    config_path: Path | None,
+    *,
+    file_data: Mapping[str, Any] | None = None,
 ) -> Resolved:
-    """Defaults < file < environment < flags and action inputs, through `resolve`."""
+    """Defaults < file < environment < flags and action inputs, through `resolve`.
+
+    ``file_data``: the file layer already read (on a pull request: with its trusted settings
+    from the base branch, `soci_ci.app.run_trust`); else the file at ``config_path``.
+    """
     from soci_ci.config.loader import read_config_data  # noqa: PLC0415 - jsonschema lazily
     from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
-    file_data = read_config_data(config_path) if config_path is not None else {}
+    if file_data is None:
+        file_data = read_config_data(config_path) if config_path is not None else {}
     flags, labels = config_flags(args, environ)
     name = str(config_path) if config_path is not None else "<settings>"
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
@@ -254,21 +263,19 @@ def _run_step(argv: list[str], records: dict[str, Any] | None = None) -> StepOut
 
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
-    from soci_ci.ci.context import Provider, detect_context  # noqa: PLC0415
+    from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
+    from soci_ci.ci.context import Provider, confirm_origin, detect_context  # noqa: PLC0415
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
     from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+    from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
     environ = os.environ
     arguments = run_arguments(args, environ)
     config_path = arguments.config_path
-    resolved = resolve_settings(args, environ, config_path)
-    if arguments.explain:
-        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
-        for line in resolved.explain():
-            print(line)
-        return 0
-    options = run_options(resolved, arguments)
+    workspace = workspace_root(environ)
 
     event_text = None
     if environ.get("GITHUB_EVENT_PATH"):
@@ -277,13 +284,28 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
     in_actions = environ.get("GITHUB_ACTIONS") == "true"
-    token = resolve_token(environ) if options.comment else None
+    token = resolve_token(environ)
     if token and in_actions:
         for line in format_mask(token):
             print(line, flush=True)
     ctx = detect_context(environ, event_text, token=token)
+    ctx = confirm_origin(ctx, github_lookup(api_url=ctx.api_url, token=token))
+    file_data, trust = trusted_file_layer(config_path, workspace=workspace, ctx=ctx, token=token)
+    resolved = resolve_settings(args, environ, config_path, file_data=file_data)
+    notes = trust.report_lines()
+    for line in notes:
+        print(f"soci-ci run: {one_line(line)}", file=sys.stderr)
+    if arguments.explain:
+        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
+        for line in resolved.explain():
+            print(neutralize(line))
+        return 0
+    options = confine_paths(run_options(resolved, arguments), workspace=workspace, environ=environ)
+    if not options.comment:
+        ctx = replace(ctx, token=None)
     records: dict[str, Any] = {}  # index -> verify, in this process (see _run_step)
     summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
+    summary = replace(summary, notes=tuple(notes))
     published = publish(
         summary,
         ctx,
@@ -294,9 +316,9 @@ def run(args: argparse.Namespace) -> int:
             config_file=str(config_path) if config_path else None,
         ),
     )
-    print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
+    print(f"soci-ci run: {summary.verdict} ({one_line(summary.reason)})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:
-            print(f"warning: {published.comment_note}", file=sys.stderr)
+            print(f"warning: {one_line(published.comment_note)}", file=sys.stderr)
         return int(published.comment_error.exit_code)
     return code
