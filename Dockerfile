@@ -7,7 +7,8 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897
 FROM ${BASE_IMAGE}
 
 # INSTALL_DOCKER_CLI=true: the Docker CLI (for `docker buildx` builds through the mounted
-# /var/run/docker.sock; plain builds use the Docker API directly).
+# /var/run/docker.sock; plain builds use the Docker API directly), and busybox-static, from
+# which the probe builds its check image (docs/probe.md).
 # INSTALL_DEPS=true: the pinned dependencies from requirements.lock (false when the base
 # image already has them, as in the offline packaging test).
 ARG INSTALL_DOCKER_CLI=true
@@ -21,7 +22,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN if [ "$INSTALL_DOCKER_CLI" = "true" ]; then \
       apt-get update \
-      && apt-get install -y --no-install-recommends docker.io git ca-certificates \
+      && apt-get install -y --no-install-recommends docker.io git ca-certificates busybox-static \
       && rm -rf /var/lib/apt/lists/*; \
     fi
 

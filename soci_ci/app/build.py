@@ -21,15 +21,23 @@ from soci_ci.registry.reference import parse_reference
 log = logging.getLogger(__name__)
 
 
-def _auth_for(tag: str, explicit: Credentials | None) -> dict[str, str] | None:
-    creds = ChainedCredentials(explicit=explicit).get(parse_reference(tag).registry)
+def _auth_for(
+    tag: str, explicit: Credentials | None, explicit_host: str | None
+) -> dict[str, str] | None:
+    bound = explicit if explicit_host else None
+    chain = ChainedCredentials(explicit=bound, explicit_host=explicit_host)
+    creds = chain.get(parse_reference(tag).registry)
     if creds is None:
         return None
     return {"username": creds.username, "password": creds.password}
 
 
 def build_image(
-    spec: BuildSpec, *, explicit: Credentials | None = None, builder: str = "auto"
+    spec: BuildSpec,
+    *,
+    explicit: Credentials | None = None,
+    explicit_host: str | None = None,
+    builder: str = "auto",
 ) -> BuildResult:
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
@@ -66,5 +74,5 @@ def build_image(
     if spec.push:
         for tag in spec.tags:
             log.info("pushing %s", tag)
-            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit))
+            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit, explicit_host))
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder=builder)

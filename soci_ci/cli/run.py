@@ -56,6 +56,7 @@ INPUTS: dict[str, str] = {
     "explain": "SOCI_CI_EXPLAIN",
 }
 ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
+REGISTRY_HOST_ENV = "SOCI_CI_REGISTRY_HOST"  # action input `registry`
 _FLAG_SPELLING = {"tags": "--tag"}
 
 
@@ -107,6 +108,7 @@ class RunArguments:
     work_dir: Path = Path(DEFAULT_WORK_DIR)
     explain: bool = False
     ecs_endpoint: str | None = None
+    registry_host: str | None = None  # SOCI_CI_REGISTRY_HOST: where explicit credentials go
 
 
 def _flag_value(value: Any) -> Any:
@@ -170,6 +172,7 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         work_dir=Path(work_dir or DEFAULT_WORK_DIR),
         explain=explain is not None and parse_bool(explain, where=where),
         ecs_endpoint=environ.get(ECS_ENDPOINT_ENV, "").strip() or None,
+        registry_host=environ.get(REGISTRY_HOST_ENV, "").strip() or None,
     )
 
 
@@ -232,6 +235,7 @@ def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
         probe=bool(config.probe["enabled"]),
         gate=config.has_thresholds,
         ecs_endpoint=arguments.ecs_endpoint,
+        registry_host=arguments.registry_host,
         baseline_store=config.baseline["store"],
         comment=bool(report["comment"]),
         summary=bool(report["summary"]),

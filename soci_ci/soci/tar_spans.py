@@ -11,6 +11,9 @@ import hashlib
 from collections.abc import Callable
 from typing import BinaryIO
 
+from soci_ci import limits
+from soci_ci.errors import LayerError
+
 CHUNK = 1 << 20
 
 
@@ -36,6 +39,12 @@ class PlainScanner:
             self._span_fill += take
             view = view[take:]
             if self._span_fill == self._span_size:
+                if len(self.span_digests) >= limits.MAX_ZTOC_SPANS:
+                    raise LayerError(
+                        f"the layer needs more than {limits.MAX_ZTOC_SPANS} spans of "
+                        f"{self._span_size} bytes",
+                        hint="use a larger --span-size for very large layers",
+                    )
                 self.span_digests.append("sha256:" + self._hasher.hexdigest())
                 self._hasher = hashlib.sha256()
                 self._span_fill = 0
