@@ -98,3 +98,13 @@ MAX_CONFIG_PROBLEMS = 20
 MAX_CONFIG_VALUE_CHARS = 60
 # Seconds `git cat-file` may take to read the base branch's config from the checkout.
 BASE_CONFIG_GIT_SECONDS = 10.0
+
+# --- startup recording (soci-ci startup) ---
+
+# Files recorded per start: more are not recorded (the report says it was cut).
+STARTUP_MAX_FILES = 200_000
+# A container's log line is cut here before the ready pattern sees it (also the helper's lines).
+STARTUP_MAX_LOG_LINE = 64 << 10
+# A zTOC read from the SOCI index, and an image config.
+STARTUP_MAX_ZTOC_BYTES = 256 * MiB
+STARTUP_MAX_CONFIG_BYTES = 4 * MiB

@@ -52,6 +52,7 @@ class RunSummary:
     medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     probe_markdown: str | None = None
     gate_markdown: str | None = None
+    startup_markdown: str | None = None  # `soci-ci startup`'s section (soci_ci/startup/markdown.py)
     gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
     context_line: str = ""
     lazy_start: LazyStartSummary | None = None  # from verify
@@ -116,6 +117,8 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
         lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
     if summary.lazy_start is not None:
         lines += ["", *render_lazy_start(summary.lazy_start)]
+    if summary.startup_markdown:
+        lines += ["", summary.startup_markdown.strip()]
     if summary.probe_markdown and not summary.gate_markdown:  # the gate's report has it
         lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
     if summary.gate_markdown:
