@@ -19,6 +19,18 @@ from soci_ci.oci.digest import check_digest, sha256_digest
 from soci_ci.oci.gojson import NULL, Ordered, marshal
 from soci_ci.oci.platform import Platform
 
+# Platform lives in oci/platform.py (containerd's rules); it is re-exported for descriptors' users.
+__all__ = [
+    "Descriptor",
+    "Index",
+    "Manifest",
+    "Platform",
+    "descriptor_for",
+    "detect_media_type",
+    "load_json",
+    "with_annotations",
+]
+
 
 def _str(obj: Mapping[str, Any], key: str, what: str, *, required: bool = False) -> str | None:
     value = obj.get(key)
