@@ -23,6 +23,7 @@ from typing import Any
 from soci_ci.ci.context import CiContext, expand_tags
 from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
 from soci_ci.errors import ExitCode, SociCiError
+from soci_ci.soci.verify import LazyStartSummary
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class _State:
     failed: str | None = None
     failed_code: int = 0
     steps: list[StepRecord] = field(default_factory=list)
+    lazy_start: LazyStartSummary | None = None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -300,6 +302,7 @@ class Pipeline:
         return [*argv, "--output-json", str(self.work / "verify.json")], ""
 
     def _after_verify(self, outcome: StepOutcome) -> str:
+        self.state.lazy_start = LazyStartSummary.from_json(_read_json(self.work / "verify.json"))
         return "index matches the layers"
 
     # -- startup (a typed call of soci_ci.startup.step, not a command line) -------------
@@ -516,4 +519,5 @@ class Pipeline:
                 state.startup.markdown(state.medians) if state.startup is not None else None
             ),
             context_line=self.ctx.describe(),
+            lazy_start=state.lazy_start,
         )

@@ -248,8 +248,12 @@ def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
     )
 
 
-def _run_step(argv: list[str]) -> StepOutcome:
-    """One documented command, in-process; errors become an outcome with their message."""
+def _run_step(argv: list[str], records: dict[str, Any] | None = None) -> StepOutcome:
+    """One documented command, in-process; errors become an outcome with their message.
+
+    `records` is shared by the steps of one run: `index` leaves there what its layer reads
+    proved, and `verify` uses it instead of downloading the layers again.
+    """
     from soci_ci.app.pipeline import StepOutcome  # noqa: PLC0415
     from soci_ci.cli import build_parser, report_error  # noqa: PLC0415
 
@@ -257,6 +261,7 @@ def _run_step(argv: list[str]) -> StepOutcome:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return StepOutcome(code=int(exc.code or 2), message="bad arguments: " + " ".join(argv))
+    args.run_records = records
     try:
         return StepOutcome(code=int(args.func(args)))
     except SociCiError as exc:
@@ -306,7 +311,8 @@ def run(args: argparse.Namespace) -> int:
     options = confine_paths(run_options(resolved, arguments), workspace=workspace, environ=environ)
     if not options.comment:
         ctx = replace(ctx, token=None)
-    summary, code = Pipeline(options, ctx, _run_step).run()
+    records: dict[str, Any] = {}  # index -> verify, in this process (see _run_step)
+    summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
     summary = replace(summary, notes=tuple(notes))
     published = publish(
         summary,
