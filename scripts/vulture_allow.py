@@ -33,3 +33,7 @@ STARTUP_FILES
 STARTUP_FILE_BYTES
 READ
 failed_names
+# verify's shared reads: a type alias, a helper kept for the format, a test constant.
+OnEntry
+hash_from_checkpoint
+TAR

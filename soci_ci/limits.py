@@ -33,6 +33,10 @@ MAX_LEADING_CHECKPOINTS = 64
 # A zTOC read back (verify, reruns); real ones are far smaller (32 KiB per span, ~150 B a file).
 MAX_ZTOC_READ = 512 * MiB
 
+# verify: one Range request reads at most this much of a span (larger spans: several pieces),
+# so its memory is a few of these per worker whatever a zTOC declares.
+VERIFY_RANGE_PIECE = 16 * MiB
+
 # --- archives and OCI layouts on disk ---
 # `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).
 MAX_LAYOUT_JSON = 4 * MiB

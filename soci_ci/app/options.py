@@ -6,7 +6,8 @@ and call the same entry points (`soci_ci.app.steps`), so a setting exists in one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from soci_ci.app.index_model import IndexOptions
@@ -25,6 +26,7 @@ from soci_ci.oci.manifest import Platform
 from soci_ci.probe.settings import ProbeSettings
 from soci_ci.registry.auth import Credentials
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL
+from soci_ci.soci.layer_record import LayerRecord
 
 DEFAULT_POLL_SECONDS = 3.0
 DEFAULT_GATE_NAME = "default"
@@ -70,6 +72,10 @@ class VerifyImageOptions:
     image: str
     sample: int | None = None  # files per layer; None: every file
     seed: int = 0
+    paths: tuple[str, ...] | None = None  # exactly these files (`--file`), instead of a sample
+    # What this run's index step proved about the layers (`IndexReport.records`): verify then
+    # reads no layer again.
+    records: Mapping[str, LayerRecord] | None = field(default=None, repr=False)
     registry: RegistryOptions = field(default_factory=RegistryOptions)
 
 
@@ -115,7 +121,7 @@ class GateOptions:
 
 def index_options(soci: SociConfig) -> IndexOptions:
     """The index settings of ``soci`` (config file, action, flags of `soci-ci index`)."""
-    return IndexOptions(
+    options = IndexOptions(
         index_format=soci.format,
         span_size=soci.span_size,
         min_layer_size=soci.min_layer_size,
@@ -124,8 +130,8 @@ def index_options(soci: SociConfig) -> IndexOptions:
         tag=soci.tag,
         optimize_xattrs=Optimization.XATTR in soci.optimizations,
         reuse=not soci.force,
-        **({"workers": soci.workers} if soci.workers else {}),
     )
+    return replace(options, workers=soci.workers) if soci.workers else options
 
 
 def index_image_options(

@@ -275,7 +275,10 @@ class Pipeline:
         image = self.state.image_ref
         if not image:
             raise _Skip("no image in a registry")
-        report = self.steps.index(index_image_options(image, soci, self.options.registry))
+        options = index_image_options(image, soci, self.options.registry)
+        # Keep what the layer reads proved, so that verify reads no layer again.
+        options = replace(options, index=replace(options.index, record_for_verify=True))
+        report = self.steps.index(options)
         self.state.index = report
         if report.soci_image_digest:
             self.state.soci_image_ref = parse_image_ref(image).at(report.soci_image_digest)
@@ -295,6 +298,7 @@ class Pipeline:
                 image=self.state.soci_image_ref,
                 sample=verify.sample or None,
                 seed=verify.seed,
+                records=self.state.index.records if self.state.index is not None else None,
                 registry=self.options.registry,
             )
         )

@@ -20,6 +20,7 @@ from soci_ci.app.verify import VerifyReport
 from soci_ci.errors import ExitCode
 from soci_ci.gate.verdict import Verdict
 from soci_ci.probe.model import ProbeResult
+from soci_ci.soci.verify import LazyStartSummary
 
 
 class StepName(StrEnum):
@@ -101,6 +102,7 @@ class RunSummary:
     probe: ProbeResult | None = None
     gate: GateResult | None = None
     verify: VerifyReport | None = None
+    lazy_start: LazyStartSummary | None = None  # verify's lazy-loading figures
     startup_markdown: str | None = None  # `soci-ci startup`'s section (soci_ci/startup/markdown.py)
     context_line: str = ""
     notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
@@ -128,6 +130,7 @@ class RunSummary:
             probe=state.probe,
             gate=state.gate,
             verify=state.verify,
+            lazy_start=state.verify.summary() if state.verify is not None else None,
             startup_markdown=(
                 state.startup.markdown({a: dict(p) for a, p in medians_of(state.probe).items()})
                 if state.startup is not None

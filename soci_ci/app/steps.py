@@ -53,4 +53,11 @@ def verify_image(options: VerifyImageOptions) -> VerifyReport:
         raise UsageError("--sample must be positive")
     ref = parse_image_ref(options.image)
     with open_image(ref, options.registry) as store:
-        return verify_mod.verify_image(store, store, sample=options.sample, seed=options.seed)
+        return verify_mod.verify_image(
+            store,
+            store,
+            sample=options.sample,
+            seed=options.seed,
+            records=options.records,
+            paths=options.paths,
+        )

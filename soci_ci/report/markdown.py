@@ -14,6 +14,7 @@ from soci_ci.gate.baseline import Baseline
 from soci_ci.gate.verdict import CheckStatus, GateOutcome, Verdict
 from soci_ci.probe.model import Phase, ProbeResult
 from soci_ci.report.comment import comment_marker, fit, md_code, md_text
+from soci_ci.soci.verify import LazyStartSummary
 
 ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NEUTRAL: "⚪", Verdict.ERROR: "❌"}
 STATUS = {
@@ -141,3 +142,34 @@ def gate_lines(data: ReportInput) -> list[str]:
 def render_markdown(data: ReportInput, *, repository: str | None = None) -> str:
     """The whole comment with its marker; never longer than `LIMIT` characters."""
     return fit([comment_marker(repository, data.name), *_head(data)], _body(data))
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def render_lazy_start(summary: LazyStartSummary) -> list[str]:
+    """What SOCI gains on this image, from `verify` alone (no AWS): a section of the comment."""
+    layers = max(summary.indexed_bytes, 1)
+
+    def share(n: float) -> str:
+        return f"{_size(n)} ({100 * n / layers:.1f} % of the indexed layers)"
+
+    change = summary.image_bytes_change
+    if change is None:
+        vs_base = "no baseline"
+    else:
+        vs_base = f"{'+' if change >= 0 else '-'}{_size(abs(change))} vs the base branch"
+    return [
+        "### Lazy loading (from verify)",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| deploy | {md_text(summary.image)} |",
+        f"| digest | {md_text(summary.digest)} |",
+        f"| layers indexed / skipped | {summary.layers_indexed} / {summary.layers_skipped} |",
+        f"| files in indexed layers | {summary.files} |",
+        f"| fetched to read one file, median | {share(summary.median_fetch)} |",
+        f"| fetched to read one file, p90 | {share(summary.p90_fetch)} |",
+        f"| image size (compressed layers) | {_size(summary.image_bytes)} ({vs_base}) |",
+    ]

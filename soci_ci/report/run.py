@@ -15,7 +15,7 @@ from soci_ci.app.run_model import RunSummary, StepStatus
 from soci_ci.gate.verdict import Verdict
 from soci_ci.report.comment import fit, md_code, md_text
 from soci_ci.report.junit import gate_suite_lines
-from soci_ci.report.markdown import ReportInput, gate_lines
+from soci_ci.report.markdown import ReportInput, gate_lines, render_lazy_start
 from soci_ci.report.probe import render as render_probe
 
 _ICON = {StepStatus.RAN: "✅", StepStatus.SKIPPED: "⏭️", StepStatus.FAILED: "❌"}
@@ -56,6 +56,8 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     if present:
         body += ["", "| artifact | reference |", "|---|---|"]
         body += [f"| {k} | {md_code(v)} |" for k, v in present]
+    if summary.lazy_start is not None:
+        body += ["", *render_lazy_start(summary.lazy_start)]
     if summary.startup_markdown:
         body += ["", summary.startup_markdown.strip()]
     gate = summary.gate

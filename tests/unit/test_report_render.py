@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from soci_ci.config.model import AbsoluteLimit, Thresholds
@@ -14,16 +11,8 @@ from soci_ci.report.comment import LIMIT
 from soci_ci.report.junit import render_junit
 from soci_ci.report.markdown import ReportInput, render_markdown
 from soci_ci.report.text import render_text
+from tests.support.golden import check_golden
 from tests.support.probe_results import make_arm, make_result
-
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("SOCI_CI_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 def _scenario() -> ReportInput:
