@@ -283,9 +283,10 @@ def test_config_errors_are_annotated_with_their_repository_path_and_lines(
         "image.tags: 3 is not of type 'array'",
         "::error file=ci/soci.yml,line=5,title=soci-ci%3A invalid config::"
         "probe: unknown key 'runz'; allowed: architecture, baseline_image, capacity_provider, "
-        "cluster, command, concurrency, container_name, cpu, enabled, environment, "
-        "execution_role_arn, log_group, memory, network, poll_seconds, ready, region, runs, "
-        "snapshotter_check, task_definition, task_role_arn",
+        "check_image, cluster, command, concurrency, container_name, cpu, create_log_group, "
+        "enabled, environment, execution_role_arn, infra_retries, log_group, max_cpu, "
+        "max_memory, max_task_seconds, max_wall_seconds, memory, network, poll_seconds, ready, "
+        "region, runs, snapshotter_check, tags, task_definition, task_role_arn",
     ]
     assert result.stderr.startswith("error: ci/soci.yml:3: image.tags: 3 is not of type 'array'")
 
