@@ -11,12 +11,12 @@ queue take over. Run it with the Lambda runtime interface client:
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from typing import Any, Protocol
 
 from soci_ci.app.push_index import index_push
+from soci_ci.cli.environment import process_environment
 from soci_ci.errors import SociCiError
 from soci_ci.push.deadline import Deadline
 from soci_ci.push.event import EcrPush, parse_push_event
@@ -60,7 +60,7 @@ def handler(event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
     namespace = DEFAULT_NAMESPACE
     push: EcrPush | None = None
     try:
-        settings = settings_from_env(os.environ)
+        settings = settings_from_env(process_environment())
         namespace = settings.metrics_namespace
         push = parse_push_event(event)
         summary = index_push(

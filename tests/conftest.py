@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,25 @@ def docker_engine() -> Iterator[str]:
 def base_image(docker_engine: str) -> str:
     require("busybox")
     return import_base_image(docker_engine)
+
+
+def _skips_fail() -> bool:
+    """Under CI (CI=true, as .ci/run and scripts/test set it) a skipped test fails the run."""
+    return os.environ.get("CI") == "true"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped and _skips_fail():
+        terminalreporter.write_line(
+            f"FAILED: {len(skipped)} test(s) skipped under CI=true; every test must run "
+            "(scripts/test installs what they need)",
+            red=True,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and _skips_fail() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,9 +1,12 @@
-"""`soci-ci build`: build with the Docker engine, push every tag, report the manifest digest."""
+"""The build step: build with the Docker engine, push every tag, report the manifest digest."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from soci_ci.app.options import BuildOptions
 from soci_ci.build.engine import (
     BuildResult,
     build_with_buildx,
@@ -14,6 +17,7 @@ from soci_ci.build.engine import (
 )
 from soci_ci.build.spec import BuildSpec
 from soci_ci.errors import BuildError
+from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.credentials import ChainedCredentials
 from soci_ci.registry.reference import parse_reference
@@ -32,12 +36,32 @@ def _auth_for(
     return {"username": creds.username, "password": creds.password}
 
 
-def build_image(
-    spec: BuildSpec,
-    *,
-    explicit: Credentials | None = None,
-    explicit_host: str | None = None,
-    builder: str = "auto",
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuiltImage:
+    result: BuildResult
+    reference: str | None  # `repository@digest` of the first tag, when pushed
+
+    def to_json(self) -> dict[str, Any]:
+        return self.result.to_json() | ({"reference": self.reference} if self.reference else {})
+
+
+def build_image(options: BuildOptions) -> BuiltImage:
+    """Build and push; the pushed image as `repository@digest`."""
+    spec = options.spec
+    registry = options.registry
+    # The explicit login goes to one host: --registry, else the first tag's registry.
+    host = registry.credentials_host
+    if host is None and spec.tags:
+        host = parse_reference(spec.tags[0]).registry
+    result = _build(spec, registry.credentials(), host, str(options.builder))
+    reference = None
+    if result.digest and spec.tags:
+        reference = parse_image_ref(spec.tags[0]).at(result.digest)
+    return BuiltImage(result=result, reference=reference)
+
+
+def _build(
+    spec: BuildSpec, explicit: Credentials | None, explicit_host: str | None, builder: str
 ) -> BuildResult:
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:

@@ -37,7 +37,8 @@ from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, descriptor_for, load_json
 from soci_ci.oci.platform import Platform
-from soci_ci.oci.store import Fetched, ImageSource, read_blob
+from soci_ci.oci.referrers import referrers_tag
+from soci_ci.oci.store import Fetched, ImageSource, VerifiedBlobReader, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
 from soci_ci.soci.index_manifest import (
@@ -184,7 +185,7 @@ def _build_one(
     started = time.monotonic()
     with source.open_blob(layer.digest, layer.size) as raw:
         # Registry streams check the digest as the last byte arrives; hash other sources here.
-        checked = getattr(raw, "verifies_digest", False)
+        checked = isinstance(raw, VerifiedBlobReader)
         reader: HashingReader | BinaryIO = raw if checked else HashingReader(raw)
         recorder = LayerRecorder() if options.record_for_verify else None
         try:
@@ -230,7 +231,7 @@ def _build_one(
         files=built.entry_count,
         seconds=seconds,
     )
-    disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
+    disable = options.optimize_xattrs and built.xattrs_can_be_disabled
     # The record is kept only now that the bytes it describes matched the layer digest.
     record = recorder.record(layer.digest, layer.size, built.data) if recorder else None
     return _Built(data=built.data, report=report, disable_xattrs=disable, record=record)
@@ -449,7 +450,7 @@ def referrers_fallback(
     subject_digest: str, index_item: PlanItem, existing: TagReader | None
 ) -> tuple[str, PlanItem]:
     """The OCI referrers tag schema: an image index tagged `sha256-<hex>` listing referrers."""
-    tag = subject_digest.replace(":", "-")
+    tag = referrers_tag(subject_digest)
     manifest = Manifest.from_json(load_json(index_item.data, "SOCI index"))
     desc = descriptor_for(
         index_item.data,

@@ -1,11 +1,12 @@
-"""`soci-ci run`: build -> push -> index -> verify -> probe -> gate -> report.
+"""`soci-ci run`: build -> push -> index -> verify -> probe -> gate, as typed calls.
 
 Each step is optional by config and recorded as ran / skipped (with the reason) / failed.
-Steps are the documented commands run in-process through a ``StepRunner`` (the CLI hands in
-one that dispatches to ``soci_ci.cli``), exchanging their ``--output-json`` files in a work
-directory; so `soci-ci run` does exactly what the single commands do. A failed step stops the
-steps after it (skipped: "<step> failed"), and the report is still written. A fork pull
-request ends neutral before anything needs a secret.
+A step is one call of its entry point (`soci_ci.app.steps`, `soci_ci.app.build`,
+`soci_ci.app.measure`) through `Steps`, with typed options built from the config and the
+results of the steps before it; its result is kept in the `RunState`. A failed step (an
+error, or an unexpected exception: a bug, exit 70) stops the steps after it (skipped:
+"<step> failed") and the summary is still returned, so the report is always written. A
+fork pull request ends neutral before anything needs a secret.
 """
 
 from __future__ import annotations
@@ -13,122 +14,148 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.util import find_spec
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from soci_ci.app.build import BuiltImage, build_image
+from soci_ci.app.index_model import IndexReport
+from soci_ci.app.measure import GateResult, run_gate, store_baseline
+from soci_ci.app.options import (
+    BuildOptions,
+    GateOptions,
+    IndexImageOptions,
+    ProbeImages,
+    ProbeOptions,
+    RegistryOptions,
+    VerifyImageOptions,
+    build_spec,
+    gate_options,
+    index_image_options,
+)
+from soci_ci.app.probe_step import run_probe
+from soci_ci.app.run_model import (
+    STEPS,
+    Failure,
+    RunState,
+    RunSummary,
+    StepName,
+    StepRecord,
+    StepStatus,
+)
+from soci_ci.app.steps import index_image, verify_image
+from soci_ci.app.verify import VerifyReport
 from soci_ci.ci.context import CiContext, expand_tags
-from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
+from soci_ci.config.model import Config
 from soci_ci.errors import ExitCode, SociCiError
-from soci_ci.soci.verify import LazyStartSummary
+from soci_ci.gate.baseline import StoreKey
+from soci_ci.gate.verdict import Verdict
+from soci_ci.oci.image_ref import parse_image_ref
+from soci_ci.probe.model import ProbeResult
+from soci_ci.redaction import redact
+
+if TYPE_CHECKING:
+    from soci_ci.startup.step import StartupStep, StartupStepResult
 
 log = logging.getLogger(__name__)
 
-STEPS = ("build", "index", "verify", "startup", "probe", "gate")
-CONFIG_COPY = "config.resolved.json"  # JSON is YAML: `soci-ci probe/gate --config` read it
 FORK_REASON = (
     "fork pull request: no AWS credentials or secrets are available to forks, so nothing "
     "was built or measured; a maintainer can rerun it from a branch of this repository"
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepOutcome:
-    code: int
-    message: str = ""
+class Steps(Protocol):
+    """The step entry points the pipeline calls (`AppSteps`; a fake in the unit tests)."""
+
+    def build(self, options: BuildOptions) -> BuiltImage: ...
+    def index(self, options: IndexImageOptions) -> IndexReport: ...
+    def verify(self, options: VerifyImageOptions) -> VerifyReport: ...
+    def probe(self, options: ProbeOptions) -> ProbeResult: ...
+    def gate(self, options: GateOptions, result: ProbeResult | None) -> GateResult: ...
+    def store_baseline(
+        self, store: str, key: StoreKey, result: ProbeResult, *, commit: str
+    ) -> None: ...
+    def engine_reachable(self) -> bool: ...
+    def startup(self, step: StartupStep) -> StartupStepResult: ...
 
 
-StepRunner = Callable[[list[str]], StepOutcome]
+class AppSteps:
+    """The real steps: the same functions the single commands call."""
+
+    def build(self, options: BuildOptions) -> BuiltImage:
+        return build_image(options)
+
+    def index(self, options: IndexImageOptions) -> IndexReport:
+        return index_image(options)
+
+    def verify(self, options: VerifyImageOptions) -> VerifyReport:
+        return verify_image(options)
+
+    def probe(self, options: ProbeOptions) -> ProbeResult:
+        return run_probe(options)
+
+    def gate(self, options: GateOptions, result: ProbeResult | None) -> GateResult:
+        return run_gate(options, result)
+
+    def store_baseline(
+        self, store: str, key: StoreKey, result: ProbeResult, *, commit: str
+    ) -> None:
+        store_baseline(store, key, result, commit=commit)
+
+    def engine_reachable(self) -> bool:
+        from soci_ci.startup.step import engine_reachable  # noqa: PLC0415 - Docker SDK lazily
+
+        return engine_reachable()
+
+    def startup(self, step: StartupStep) -> StartupStepResult:
+        from soci_ci.startup.step import run_startup_step  # noqa: PLC0415
+
+        return run_startup_step(step)
+
+
+def default_config() -> Config:
+    """The schema's defaults (a run without a config file)."""
+    from soci_ci.config.loader import load_config_text  # noqa: PLC0415 - jsonschema lazily
+
+    return load_config_text("version: 1\n")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
-    """The resolved settings of one run (config file + environment + flags)."""
+    """One run: the resolved config and what `soci-ci run` takes besides config keys."""
 
-    config_path: Path | None = None  # the user's file (named in reports)
-    # The resolved settings (file + environment + flags, before defaults): what probe and gate
-    # read, from CONFIG_COPY in the work directory. None: they read config_path.
-    settings: Mapping[str, Any] | None = None
-    repository: str | None = None
+    config: Config = field(default_factory=default_config)
     image: str | None = None  # an existing image: no build
+    build_platforms: tuple[str, ...] = ()  # empty: the engine's own platform
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    # Paths of the run (from the config; `soci_ci.app.run_trust.confine_paths` resolves them
+    # inside the workspace before the pipeline starts).
     context: Path = Path()
     dockerfile: str = "Dockerfile"
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    platforms: tuple[str, ...] = ()  # empty: the engine's own platform
-    tags: tuple[str, ...] = ("{sha}",)
-    build: bool = True
-    soci: bool = True
-    soci_format: str = "v2"
-    soci_tag: str | None = None
-    soci_platforms: tuple[str, ...] = ()  # empty: every platform of the image
-    build_tool_identifier: str | None = None
-    span_size: int | None = None
-    min_layer_size: int | None = None
-    verify: bool = True
-    verify_sample: int | None = None
-    # startup: None = when a Docker engine is reachable; its sections as the loader gave them
+    junit: Path | None = None
+    # startup: None = when a Docker engine is reachable; its sections as validated
     startup: bool | None = None
     startup_config: Mapping[str, Any] = field(default_factory=dict)
     probe_config: Mapping[str, Any] = field(default_factory=dict)
     startup_limits: tuple[Mapping[str, Any], ...] = ()
-    probe: bool = False
-    gate: bool = True  # False when the config has no `thresholds` section
-    ecs_endpoint: str | None = None  # test seam: SOCI_CI_ECS_ENDPOINT (moto)
-    # The one host explicit registry credentials go to (SOCI_CI_REGISTRY_HOST); None: the
-    # repository's host (or, with no repository, the host of the given image).
-    registry_host: str | None = None
-    baseline_store: str | None = None  # s3://bucket/prefix or a directory: default-branch results
-    comment: bool = True
-    summary: bool = True
-    junit: Path | None = None
-    work_dir: Path = Path(".soci-ci")
+    work_dir: Path | None = Path(".soci-ci")  # each step's JSON result, for people; None: none
 
 
-@dataclass(slots=True, kw_only=True)
-class _State:
-    image_ref: str | None = None
-    image_digest: str | None = None
-    soci_image_ref: str | None = None
-    soci_index_digest: str | None = None
-    index_json: Path | None = None
-    probe_json: Path | None = None
-    probe_markdown: str | None = None
-    gate_markdown: str | None = None
-    gate_junit: str | None = None
-    gate_verdict: Verdict | None = None
-    startup: Any = None  # soci_ci.startup.step.StartupStepResult
-    gate_reason: str = ""
-    medians: dict[str, dict[str, float]] = field(default_factory=dict)
-    failed: str | None = None
-    failed_code: int = 0
-    steps: list[StepRecord] = field(default_factory=list)
-    lazy_start: LazyStartSummary | None = None
+MAX_REASON = 300  # characters of a step's detail or a failure's reason in the report
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def reason_of(exc: BaseException) -> str:
+    """The report's reason for ``exc``: one redacted line (`soci_ci.redaction`); a bug also
+    names its type."""
+    if isinstance(exc, SociCiError):
+        return redact(str(exc), limit=MAX_REASON)
+    return redact(f"internal error: {type(exc).__name__}: {exc}", limit=MAX_REASON)
 
 
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-
-
-def _repo_of(reference: str) -> str:
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name.rsplit(":", 1)[0] if ":" in last else name
+class _Skip(Exception):
+    """A step does not apply; the message says why."""
 
 
 class Pipeline:
@@ -136,388 +163,317 @@ class Pipeline:
         self,
         options: RunOptions,
         ctx: CiContext,
-        runner: StepRunner,
+        steps: Steps,
         *,
         clock: Callable[[], float] = time.monotonic,
-        gate_available: Callable[[], bool] = lambda: find_spec("soci_ci.gate") is not None,
-        engine_available: Callable[[], bool] | None = None,
     ) -> None:
         self.options = options
+        self.config = options.config
         self.ctx = ctx
-        self.runner = runner
+        self.steps = steps
         self.clock = clock
-        self.gate_available = gate_available
-        self.engine_available = engine_available
-        self.state = _State()
-        self.work = options.work_dir
+        self.state = RunState(image_ref=options.image)
 
-    def run(self) -> tuple[RunSummary, int]:
+    def run(self) -> RunSummary:
         state = self.state
         if self.ctx.fork:
             for name in STEPS:
                 state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="fork"))
             reason = self.ctx.fork_reason or FORK_REASON
-            return self._summary(Verdict.NEUTRAL, reason), int(ExitCode.OK)
-        self.work.mkdir(parents=True, exist_ok=True)
+            return self._summary(Verdict.NEUTRAL, reason, ExitCode.OK)
+        plan: dict[StepName, Callable[[], str]] = {
+            StepName.BUILD: self._build,
+            StepName.INDEX: self._index,
+            StepName.VERIFY: self._verify,
+            StepName.STARTUP: self._startup,
+            StepName.PROBE: self._probe,
+            StepName.GATE: self._gate,
+        }
         for name in STEPS:
-            method: Callable[[], tuple[list[str] | None, str]] = getattr(
-                self, f"_plan_{name}", lambda: (None, "")
-            )
-            if state.failed is not None:
-                self._skip(name, f"{state.failed} failed")
+            if state.failure is not None:
+                self._record(name, StepStatus.SKIPPED, f"{state.failure.step} failed")
                 continue
-            if name == "startup":
-                self._startup()
-                continue
-            argv, reason = method()
-            if argv is None:
-                self._skip(name, reason)
-                continue
-            self._execute(name, argv)
+            self._execute(name, plan[name])
         return self._verdict()
 
-    def _skip(self, name: str, reason: str) -> None:
-        log.info("run: %s skipped: %s", name, reason)
-        self.state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail=reason))
-
-    def _credentials_host(self) -> str | None:
-        if self.options.registry_host or not self.options.repository:
-            return self.options.registry_host
-        from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
-
-        try:
-            return parse_reference(self.options.repository).registry
-        except SociCiError:
-            return None
-
-    def _execute(self, name: str, argv: list[str]) -> None:
-        host = self._credentials_host() if name in ("build", "index", "verify") else None
-        if host:
-            argv = [*argv, "--registry", host]
-        log.info("run: %s: soci-ci %s", name, " ".join(argv))
-        start = self.clock()
-        outcome = self.runner(argv)
-        seconds = round(self.clock() - start, 3)
-        after: Callable[[StepOutcome], str] = getattr(self, f"_after_{name}")
-        if outcome.code == ExitCode.CHECK_FAILED and name == "gate":
-            detail = after(outcome)
-            record = StepRecord(name=name, status=StepStatus.RAN, detail=detail, seconds=seconds)
-        elif outcome.code != 0:
-            detail = outcome.message or f"exit code {outcome.code}"
-            record = StepRecord(name=name, status=StepStatus.FAILED, detail=detail, seconds=seconds)
-            self.state.failed, self.state.failed_code = name, outcome.code
-        else:
-            record = StepRecord(
-                name=name, status=StepStatus.RAN, detail=after(outcome), seconds=seconds
-            )
-        self.state.steps.append(record)
-
-    def _config_file(self) -> Path | None:
-        """The config the probe and gate steps read: the resolved settings, else the file."""
-        if self.options.settings is None:
-            return self.options.config_path
-        path = self.work / CONFIG_COPY
-        path.write_text(json.dumps(self.options.settings, indent=2) + "\n", encoding="utf-8")
-        return path
-
-    # -- build -------------------------------------------------------------------------
-    def _plan_build(self) -> tuple[list[str] | None, str]:
-        opts = self.options
-        if opts.image:
-            self.state.image_ref = opts.image
-            return None, f"using the existing image {opts.image}"
-        if not opts.build:
-            return None, "disabled (build: false)"
-        if not opts.repository:
-            return None, "no image.repository in the config"
-        argv = ["build", "--context", str(opts.context), "--file", opts.dockerfile]
-        for tag in expand_tags(opts.tags, self.ctx):
-            argv += ["--tag", f"{opts.repository}:{tag}"]
-        for key, value in opts.build_args.items():
-            argv += ["--build-arg", f"{key}={value}"]
-        for key, value in opts.labels.items():
-            argv += ["--label", f"{key}={value}"]
-        if opts.target:
-            argv += ["--target", opts.target]
-        for platform in opts.platforms:
-            argv += ["--platform", platform]
-        return [*argv, "--output-json", str(self.work / "build.json")], ""
-
-    def _after_build(self, outcome: StepOutcome) -> str:
-        data = _read_json(self.work / "build.json")
-        ref = data.get("reference")
-        self.state.image_ref = ref if isinstance(ref, str) else None
-        digest = data.get("digest")
-        self.state.image_digest = digest if isinstance(digest, str) else None
-        return f"pushed {ref}" if ref else "built (not pushed)"
-
-    # -- index -------------------------------------------------------------------------
-    def _plan_index(self) -> tuple[list[str] | None, str]:
-        opts = self.options
-        if not opts.soci:
-            return None, "disabled (soci.enabled: false)"
-        if not self.state.image_ref:
-            return None, "no image in a registry"
-        argv = ["index", self.state.image_ref, "--format", opts.soci_format]
-        if opts.soci_tag:
-            argv += ["--tag", opts.soci_tag]
-        if opts.span_size is not None:
-            argv += ["--span-size", str(opts.span_size)]
-        if opts.min_layer_size is not None:
-            argv += ["--min-layer-size", str(opts.min_layer_size)]
-        for platform in opts.soci_platforms:
-            argv += ["--platform", platform]
-        if opts.build_tool_identifier:
-            argv += ["--build-tool-identifier", opts.build_tool_identifier]
-        self.state.index_json = self.work / "index.json"
-        return [*argv, "--output-json", str(self.state.index_json)], ""
-
-    def _after_index(self, outcome: StepOutcome) -> str:
-        assert self.state.index_json is not None
-        data = _read_json(self.state.index_json)
-        original = data.get("original_image") or {}
-        if isinstance(original.get("digest"), str):
-            self.state.image_digest = original["digest"]
-        soci = data.get("soci_image") or {}
-        repo = _repo_of(self.state.image_ref or "")
-        if isinstance(soci.get("digest"), str):
-            self.state.soci_image_ref = f"{repo}@{soci['digest']}"
-        indexes = data.get("soci_indexes") or []
-        if indexes and isinstance(indexes[0].get("digest"), str):
-            self.state.soci_index_digest = indexes[0]["digest"]
-        outcome_text = data.get("outcome", "indexed")
-        return f"{outcome_text}: {len(data.get('ztocs') or [])} zTOC(s), " + (
-            f"{len(data.get('skipped_layers') or [])} layer(s) skipped"
+    def _record(self, name: str, status: StepStatus, detail: str, seconds: float = 0.0) -> None:
+        detail = redact(detail, limit=MAX_REASON)
+        if status is StepStatus.SKIPPED:
+            log.info("run: %s skipped: %s", name, detail)
+        self.state.steps.append(
+            StepRecord(name=name, status=status, detail=detail, seconds=seconds)
         )
 
-    # -- verify ------------------------------------------------------------------------
-    def _plan_verify(self) -> tuple[list[str] | None, str]:
-        if not self.options.verify:
-            return None, "disabled (soci.verify.enabled: false)"
-        if not self.state.soci_image_ref:
-            return None, "no SOCI-enabled image was written"
-        argv = ["verify", self.state.soci_image_ref]
-        if self.options.verify_sample is not None:
-            argv += ["--sample", str(self.options.verify_sample)]
-        return [*argv, "--output-json", str(self.work / "verify.json")], ""
+    def _execute(self, name: StepName, step: Callable[[], str]) -> None:
+        start = self.clock()
+        try:
+            detail = step()
+        except _Skip as skip:
+            self._record(name, StepStatus.SKIPPED, str(skip))
+            return
+        except SociCiError as exc:
+            self._fail(name, exc.exit_code, exc, start)
+            return
+        except Exception as exc:  # a bug: still reported, exit 70
+            log.debug("run: %s raised", name, exc_info=True)
+            self._fail(name, ExitCode.INTERNAL, exc, start)
+            return
+        self._record(name, StepStatus.RAN, detail, round(self.clock() - start, 3))
 
-    def _after_verify(self, outcome: StepOutcome) -> str:
-        self.state.lazy_start = LazyStartSummary.from_json(_read_json(self.work / "verify.json"))
+    def _fail(self, name: StepName, code: ExitCode, exc: BaseException, start: float) -> None:
+        message = reason_of(exc)
+        hint = exc.hint if isinstance(exc, SociCiError) else "rerun with --debug and report it"
+        log.error("error: %s: %s", name, message)
+        if hint:
+            log.error("hint: %s", hint)
+        self.state.failure = Failure(step=name, code=code, message=message)
+        self._record(name, StepStatus.FAILED, message, round(self.clock() - start, 3))
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        """The step's result as JSON in the work directory, for people and later jobs."""
+        work = self.options.work_dir
+        if work is None:
+            return
+        work.mkdir(parents=True, exist_ok=True)
+        (work / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    # -- the steps: each raises _Skip (with the reason) or returns its detail ---------------
+    def _build(self) -> str:
+        image = self.config.image
+        if self.options.image:
+            raise _Skip(f"using the existing image {self.options.image}")
+        if not image.repository:
+            raise _Skip("no image.repository in the config")
+        tags = tuple(f"{image.repository}:{t}" for t in expand_tags(image.tags, self.ctx))
+        options = BuildOptions(
+            spec=build_spec(
+                image,
+                context=self.options.context,
+                dockerfile=self.options.dockerfile,
+                tags=tags,
+                platforms=self.options.build_platforms,
+            ),
+            builder=image.builder,
+            registry=self.options.registry,
+        )
+        log.info(
+            "run: build %s from %s (build args: %s)",
+            ", ".join(tags),
+            options.spec.context,
+            ", ".join(options.spec.build_args) or "none",  # names only: values may be secret
+        )
+        built = self.steps.build(options)
+        self.state.built = built
+        self.state.image_ref = built.reference
+        self._write("build", built.to_json())
+        return f"pushed {built.reference}" if built.reference else "built (not pushed)"
+
+    def _index(self) -> str:
+        soci = self.config.soci
+        if not soci.enabled:
+            raise _Skip("disabled (soci.enabled: false)")
+        image = self.state.image_ref
+        if not image:
+            raise _Skip("no image in a registry")
+        options = index_image_options(image, soci, self.options.registry)
+        # Keep what the layer reads proved, so that verify reads no layer again.
+        options = replace(options, index=replace(options.index, record_for_verify=True))
+        report = self.steps.index(options)
+        self.state.index = report
+        if report.soci_image_digest:
+            self.state.soci_image_ref = parse_image_ref(image).at(report.soci_image_digest)
+        self._write("index", report.to_json())
+        ztocs = sum(1 for layer in report.layers if layer.ztoc_digest)
+        skipped = sum(1 for layer in report.layers if layer.skipped)
+        return f"{report.outcome}: {ztocs} zTOC(s), {skipped} layer(s) skipped"
+
+    def _verify(self) -> str:
+        verify = self.config.soci.verify
+        if not verify.enabled:
+            raise _Skip("disabled (soci.verify.enabled: false)")
+        if not self.state.soci_image_ref:
+            raise _Skip("no SOCI-enabled image was written")
+        report = self.steps.verify(
+            VerifyImageOptions(
+                image=self.state.soci_image_ref,
+                sample=verify.sample or None,
+                seed=verify.seed,
+                records=self.state.index.records if self.state.index is not None else None,
+                registry=self.options.registry,
+            )
+        )
+        self.state.verify = report
+        self._write("verify", report.to_json())
+        if not report.ok:
+            raise _CheckFailed(_first_problem(report))
         return "index matches the layers"
 
-    # -- startup (a typed call of soci_ci.startup.step, not a command line) -------------
-    def _startup(self) -> None:
+    def _startup(self) -> str:
+        """The local startup working set (`soci_ci.startup`), a typed call."""
         opts = self.options
         if opts.startup is False:
-            self._skip("startup", "disabled (startup.enabled: false)")
-            return
-        if not self.state.image_ref:
-            self._skip("startup", "no image in a registry")
-            return
-        from soci_ci.startup import step as startup_step  # noqa: PLC0415 - Docker SDK lazily
-
-        reachable = self.engine_available or startup_step.engine_reachable
-        if opts.startup is None and not reachable():
-            self._skip("startup", "no Docker engine reachable (startup.enabled: auto)")
-            return
-        start = self.clock()
-        try:
-            result = startup_step.run_startup_step(self._startup_step(startup_step))
-        except SociCiError as exc:
-            detail = " ".join(str(exc).split())
-            log.warning("run: startup failed: %s", detail)
-            self.state.steps.append(
-                StepRecord(
-                    name="startup",
-                    status=StepStatus.FAILED,
-                    detail=detail,
-                    seconds=round(self.clock() - start, 3),
-                )
-            )
-            self.state.failed, self.state.failed_code = "startup", int(exc.exit_code)
-            return
-        self.state.startup = result
-        self.state.steps.append(
-            StepRecord(
-                name="startup",
-                status=StepStatus.RAN,
-                detail=result.detail,
-                seconds=round(self.clock() - start, 3),
-            )
-        )
-
-    def _startup_step(self, startup_step: Any) -> Any:
+            raise _Skip("disabled (startup.enabled: false)")
+        image = self.state.image_ref
+        if not image:
+            raise _Skip("no image in a registry")
+        if opts.startup is None and not self.steps.engine_reachable():
+            raise _Skip("no Docker engine reachable (startup.enabled: auto)")
         from soci_ci.startup.settings import startup_options  # noqa: PLC0415
+        from soci_ci.startup.step import StartupStep  # noqa: PLC0415
         from soci_ci.startup.thresholds import parse_limits  # noqa: PLC0415
 
-        opts, ctx = self.options, self.ctx
-        options = startup_options(
-            str(self.state.image_ref),
-            soci_image=self.state.soci_image_ref,
-            probe=opts.probe_config,
-            startup=opts.startup_config,
-        )
-        return startup_step.StartupStep(
-            options=options,
+        ctx = self.ctx
+        step = StartupStep(
+            options=startup_options(
+                image,
+                soci_image=self.state.soci_image_ref,
+                probe=opts.probe_config,
+                startup=opts.startup_config,
+            ),
             limits=parse_limits(opts.startup_limits),
-            store=opts.baseline_store,
+            store=self.config.baseline.store,
             repository=ctx.repository,
             branch=ctx.branch,
             base_branch=ctx.base_ref or ctx.branch,
-            image_name=opts.repository or _repo_of(str(self.state.image_ref)),
+            image_name=self.config.image.repository or parse_image_ref(image).repository,
             commit=ctx.sha,
             pull_request=ctx.pr_number is not None,
-            output_json=self.work / "startup.json",
+            output_json=None if opts.work_dir is None else opts.work_dir / "startup.json",
         )
+        if opts.work_dir is not None:
+            opts.work_dir.mkdir(parents=True, exist_ok=True)
+        result = self.steps.startup(step)
+        self.state.startup = result
+        return str(result.detail)
 
-    # -- probe -------------------------------------------------------------------------
-    def _plan_probe(self) -> tuple[list[str] | None, str]:
-        if not self.options.probe:
-            return None, "disabled (probe.enabled: false)"
-        if self.state.index_json is None or not self.state.soci_image_ref:
-            return None, "needs a SOCI-enabled image from the index step"
-        self.state.probe_json = self.work / "probe.json"
-        argv = ["probe", "--index-json", str(self.state.index_json)]
-        config = self._config_file()
-        if config is not None:
-            argv += ["--config", str(config)]
-        if self.options.ecs_endpoint:
-            argv += ["--endpoint-url", self.options.ecs_endpoint, "--poll-seconds", "0.05"]
-        return [
-            *argv,
-            "--output-json",
-            str(self.state.probe_json),
-            "--output-markdown",
-            str(self.work / "probe.md"),
-        ], ""
-
-    def _after_probe(self, outcome: StepOutcome) -> str:
-        assert self.state.probe_json is not None
-        data = _read_json(self.state.probe_json)
-        for arm in data.get("arms") or []:
-            stats = arm.get("stats") or {}
-            self.state.medians[str(arm.get("name"))] = {
-                phase: float(value["median"])
-                for phase, value in stats.items()
-                if isinstance(value, dict) and isinstance(value.get("median"), int | float)
-            }
-        self.state.probe_markdown = _read_text(self.work / "probe.md")
-        runs = sum(len(arm.get("runs") or []) for arm in data.get("arms") or [])
-        detail = f"{runs} task(s) in {data.get('region', '?')}"
-        stored = self._store_baseline(data)
+    def _probe(self) -> str:
+        probe = self.config.probe
+        if not probe.enabled:
+            raise _Skip("disabled (probe.enabled: false)")
+        index, image = self.state.index, self.state.image_ref
+        if index is None or not self.state.soci_image_ref or not image:
+            raise _Skip("needs a SOCI-enabled image from the index step")
+        images = ProbeImages(
+            no_soci=parse_image_ref(image).at(index.original_digest),
+            soci=self.state.soci_image_ref,
+            baseline=probe.settings.baseline_image,
+        )
+        result = self.steps.probe(
+            ProbeOptions(
+                images=images,
+                settings=probe.settings,
+                poll_seconds=probe.poll_seconds,
+                registry=self.options.registry,
+            )
+        )
+        self.state.probe = result
+        self._write("probe", result.to_json())
+        runs = sum(len(arm.runs) for arm in result.arms)
+        detail = f"{runs} task(s) in {result.region or '?'}"
+        stored = self._store_baseline(result)
         return f"{detail}; {stored}" if stored else detail
 
-    def _store_baseline(self, data: Mapping[str, Any]) -> str:
+    def _store_baseline(self, result: ProbeResult) -> str:
         """Branch runs (not PRs) record their results for later PRs' regression checks."""
-        location = self.options.baseline_store
+        location = self.config.baseline.store
         ctx = self.ctx
         if not location or ctx.pr_number is not None:
             return ""
-        if not (ctx.repository and ctx.branch and self.options.repository):
+        repository = self.config.image.repository
+        if not (ctx.repository and ctx.branch and repository):
             return "baseline not stored: repository or branch unknown"
-        from soci_ci.gate.baseline import StoreKey, make_record, open_store  # noqa: PLC0415
-        from soci_ci.probe.model import ProbeResult  # noqa: PLC0415
-
-        key = StoreKey(repository=ctx.repository, branch=ctx.branch, image=self.options.repository)
+        key = StoreKey(repository=ctx.repository, branch=ctx.branch, image=repository)
         try:
-            result = ProbeResult.from_json(data)
-            record = make_record(
-                key, result, commit=ctx.sha or "unknown", recorded_at=datetime.now(UTC)
-            )
-            open_store(location).write(key, record)
-        except (SociCiError, KeyError, TypeError, ValueError) as exc:
+            self.steps.store_baseline(location, key, result, commit=ctx.sha or "unknown")
+        except SociCiError as exc:
             log.warning("baseline not stored: %s", exc)
-            return f"baseline not stored: {exc}"
+            return f"baseline not stored: {reason_of(exc)}"
         return f"baseline stored for {ctx.branch}"
 
-    # -- gate --------------------------------------------------------------------------
-    def _plan_gate(self) -> tuple[list[str] | None, str]:
-        if self.state.probe_json is None:
-            return None, "no cold-start measurement to judge"
-        if not self.options.gate:
-            return None, "no thresholds in the config"
-        if not self.gate_available():
-            return None, "the gate is not available in this build"
-        config = self._config_file()
-        if config is None:
-            return None, "no config file with thresholds"
-        argv = [
-            "gate",
-            "--config",
-            str(config),
-            "--results",
-            str(self.state.probe_json),
-            "--markdown-out",
-            str(self.work / "gate.md"),
-            "--junit",
-            str(self.work / "gate-junit.xml"),
-            "--json-out",
-            str(self.work / "gate.json"),
-        ]
-        if self.state.soci_index_digest:
-            argv += ["--index-digest", self.state.soci_index_digest]
+    def _gate(self) -> str:
+        if self.state.probe is None:
+            raise _Skip("no cold-start measurement to judge")
+        if not self.config.has_thresholds:
+            raise _Skip("no thresholds in the config")
         branch = self.ctx.base_ref or self.ctx.branch
-        if self.ctx.repository and branch and self.options.repository:
-            argv += ["--baseline-key", f"{self.ctx.repository}:{branch}:{self.options.repository}"]
-        return argv, ""
-
-    def _after_gate(self, outcome: StepOutcome) -> str:
-        data = _read_json(self.work / "gate.json")  # richer verdict when the gate writes one
-        default = "fail" if outcome.code == ExitCode.CHECK_FAILED else "pass"
-        verdict = str(data.get("verdict") or default)
-        self.state.gate_verdict = (
-            Verdict(verdict) if verdict in {v.value for v in Verdict} else Verdict.NEUTRAL
+        repository = self.config.image.repository
+        key = None
+        if self.ctx.repository and branch and repository:
+            key = StoreKey(repository=self.ctx.repository, branch=branch, image=repository)
+        index = self.state.index
+        options = gate_options(
+            self.config,
+            key=key,
+            index_digest=(
+                next(iter(index.soci_indexes.values()), None) if index is not None else None
+            ),
         )
-        self.state.gate_reason = str(
-            data.get("reason")
-            or ("a threshold failed" if default == "fail" else "no threshold failed")
-        )
-        self.state.gate_markdown = _read_text(self.work / "gate.md")
-        self.state.gate_junit = _read_text(self.work / "gate-junit.xml")
-        return self.state.gate_reason
+        gate = self.steps.gate(options, self.state.probe)
+        self.state.gate = gate
+        self._write("gate", gate.outcome.to_json())
+        return gate.outcome.reason
 
     # -- verdict -----------------------------------------------------------------------
-    def _verdict(self) -> tuple[RunSummary, int]:
+    def _verdict(self) -> RunSummary:
         state = self.state
-        if state.failed is not None:
-            failed = next(s for s in state.steps if s.status is StepStatus.FAILED)
-            reason = f"the {failed.name} step failed: {failed.detail}"
-            if state.failed == "verify" and state.failed_code == ExitCode.CHECK_FAILED:
-                return self._summary(Verdict.FAIL, reason), int(ExitCode.CHECK_FAILED)
-            return self._summary(Verdict.ERROR, reason), state.failed_code
+        if state.failure is not None:
+            failure = state.failure
+            reason = f"the {failure.step} step failed: {failure.message}"
+            if failure.code is ExitCode.CHECK_FAILED:
+                return self._summary(Verdict.FAIL, reason, ExitCode.CHECK_FAILED)
+            return self._summary(Verdict.ERROR, reason, failure.code)
         if state.startup is not None and state.startup.failed:
             names = ", ".join(c.name for c in state.startup.checks if c.outcome == "fail")
             reason = f"startup threshold(s) failed: {names}"
-            if state.gate_verdict is Verdict.FAIL:
-                reason += f"; {state.gate_reason}"
-            return self._summary(Verdict.FAIL, reason), int(ExitCode.CHECK_FAILED)
-        if state.gate_verdict is not None:
-            code = ExitCode.CHECK_FAILED if state.gate_verdict is Verdict.FAIL else ExitCode.OK
-            return self._summary(state.gate_verdict, state.gate_reason), int(code)
+            if state.gate is not None and state.gate.outcome.verdict is Verdict.FAIL:
+                reason += f"; {state.gate.outcome.reason}"
+            return self._summary(Verdict.FAIL, reason, ExitCode.CHECK_FAILED)
+        if state.gate is not None:
+            verdict = state.gate.outcome.verdict
+            code = ExitCode.CHECK_FAILED if verdict is Verdict.FAIL else ExitCode.OK
+            return self._summary(verdict, state.gate.outcome.reason, code)
         ran = [s.name for s in state.steps if s.status is StepStatus.RAN]
-        gate = next(s for s in state.steps if s.name == "gate")
+        gate = next(s for s in state.steps if s.name == StepName.GATE)
         reason = f"no thresholds evaluated ({gate.detail})"
         if ran:
             reason += "; " + ", ".join(ran) + " succeeded"
-        return self._summary(Verdict.NEUTRAL, reason), int(ExitCode.OK)
+        return self._summary(Verdict.NEUTRAL, reason, ExitCode.OK)
 
-    def _summary(self, verdict: Verdict, reason: str) -> RunSummary:
-        state = self.state
-        return RunSummary(
-            steps=tuple(state.steps),
-            verdict=verdict,
-            reason=reason,
-            image_ref=state.image_ref,
-            image_digest=state.image_digest,
-            soci_image_ref=state.soci_image_ref,
-            soci_index_digest=state.soci_index_digest,
-            medians=state.medians,
-            probe_markdown=state.probe_markdown,
-            gate_markdown=state.gate_markdown,
-            gate_junit=state.gate_junit,
-            startup_markdown=(
-                state.startup.markdown(state.medians) if state.startup is not None else None
-            ),
-            context_line=self.ctx.describe(),
-            lazy_start=state.lazy_start,
+    def _summary(self, verdict: Verdict, reason: str, code: ExitCode) -> RunSummary:
+        summary = RunSummary.of(self.state, verdict, reason, code, self.ctx.describe())
+
+        def clean(ref: str | None) -> str | None:
+            return None if ref is None else redact(ref)
+
+        return replace(
+            summary,
+            image_ref=clean(summary.image_ref),
+            soci_image_ref=clean(summary.soci_image_ref),
         )
+
+
+class _CheckFailed(SociCiError):
+    """A check found a problem (verify): a result, reported as a failed check (exit 1)."""
+
+    exit_code = ExitCode.CHECK_FAILED
+
+
+def _first_problem(report: VerifyReport) -> str:
+    problems: Iterable[str] = (
+        p
+        for idx in report.indexes
+        for p in (*idx.problems, *(lp for layer in idx.layers for lp in layer.problems))
+    )
+    first = next(iter(problems), None)
+    return f"the SOCI index does not match the layers: {first}" if first else "verify failed"
+
+
+def setup_failure(exc: BaseException, ctx: CiContext) -> RunSummary:
+    """The summary of a run that could not start (bad config, bad input, a bug)."""
+    code = exc.exit_code if isinstance(exc, SociCiError) else ExitCode.INTERNAL
+    reason = reason_of(exc)
+    state = RunState()
+    for name in STEPS:
+        state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="not started"))
+    state.failure = Failure(step="setup", code=code, message=reason)
+    return RunSummary.of(state, Verdict.ERROR, reason, code, ctx.describe())

@@ -17,7 +17,7 @@ from soci_ci.app.apply import apply_plan
 from soci_ci.app.index import build_plan
 from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.index_model import Outcome as IndexOutcome
-from soci_ci.app.registry_index import check_tag_policy
+from soci_ci.app.tag_policy import check_tag_policy
 from soci_ci.errors import RegistryError
 from soci_ci.push.deadline import Deadline, DeadlineSource
 from soci_ci.push.decide import Outcome, decide_by_content, decide_by_event

@@ -30,6 +30,7 @@ from soci_ci.app.index_model import LayerReport, LayerRows, TagReader, Target
 from soci_ci.errors import InputError, RegistryError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
+from soci_ci.oci.referrers import referrers_tag
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import Conversion, PlatformSoci, convert
@@ -40,6 +41,7 @@ from soci_ci.soci.index_manifest import (
     soci_index_format,
     soci_index_manifest,
 )
+from soci_ci.soci.xattrs import xattrs_can_be_disabled
 from soci_ci.soci.ztoc_reader import parse_ztoc
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,7 @@ class _Checker:
                 digest=target.image.digest,
                 size=target.image.size,
             )
-            listed = self.dest.read_tag(target.image.digest.replace(":", "-", 1))
+            listed = self.dest.read_tag(referrers_tag(target.image.digest))
             if listed is None:
                 raise NotReusable(f"no referrers of {target.image.digest[:19]}")
             candidates = [
@@ -263,11 +265,7 @@ class _Checker:
     def _ztoc_allows_disabling_xattrs(self, desc: Descriptor) -> bool:
         """Read the (small) zTOC: would `--optimizations xattr` mark its layer?"""
         ztoc = parse_ztoc(read_blob(self.dest, desc.digest, desc.size, limit=MAX_ZTOC_READ))
-        return not any(
-            e.name.endswith(b".wh..wh..opq")
-            or any(k.startswith(b"SCHILY.xattr.") for k, _ in e.xattrs)
-            for e in ztoc.entries
-        )
+        return xattrs_can_be_disabled(ztoc.entries)
 
     def complete(self, matches: list[_Match], conversion: Conversion | None) -> int:
         """HEAD every object of the graph, concurrently; the SOCI index manifests were just

@@ -118,10 +118,12 @@ def confine_paths(
     runner_temp = environ.get("RUNNER_TEMP", "").strip()
     if runner_temp:
         temp_roots.append(Path(runner_temp))
-    work_dir = resolve_inside(
-        workspace, options.work_dir, "work-dir", base=cwd, extra_roots=temp_roots
-    )
-    _check_work_dir(work_dir, options.work_dir)
+    work_dir = None
+    if options.work_dir is not None:
+        work_dir = resolve_inside(
+            workspace, options.work_dir, "work-dir", base=cwd, extra_roots=temp_roots
+        )
+        _check_work_dir(work_dir, options.work_dir)
     if context.exists() and not context.is_dir():
         raise ConfigError(f"image.context: {os.fspath(options.context)!r} is not a directory")
     return replace(

@@ -14,6 +14,7 @@ from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
+from soci_ci.oci.referrers import referrers_tag
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat, soci_index_format
@@ -176,7 +177,7 @@ def find_indexes(
     index_digest = (image.annotations or {}).get(c.ANNOTATION_INDEX_DIGEST)
     if index_digest:
         return [("", image_desc, image, source.fetch_manifest(index_digest), "v2 annotation")]
-    tag = root.digest.replace(":", "-")
+    tag = referrers_tag(root.digest)
     referrers = tag_reader.read_tag(tag) if tag_reader is not None else None
     if referrers is not None:
         index = Index.from_json(load_json(referrers.data, f"referrers tag {tag}"))

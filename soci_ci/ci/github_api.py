@@ -29,12 +29,13 @@ from soci_ci.errors import GitHubError
 from soci_ci.http_body import BodyTooLarge, BodyTooSlow, read_body
 from soci_ci.limits import BODY_SECONDS_MAX, GITHUB_BODY_MAX, GITHUB_PAGES_MAX
 from soci_ci.redaction import redact_url, remember_secret, server_text
+from soci_ci.report.comment import LIMIT, TRUNCATED
 
 log = logging.getLogger(__name__)
 
 GITHUB_ACTIONS_BOT = "github-actions[bot]"
-MAX_COMMENT_CHARS = 65_536
-_TRUNCATED = "\n\n… (truncated: the full report is in the job summary)\n"
+MAX_COMMENT_CHARS = LIMIT  # the renderers' limit (soci_ci.report.comment), under GitHub's 65,536
+_TRUNCATED = f"\n\n{TRUNCATED}\n"
 _USER_AGENT = "soci-ci"
 
 

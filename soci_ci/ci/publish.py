@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from soci_ci.app.run_model import RunSummary, StepStatus
 from soci_ci.ci.context import CiContext, Provider
 from soci_ci.ci.github_output import Level, append_file, format_annotation, format_outputs
-from soci_ci.ci.run_report import (
-    RunSummary,
-    StepStatus,
-    Verdict,
-    comment_marker,
-    render_junit,
-    render_markdown,
-    step_outputs,
-)
 from soci_ci.ci.workflow_commands import neutralize
 from soci_ci.errors import GitHubError
+from soci_ci.gate.verdict import Verdict
+from soci_ci.report.comment import comment_marker
+from soci_ci.report.run import render_junit, render_markdown, step_outputs
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +110,8 @@ def publish(
 
 def _annotations(summary: RunSummary, options: PublishOptions, note: str) -> list[str]:
     lines = []
+    if summary.verdict is Verdict.ERROR:
+        lines.append(format_annotation(Level.ERROR, summary.reason, title="soci-ci: error"))
     if summary.verdict is Verdict.FAIL:
         lines.append(
             format_annotation(

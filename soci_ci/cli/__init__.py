@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from soci_ci import __version__
-from soci_ci.errors import ExitCode, SociCiError, UsageError
+from soci_ci.cli.environment import (
+    GITHUB_ACTIONS,
+    RUNNER_DEBUG,
+    ci_environment,
+    process_environment,
+    read_environment,
+)
+from soci_ci.errors import ExitCode, SociCiError
 from soci_ci.redaction import redact
 
 # Order is the order shown in `soci-ci --help`.
@@ -34,11 +40,6 @@ COMMAND_MODULES = (
 )
 
 log = logging.getLogger("soci_ci")
-INFLATE_ENV = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib
-
-
-def _debug_requested(argv: Sequence[str]) -> bool:
-    return "--debug" in argv or os.environ.get("RUNNER_DEBUG") == "1"
 
 
 class _Version(argparse.Action):
@@ -84,7 +85,7 @@ def _setup_logging(*, debug: bool, quiet: bool) -> None:
     root.propagate = False
 
 
-def report_error(exc: SociCiError, *, debug: bool) -> None:
+def report_error(exc: SociCiError, *, debug: bool, annotate: bool = True) -> None:
     """One line on stderr (plus a hint line); a GitHub annotation when running in Actions."""
     from soci_ci.ci.github_output import config_annotations, format_command  # noqa: PLC0415
     from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
@@ -98,33 +99,38 @@ def report_error(exc: SociCiError, *, debug: bool) -> None:
         print(f"error: {one_line(str(problem))}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {one_line(exc.hint)}", file=sys.stderr)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if process_environment().get(GITHUB_ACTIONS) == "true":
+        # `run` annotates its report's verdict itself (annotate=False); a config file's
+        # problems are always annotated at their file and line.
         if problems:
             for line in config_annotations(problems):
                 print(line, file=sys.stderr)
-        else:
+        elif annotate:
             title = f"soci-ci {type(exc).__name__}"
             print(format_command("error", message, {"title": title}), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    debug = _debug_requested(args_list)
-    inflate = os.environ.get(INFLATE_ENV, "").strip()
-    if inflate:
-        from soci_ci.soci.zlib_binding import BACKENDS, choose_inflater  # noqa: PLC0415
+    debug = "--debug" in args_list or process_environment().get(RUNNER_DEBUG) == "1"
+    environment_error: SociCiError | None = None
+    try:
+        environment = read_environment(process_environment())
+        if environment.inflate:
+            from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
 
-        try:
-            choose_inflater(inflate)
-        except ValueError:
-            report_error(
-                UsageError(f"{INFLATE_ENV}={inflate!r}: expected one of {', '.join(BACKENDS)}"),
-                debug=debug,
-            )
-            return int(ExitCode.USAGE)
+            choose_inflater(environment.inflate)
+    except SociCiError as exc:
+        command = next((a for a in args_list if not a.startswith("-")), None)
+        if command != "run":
+            report_error(exc, debug=debug)
+            return int(exc.exit_code)
+        environment = ci_environment(process_environment())  # `run` reports it
+        environment_error = exc
     parser = build_parser()
     args = parser.parse_args(args_list)
-    _setup_logging(debug=debug, quiet=bool(getattr(args, "quiet", False)))
+    args.environment, args.environment_error = environment, environment_error
+    _setup_logging(debug=debug, quiet=args.quiet)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return int(func(args))

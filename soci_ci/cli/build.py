@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--no-push", dest="push", action="store_false", help="build only")
     parser.add_argument(
         "--builder",
-        choices=["auto", "buildx", "buildkit", "sdk"],
+        choices=["auto", "buildx", "buildkit", "sdk"],  # soci_ci.config.model.Builder
         default="auto",
         help="auto (default): buildx, else the docker CLI's BuildKit (CLI < 23), else the SDK",
     )
@@ -54,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.build import build_image  # noqa: PLC0415 - keep `soci-ci --help` fast
+    from soci_ci.app.options import BuildOptions, index_image_options  # noqa: PLC0415
     from soci_ci.build.spec import BuildSpec, parse_pairs  # noqa: PLC0415
-    from soci_ci.registry.auth import Credentials  # noqa: PLC0415
-    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
+    from soci_ci.config.model import Builder  # noqa: PLC0415
 
     if args.index and not args.push:
         raise UsageError("--index needs the image in a registry: drop --no-push")
@@ -72,32 +72,16 @@ def run(args: argparse.Namespace) -> int:
         pull=args.pull,
         push=args.push,
     )
-    options = registry_options(args)
-    explicit = None
-    if options.username:
-        explicit = Credentials(
-            username=options.username, password=options.password or "", source="--username"
-        )
-    # Explicit credentials go to one host: --registry, else the first tag's registry.
-    explicit_host = options.credentials_host
-    if explicit_host is None and spec.tags:
-        explicit_host = parse_reference(spec.tags[0]).registry
-    result = build_image(spec, explicit=explicit, explicit_host=explicit_host, builder=args.builder)
-    report = result.to_json()
-    if result.digest:
-        repo = (
-            spec.tags[0].rsplit(":", 1)[0] if ":" in spec.tags[0].split("/")[-1] else spec.tags[0]
-        )
-        report["reference"] = f"{repo}@{result.digest}"
-        sys.stdout.write(f"{report['reference']}\n")
-    else:
-        sys.stdout.write(f"{result.image_id}\n")
-    rc = 0
-    if args.index and result.digest:
-        from soci_ci.cli import index as index_cmd  # noqa: PLC0415
+    registry = registry_options(args)  # once: --password-stdin reads stdin
+    built = build_image(BuildOptions(spec=spec, builder=Builder(args.builder), registry=registry))
+    sys.stdout.write(f"{built.reference or built.result.image_id}\n")
+    if args.index and built.reference:
+        from soci_ci.app.steps import index_image  # noqa: PLC0415
+        from soci_ci.cli.index import print_report  # noqa: PLC0415
+        from soci_ci.cli.settings import config_from_flags  # noqa: PLC0415
 
-        index_args = index_cmd.defaults(image=report["reference"], registry_args=args)
-        rc = index_cmd.run(index_args)
+        soci = config_from_flags({}).soci
+        print_report(index_image(index_image_options(built.reference, soci, registry)))
     if args.output_json:
-        args.output_json.write_text(json.dumps(report, indent=2) + "\n")
-    return rc
+        args.output_json.write_text(json.dumps(built.to_json(), indent=2) + "\n")
+    return 0

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.example import write_example  # noqa: PLC0415 - keep start-up fast
-    from soci_ci.app.stores import parse_image_ref  # noqa: PLC0415
+    from soci_ci.oci.image_ref import parse_image_ref  # noqa: PLC0415
 
     ref = parse_image_ref(args.image)
     if ref.transport != "oci" or ref.path is None:

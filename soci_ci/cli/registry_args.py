@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from soci_ci.app.stores import RegistryOptions
+from soci_ci.app.options import RegistryOptions
+from soci_ci.cli.environment import (
+    REGISTRY_HOST,
+    REGISTRY_PASSWORD,
+    REGISTRY_USERNAME,
+    Environment,
+)
 from soci_ci.redaction import remember_secret
 from soci_ci.registry.reference import parse_registry_host
-
-HOST_ENV = "SOCI_CI_REGISTRY_HOST"
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,36 +32,48 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--registry",
         metavar="HOST[:PORT]",
-        default=os.environ.get(HOST_ENV) or None,
-        help=f"the one registry host --username/--password are sent to (env {HOST_ENV}); "
+        help=f"the one registry host --username/--password are sent to (env {REGISTRY_HOST}); "
         "default: the host of the image the command names",
     )
     group.add_argument(
         "--username",
-        default=os.environ.get("SOCI_CI_REGISTRY_USERNAME"),
-        help="registry user (env SOCI_CI_REGISTRY_USERNAME), for the --registry host only; "
+        help=f"registry user (env {REGISTRY_USERNAME}), for the --registry host only; "
         "other hosts: Docker config, ECR",
     )
     group.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from stdin (else env SOCI_CI_REGISTRY_PASSWORD)",
+        help=f"read the password from stdin (else env {REGISTRY_PASSWORD})",
     )
 
 
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
-    password = os.environ.get("SOCI_CI_REGISTRY_PASSWORD")
+    """The registry options of one command; stdin (``--password-stdin``) is read once."""
+    env: Environment = args.environment
+    password = env.registry_password
     if args.password_stdin:
         password = sys.stdin.readline(65536).rstrip("\r\n")
-    remember_secret(password)
-    host = getattr(args, "registry", None)
+        remember_secret(password)
+    host = parse_registry_host(args.registry, what="--registry") if args.registry else None
     return RegistryOptions(
-        credentials_host=parse_registry_host(host, what="--registry") if host else None,
+        credentials_host=host or env.registry_host,
         plain_http=args.plain_http,
         ca_file=args.ca_file,
         insecure=args.insecure,
-        username=args.username,
+        username=args.username or env.registry_username,
         password=password,
-        timeout=float(os.environ.get("SOCI_CI_REGISTRY_TIMEOUT", "60")),
-        retry_base=float(os.environ.get("SOCI_CI_RETRY_BASE_SECONDS", "0.5")),
+        timeout=env.registry_timeout,
+        retry_base=env.retry_base,
+    )
+
+
+def environment_registry_options(env: Environment, *, host: str | None) -> RegistryOptions:
+    """`soci-ci run`: the registry login and timeouts come from the environment only; the
+    login goes to ``host`` (SOCI_CI_REGISTRY_HOST, else the repository's host)."""
+    return RegistryOptions(
+        credentials_host=env.registry_host or host,
+        username=env.registry_username,
+        password=env.registry_password,
+        timeout=env.registry_timeout,
+        retry_base=env.retry_base,
     )

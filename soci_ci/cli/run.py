@@ -7,32 +7,43 @@ through action.yml's ``runs.env``, ``SOCI_CI_TAGS`` to the same value, and the i
 over anything else in the environment; a flag typed on the command line wins over an input.
 Flags and inputs map to config keys through the variable action.yml gives them
 (`INPUTS`, then `soci_ci.config.resolve.ENV_ALIASES`): ``--tag``/``tags``/``SOCI_CI_TAGS``
-set ``image.tags``. `RunOptions` are derived from the resolved, validated config only.
+set ``image.tags``. `RunOptions` hold the resolved, typed config (``soci_ci.config.model``),
+the run arguments and what the environment module parsed (registry login, timeouts).
 
 Not config keys, so plain run arguments (flag > action input > variable > default):
 ``--config`` (``config``, ``SOCI_CI_CONFIG``; default ``.soci-ci.yml`` when it exists),
 ``--image`` (``image``, ``SOCI_CI_IMAGE``: an image already pushed, skips the build),
 ``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default ``.soci-ci``), ``--explain``
-(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop) and the
-test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The work itself is
-``soci_ci.app.pipeline``; reporting is ``soci_ci.ci.publish``.
+(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop). The work
+itself is ``soci_ci.app.pipeline`` (typed calls of the same entry points the single commands
+use); reporting is ``soci_ci.ci.publish``.
+
+Whatever fails (a config error, a bad variable or input, a step's error, a bug), the
+outputs, the job summary and the PR comment are still written (verdict ``error`` with a
+one-line, redacted reason), then the run exits with the failure's code (70 only for a bug).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soci_ci.errors import SociCiError, UsageError
+from soci_ci.errors import ExitCode, SociCiError, UsageError
 
 if TYPE_CHECKING:
-    from soci_ci.app.pipeline import RunOptions, StepOutcome
+    from soci_ci.app.pipeline import RunOptions
+    from soci_ci.app.run_model import RunSummary
+    from soci_ci.ci.context import CiContext
+    from soci_ci.cli.environment import Environment
+    from soci_ci.config.model import Config
     from soci_ci.config.resolve import Resolved
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = ".soci-ci.yml"
 DEFAULT_WORK_DIR = ".soci-ci"
@@ -55,8 +66,6 @@ INPUTS: dict[str, str] = {
     "work-dir": "SOCI_CI_WORK_DIR",
     "explain": "SOCI_CI_EXPLAIN",
 }
-ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
-REGISTRY_HOST_ENV = "SOCI_CI_REGISTRY_HOST"  # action input `registry`
 _FLAG_SPELLING = {"tags": "--tag"}
 
 
@@ -107,8 +116,6 @@ class RunArguments:
     image: str | None = None
     work_dir: Path = Path(DEFAULT_WORK_DIR)
     explain: bool = False
-    ecs_endpoint: str | None = None
-    registry_host: str | None = None  # SOCI_CI_REGISTRY_HOST: where explicit credentials go
 
 
 def _flag_value(value: Any) -> Any:
@@ -171,8 +178,6 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         image=image,
         work_dir=Path(work_dir or DEFAULT_WORK_DIR),
         explain=explain is not None and parse_bool(explain, where=where),
-        ecs_endpoint=environ.get(ECS_ENDPOINT_ENV, "").strip() or None,
-        registry_host=environ.get(REGISTRY_HOST_ENV, "").strip() or None,
     )
 
 
@@ -198,108 +203,183 @@ def resolve_settings(
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
 
 
-def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
-    """The pipeline's options, from the resolved config and the run arguments only."""
+def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -> RunOptions:
+    """The pipeline's options, from the resolved config, the run arguments and the environment."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
+    from soci_ci.cli.registry_args import environment_registry_options  # noqa: PLC0415
     from soci_ci.config.resolve import Origin  # noqa: PLC0415
 
     config = resolved.config
-    image, soci, report = config.image, config.soci, config.report
-    verify = soci["verify"]
+    # The default platform list is what the engine builds anyway: say it only when asked.
+    explicit = resolved.origin.get("image.platforms") is not Origin.DEFAULT
     return RunOptions(
-        config_path=arguments.config_path,
-        settings=resolved.merged,
-        repository=image["repository"],
+        config=config,
         image=arguments.image,
-        context=Path(image["context"]),
-        dockerfile=str(image["dockerfile"]),
-        build_args={str(k): str(v) for k, v in image["build_args"].items()},
-        target=image["target"],
-        labels={str(k): str(v) for k, v in image["labels"].items()},
-        # The default platform list is what the engine builds anyway: say it only when asked.
-        platforms=(
-            tuple(str(p) for p in image["platforms"])
-            if resolved.origin.get("image.platforms") is not Origin.DEFAULT
-            else ()
-        ),
-        tags=tuple(str(t) for t in image["tags"]),
-        soci=bool(soci["enabled"]),
-        soci_format=str(soci["format"]),
-        soci_tag=soci["tag"],
-        soci_platforms=tuple(str(p) for p in soci["platforms"]),
-        build_tool_identifier=soci["build_tool_identifier"],
-        span_size=int(soci["span_size"]),
-        min_layer_size=int(soci["min_layer_size"]),
-        verify=bool(verify["enabled"]),
-        verify_sample=int(verify["sample"]),
+        build_platforms=config.image.platforms if explicit else (),
+        registry=environment_registry_options(env, host=_repository_host(config)),
+        context=Path(config.image.context),
+        dockerfile=config.image.dockerfile,
+        junit=Path(config.report.junit) if config.report.junit else None,
         startup=config.data.get("startup", {}).get("enabled"),
         startup_config=dict(config.data.get("startup") or {}),
-        probe_config=dict(config.probe),
+        probe_config=dict(config.data.get("probe") or {}),
         startup_limits=tuple(config.data.get("thresholds", {}).get("startup") or ()),
-        probe=bool(config.probe["enabled"]),
-        gate=config.has_thresholds,
-        ecs_endpoint=arguments.ecs_endpoint,
-        registry_host=arguments.registry_host,
-        baseline_store=config.baseline["store"],
-        comment=bool(report["comment"]),
-        summary=bool(report["summary"]),
-        junit=Path(report["junit"]) if report["junit"] else None,
         work_dir=arguments.work_dir,
     )
 
 
-def _run_step(argv: list[str], records: dict[str, Any] | None = None) -> StepOutcome:
-    """One documented command, in-process; errors become an outcome with their message.
+def _repository_host(config: Config) -> str | None:
+    """The registry of ``image.repository``: where the explicit login goes by default (None:
+    the host of the image the run is given)."""
+    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
 
-    `records` is shared by the steps of one run: `index` leaves there what its layer reads
-    proved, and `verify` uses it instead of downloading the layers again.
-    """
-    from soci_ci.app.pipeline import StepOutcome  # noqa: PLC0415
-    from soci_ci.cli import build_parser, report_error  # noqa: PLC0415
+    repository = config.image.repository
+    if not repository:
+        return None
+    try:
+        return parse_reference(repository).registry
+    except SociCiError:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Reporting:
+    """How the report goes out: known even when the config could not be read."""
+
+    comment: bool = True
+    summary: bool = True
+    junit: Path | None = None
+    config_file: str | None = None
+
+
+def _reporting(config: Config, config_path: Path | None) -> _Reporting:
+    report = config.report
+    return _Reporting(
+        comment=report.comment,
+        summary=report.summary,
+        junit=Path(report.junit) if report.junit else None,
+        config_file=str(config_path) if config_path else None,
+    )
+
+
+def _fallback_reporting(args: argparse.Namespace, environ: Mapping[str, str]) -> _Reporting:
+    """Reporting settings without the file (it is what failed): flags and environment, else
+    the defaults; a value that is itself broken falls back to its default."""
+    from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return StepOutcome(code=int(exc.code or 2), message="bad arguments: " + " ".join(argv))
-    args.run_records = records
+        flags, labels = config_flags(args, environ)
+        return _reporting(resolve({}, env=environ, flags=flags, labels=labels).config, None)
+    except SociCiError:
+        return _Reporting()
+
+
+def _context(env: Environment) -> tuple[CiContext, str | None]:
+    """Where the run happens, its origin checked, and the GitHub token (masked at once)."""
+    from soci_ci.ci.context import confirm_origin, detect_context  # noqa: PLC0415
+    from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
+    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
+    from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
+
+    event_text = None
+    if env.event_path:
+        try:
+            event_text = Path(env.event_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
+    token = resolve_token(env.raw)
+    if token and env.github_actions:
+        for line in format_mask(token):
+            print(line, flush=True)
+    ctx = detect_context(env.raw, event_text, token=token)
+    return confirm_origin(ctx, github_lookup(api_url=ctx.api_url, token=token)), token
+
+
+def _safe_context(env: Environment) -> CiContext:
+    """The context for a failure report: without the event or the token if those fail."""
+    from soci_ci.ci.context import CiContext, Provider, detect_context  # noqa: PLC0415
+
     try:
-        return StepOutcome(code=int(args.func(args)))
+        return _context(env)[0]
+    except Exception:  # the report must still go out
+        log.debug("run: context detection failed", exc_info=True)
+    try:
+        return detect_context(env.raw, None, token=None)
+    except Exception:  # the report must still go out
+        log.debug("run: context detection failed again", exc_info=True)
+    return CiContext(provider=Provider.LOCAL)
+
+
+def _publish(summary: RunSummary, ctx: CiContext, reporting: _Reporting, code: int) -> int:
+    from soci_ci.ci.context import Provider  # noqa: PLC0415
+    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import one_line  # noqa: PLC0415
+
+    if not reporting.comment:
+        ctx = replace(ctx, token=None)
+    try:
+        published = publish(
+            summary,
+            ctx,
+            PublishOptions(
+                comment=reporting.comment,
+                summary=reporting.summary,
+                junit=reporting.junit,
+                config_file=reporting.config_file,
+            ),
+        )
     except SociCiError as exc:
-        report_error(exc, debug=False)
-        return StepOutcome(code=int(exc.exit_code), message=" ".join(str(exc).split()))
+        print(f"error: the report could not be written: {one_line(str(exc))}", file=sys.stderr)
+        return code or int(exc.exit_code)
+    except OSError as exc:
+        print(f"error: the report could not be written: {exc.strerror}", file=sys.stderr)
+        return code or int(ExitCode.USAGE)
+    except Exception as exc:  # a bug while reporting: say so, keep the run's own code if any
+        log.debug("run: publishing raised", exc_info=True)
+        print(f"error: internal error while reporting: {type(exc).__name__}", file=sys.stderr)
+        return code or int(ExitCode.INTERNAL)
+    print(f"soci-ci run: {summary.verdict} ({one_line(summary.reason)})", file=sys.stderr)
+    if published.comment_error is not None and code == 0:
+        if ctx.provider is not Provider.LOCAL:
+            print(f"warning: {one_line(published.comment_note)}", file=sys.stderr)
+        return int(published.comment_error.exit_code)
+    return code
+
+
+def _failed(
+    exc: SociCiError, args: argparse.Namespace, env: Environment, ctx: CiContext | None
+) -> int:
+    """Report a run that could not start (bad config, variable, input or path) and exit."""
+    from soci_ci.app.pipeline import setup_failure  # noqa: PLC0415
+
+    report_failure(exc)
+    reporting = _fallback_reporting(args, env.raw)
+    ctx = ctx if ctx is not None else _safe_context(env)
+    return _publish(setup_failure(exc, ctx), ctx, reporting, int(exc.exit_code))
 
 
 def run(args: argparse.Namespace) -> int:
-    from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
+    from soci_ci.app.pipeline import AppSteps, Pipeline, setup_failure  # noqa: PLC0415
     from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
-    from soci_ci.ci.context import Provider, confirm_origin, detect_context  # noqa: PLC0415
-    from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
-    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
-    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
-    from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
     from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
     from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
-    environ = os.environ
-    arguments = run_arguments(args, environ)
-    config_path = arguments.config_path
-    workspace = workspace_root(environ)
-
-    event_text = None
-    if environ.get("GITHUB_EVENT_PATH"):
-        try:
-            event_text = Path(environ["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
-    in_actions = environ.get("GITHUB_ACTIONS") == "true"
-    token = resolve_token(environ)
-    if token and in_actions:
-        for line in format_mask(token):
-            print(line, flush=True)
-    ctx = detect_context(environ, event_text, token=token)
-    ctx = confirm_origin(ctx, github_lookup(api_url=ctx.api_url, token=token))
-    file_data, trust = trusted_file_layer(config_path, workspace=workspace, ctx=ctx, token=token)
-    resolved = resolve_settings(args, environ, config_path, file_data=file_data)
+    env: Environment = args.environment
+    environ = env.raw
+    ctx: CiContext | None = None
+    try:
+        if args.environment_error is not None:
+            raise args.environment_error
+        arguments = run_arguments(args, environ)
+        config_path = arguments.config_path
+        workspace = workspace_root(environ)
+        ctx, token = _context(env)
+        file_data, trust = trusted_file_layer(
+            config_path, workspace=workspace, ctx=ctx, token=token
+        )
+        resolved = resolve_settings(args, environ, config_path, file_data=file_data)
+    except SociCiError as exc:
+        return _failed(exc, args, env, ctx)
     notes = trust.report_lines()
     for line in notes:
         print(f"soci-ci run: {one_line(line)}", file=sys.stderr)
@@ -308,25 +388,30 @@ def run(args: argparse.Namespace) -> int:
         for line in resolved.explain():
             print(neutralize(line))
         return 0
-    options = confine_paths(run_options(resolved, arguments), workspace=workspace, environ=environ)
-    if not options.comment:
-        ctx = replace(ctx, token=None)
-    records: dict[str, Any] = {}  # index -> verify, in this process (see _run_step)
-    summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
-    summary = replace(summary, notes=tuple(notes))
-    published = publish(
-        summary,
-        ctx,
-        PublishOptions(
-            comment=options.comment,
-            summary=options.summary,
-            junit=options.junit,
-            config_file=str(config_path) if config_path else None,
-        ),
+    try:
+        options = confine_paths(
+            run_options(resolved, arguments, env), workspace=workspace, environ=environ
+        )
+    except SociCiError as exc:
+        return _failed(exc, args, env, ctx)
+    reporting = _Reporting(
+        comment=resolved.config.report.comment,
+        summary=resolved.config.report.summary,
+        junit=options.junit,
+        config_file=str(config_path) if config_path else None,
     )
-    print(f"soci-ci run: {summary.verdict} ({one_line(summary.reason)})", file=sys.stderr)
-    if published.comment_error is not None and code == 0:
-        if ctx.provider is not Provider.LOCAL:
-            print(f"warning: {one_line(published.comment_note)}", file=sys.stderr)
-        return int(published.comment_error.exit_code)
-    return code
+    try:
+        summary = Pipeline(options, ctx, AppSteps()).run()
+    except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
+        log.debug("run: pipeline raised", exc_info=True)
+        summary = setup_failure(exc, ctx)
+    summary = replace(summary, notes=tuple(notes))
+    return _publish(summary, ctx, reporting, int(summary.exit_code))
+
+
+def report_failure(exc: SociCiError) -> None:
+    """The error on stderr (and a config file's problems as annotations), as the single
+    commands print it; the report's own annotation gives the verdict."""
+    from soci_ci.cli import report_error  # noqa: PLC0415
+
+    report_error(exc, debug=False, annotate=False)

@@ -81,7 +81,11 @@ def _section(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 
     config = load_config(path)
     startup = config.data.get("startup")
-    return dict(config.probe), dict(startup) if isinstance(startup, dict) else {}
+    probe = config.data.get("probe")
+    return (
+        dict(probe) if isinstance(probe, dict) else {},
+        dict(startup) if isinstance(startup, dict) else {},
+    )
 
 
 def build_options(args: argparse.Namespace) -> StartupOptions:

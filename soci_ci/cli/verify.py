@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
-from soci_ci.errors import ExitCode, UsageError
+from soci_ci.errors import ExitCode
 
 if TYPE_CHECKING:
     from soci_ci.app.verify import VerifyReport
@@ -41,21 +41,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.sample is not None and args.sample <= 0:
-        raise UsageError("--sample must be positive")
-    from soci_ci.app.stores import open_store, parse_image_ref  # noqa: PLC0415 - fast start
-    from soci_ci.app.verify import verify_image  # noqa: PLC0415
+    from soci_ci.app.options import VerifyImageOptions  # noqa: PLC0415 - fast start
+    from soci_ci.app.steps import verify_image  # noqa: PLC0415
 
-    ref = parse_image_ref(args.image)
-    with open_store(ref, registry_options(args)) as store:
-        report = verify_image(
-            store,
-            store,
-            sample=args.sample,
-            seed=args.seed,
-            records=getattr(args, "run_records", None),  # this run's index reads
-            paths=args.file,
-        )
+    options = VerifyImageOptions(
+        image=args.image,
+        sample=args.sample,
+        seed=args.seed,
+        paths=tuple(args.file) if args.file else None,
+        registry=registry_options(args),
+    )
+    report = verify_image(options)
     print_report(report, top=args.top)
     if args.output_json:
         args.output_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

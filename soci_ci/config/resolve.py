@@ -69,7 +69,6 @@ class Origin(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resolved:
     config: Config  # validated, defaults applied
-    merged: Mapping[str, Any]  # the file with every override applied, before defaults
     origin: Mapping[str, Origin]  # every settable dotted path -> where its value came from
 
     def explain(self) -> list[str]:
@@ -256,4 +255,4 @@ def resolve(
         _set(data, path, value)
         origin[path] = Origin.FLAG
     config = load_config_data(copy.deepcopy(data), name=name)
-    return Resolved(config=config, merged=data, origin=MappingProxyType(origin))
+    return Resolved(config=config, origin=MappingProxyType(origin))

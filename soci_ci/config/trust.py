@@ -24,6 +24,7 @@ TRUSTED_SETTINGS: Mapping[str, str] = MappingProxyType(
         "image.repository": "the registry the credentials are sent to and the image pushed to",
         "image.tags": "tags a pull request could overwrite (latest, release tags)",
         "soci.tag": "the tag of the SOCI index in the trusted repository",
+        "soci.overwrite_tag": "whether the original image's tag may be moved to the SOCI image",
         "probe.region": "the AWS region the probe runs in",
         "probe.cluster": "the ECS cluster the probe runs tasks in",
         "probe.task_definition": "the roles, secrets and sidecars the image would run with",

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from soci_ci.errors import AwsError, InputError
+from soci_ci.errors import AwsError, InputError, UsageError
 from soci_ci.probe.model import GATE_PHASE, ArmName, Phase, ProbeResult
 
 RECORD_SCHEMA = 1
@@ -73,6 +73,18 @@ class StoreKey:
     repository: str  # e.g. "owner/name"
     branch: str
     image: str
+
+    @classmethod
+    def parse(cls, text: str) -> StoreKey:
+        """``repository:branch:image`` (the image may contain colons: a registry port)."""
+        repository, _, rest = text.partition(":")
+        branch, _, image = rest.partition(":")
+        if not (repository and branch and image):
+            raise UsageError(f"baseline key {text!r} is not repository:branch:image")
+        return cls(repository=repository, branch=branch, image=image)
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.branch}:{self.image}"
 
     def path(self) -> str:
         parts = (self.repository, self.branch, self.image)

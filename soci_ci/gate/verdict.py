@@ -9,9 +9,12 @@ from typing import Any
 
 
 class Verdict(StrEnum):
+    """The one verdict of a gate and of a whole run (only a run ends in ``error``)."""
+
     PASS = "pass"  # noqa: S105 - a verdict, not a password
     FAIL = "fail"
     NEUTRAL = "neutral"
+    ERROR = "error"  # the run could not finish: a step failed or the input was bad
 
 
 class CheckStatus(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from soci_ci import limits
@@ -28,7 +28,6 @@ __all__ = [
     "descriptor_for",
     "detect_media_type",
     "load_json",
-    "with_annotations",
 ]
 
 
@@ -226,7 +225,3 @@ def detect_media_type(data: bytes, declared: str | None) -> str:
 
 def descriptor_for(data: bytes, media_type: str, **extra: Any) -> Descriptor:
     return Descriptor(media_type=media_type, digest=sha256_digest(data), size=len(data), **extra)
-
-
-def with_annotations(desc: Descriptor, annotations: Mapping[str, str] | None) -> Descriptor:
-    return replace(desc, annotations=dict(annotations) if annotations else None)

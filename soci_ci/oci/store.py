@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
 from soci_ci import limits
 from soci_ci.errors import InputError
@@ -24,6 +24,16 @@ class Fetched:
     data: bytes
     media_type: str
     digest: str
+
+
+@runtime_checkable
+class VerifiedBlobReader(Protocol):
+    """A blob reader that checks the blob's digest and size itself as the last byte arrives
+    (a registry stream); readers without this need hashing by the caller."""
+
+    verifies_digest: Literal[True]
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class ImageSource(Protocol):
@@ -45,8 +55,8 @@ class ImageSource(Protocol):
     def open_blob(self, digest: str, size: int) -> AbstractContextManager[BinaryIO]:
         """A streaming reader of a blob; constant memory, whole blob, in order.
 
-        A reader with a true `verifies_digest` attribute checks digest and size itself
-        (raising when the last byte is read); callers hash any other reader themselves.
+        A `VerifiedBlobReader` checks digest and size itself (raising when the last byte
+        is read); callers hash any other reader themselves.
         """
         ...
 

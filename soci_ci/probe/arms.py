@@ -6,17 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from soci_ci.errors import ProbeError
+from soci_ci.oci.image_ref import repository_of
 from soci_ci.probe.model import ArmName
 from soci_ci.probe.runner import Arm
 from soci_ci.probe.task_definition import check_pinned
-
-
-def repository_of(image: str) -> str:
-    """``registry/repo`` of ``[docker://]registry/repo[:tag][@digest]``."""
-    ref = image.removeprefix("docker://").split("@", 1)[0]
-    head, _, last = ref.rpartition("/")
-    name = last.split(":", 1)[0]
-    return f"{head}/{name}" if head else name
 
 
 def from_refs(*, no_soci: str, soci: str, baseline: str | None = None) -> list[Arm]:

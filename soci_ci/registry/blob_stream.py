@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -25,7 +25,7 @@ Opener = Callable[[int], requests.Response]
 
 
 class BlobStream:
-    verifies_digest = True  # see ImageSource.open_blob: the caller need not hash again
+    verifies_digest: Literal[True] = True  # a VerifiedBlobReader (soci_ci.oci.store)
 
     def __init__(
         self, open_at: Opener, *, where: str, digest: str, size: int, retry: RetryPolicy
@@ -41,10 +41,6 @@ class BlobStream:
         self._response: requests.Response | None = None
         self._iter: Iterator[bytes] | None = None
         self._pending = memoryview(b"")  # received, not yet handed out (no copies)
-
-    @property
-    def position(self) -> int:
-        return self._pos
 
     def _too_long(self, detail: str) -> RegistryError:
         return RegistryError(

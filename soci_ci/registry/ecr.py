@@ -7,7 +7,6 @@ only for that host: when ECR names another registry (`proxyEndpoint`), it is not
 from __future__ import annotations
 
 import base64
-import os
 import re
 import threading
 import time
@@ -58,13 +57,13 @@ def decode_authorization_token(token: str, region: str) -> Credentials:
 
 
 class EcrTokens:
-    """ECR credentials per region. `endpoint_url` (or env SOCI_CI_ECR_ENDPOINT) points boto3
-    at another ECR API endpoint (moto's server in the tests, a VPC endpoint in production)."""
+    """ECR credentials per region. `endpoint_url` (or botocore's own ``AWS_ENDPOINT_URL_ECR``)
+    points boto3 at another ECR API endpoint (moto's server in the tests, a VPC endpoint)."""
 
     def __init__(
         self, endpoint_url: str | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.endpoint_url = endpoint_url or os.environ.get("SOCI_CI_ECR_ENDPOINT")
+        self.endpoint_url = endpoint_url
         self._clock = clock
         self._cache: dict[str, tuple[Credentials, float]] = {}
         self._lock = threading.Lock()

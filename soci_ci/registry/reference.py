@@ -28,9 +28,6 @@ class Reference:
     def with_tag(self, tag: str) -> Reference:
         return replace(self, tag=tag, digest=None)
 
-    def with_digest(self, digest: str) -> Reference:
-        return replace(self, digest=digest)
-
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"
         if self.tag:

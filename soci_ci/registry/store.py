@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager
 from typing import BinaryIO, cast
 
 from soci_ci.errors import RegistryError
 from soci_ci.oci.manifest import detect_media_type
+from soci_ci.oci.referrers import subject_of_tag
 from soci_ci.oci.store import Fetched
 from soci_ci.registry.client import RegistryClient
 from soci_ci.registry.reference import Reference
-
-_FALLBACK_TAG = re.compile(r"sha256-[0-9a-f]{64}")
 
 
 class RegistryImage:
@@ -55,8 +53,9 @@ class RegistryImage:
     def read_tag(self, tag: str) -> Fetched | None:
         """A tag's manifest; for a referrers tag (`sha256-<hex>`) the referrers API answer
         when the registry has the API, else the fallback tag of the OCI tag schema."""
-        if _FALLBACK_TAG.fullmatch(tag):
-            listed = self.client.referrers(self.repo, tag.replace("-", ":", 1))
+        subject = subject_of_tag(tag)
+        if subject is not None:
+            listed = self.client.referrers(self.repo, subject)
             if listed is not None:
                 self.client.supports_subject = True
                 return listed
@@ -86,7 +85,7 @@ class RegistryImage:
         self.client.put_manifest(self.repo, digest, data, media_type)
 
     def tag(self, tag: str, data: bytes, media_type: str, digest: str) -> bool:
-        if _FALLBACK_TAG.fullmatch(tag) and self.client.supports_subject:
+        if subject_of_tag(tag) is not None and self.client.supports_subject:
             return False  # the registry indexes `subject` itself (referrers API)
         current = self.read_tag(tag)
         if current is not None and current.digest == digest:

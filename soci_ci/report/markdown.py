@@ -1,23 +1,22 @@
-"""The PR comment / step summary: verdict first, phase tables, deltas, chart, digests.
+"""The gate's report (`soci-ci gate --markdown-out`, and the thresholds part of a run's
+comment): verdict first, phase tables, checks, chart, images, method.
 
-Everything user-supplied (image names, failure reasons, labels) goes through `md_escape`.
-The body stays under GitHub's 65,536-character limit; truncation drops the detail tables
-and keeps the marker, the verdict and its reasons.
+Everything user-supplied (image names, failure reasons, labels) goes through the one
+escaper, `soci_ci.report.comment.md_text`. The body stays under `LIMIT`; truncation drops
+the detail tables and keeps the marker, the verdict and its reasons.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 
 from soci_ci.gate.baseline import Baseline
 from soci_ci.gate.verdict import CheckStatus, GateOutcome, Verdict
 from soci_ci.probe.model import Phase, ProbeResult
+from soci_ci.report.comment import comment_marker, fit, md_code, md_text
 from soci_ci.soci.verify import LazyStartSummary
 
-LIMIT = 65_000  # GitHub's limit is 65,536; keep a margin
-ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NEUTRAL: "⚪"}
+ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NEUTRAL: "⚪", Verdict.ERROR: "❌"}
 STATUS = {
     CheckStatus.PASS: "✅ pass",
     CheckStatus.FAIL: "❌ fail",
@@ -25,16 +24,6 @@ STATUS = {
     CheckStatus.SKIPPED: "➖ skipped",
 }
 PHASES = (Phase.PROVISIONING, Phase.PULL, Phase.START, Phase.APP_READY, Phase.TOTAL)
-
-
-def md_escape(text: str) -> str:
-    """Neutralise Markdown and HTML in user-supplied text (one line)."""
-    text = html.escape(" ".join(text.split()), quote=True)
-    return re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
-
-
-def marker(name: str) -> str:
-    return f"<!-- soci-ci:{re.sub(r'[^A-Za-z0-9._/-]', '_', name)} -->"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,14 +42,10 @@ def _fmt(value: float | None) -> str:
 
 def _head(data: ReportInput) -> list[str]:
     out = data.outcome
-    lines = [
-        marker(data.name),
-        f"## {ICON[out.verdict]} soci-ci: {out.verdict}",
-        "",
-    ]
-    lines += [f"- {md_escape(r)}" for r in out.reasons]
+    lines = [f"## {ICON[out.verdict]} soci-ci: {out.verdict}", ""]
+    lines += [f"- {md_text(r)}" for r in out.reasons]
     if out.recommendation:
-        lines += ["", f"**Recommendation:** {md_escape(out.recommendation)}"]
+        lines += ["", f"**Recommendation:** {md_text(out.recommendation)}"]
     return lines
 
 
@@ -76,18 +61,18 @@ def _phase_table(result: ProbeResult) -> list[str]:
         total = arm.stats.get(Phase.TOTAL)
         n = total.n if total is not None else 0
         p90 = _fmt(None if total is None else total.p90)
-        lines.append(f"| {md_escape(str(arm.name))} | {n} | " + " | ".join(cells) + f" | {p90} |")
+        lines.append(f"| {md_text(str(arm.name))} | {n} | " + " | ".join(cells) + f" | {p90} |")
     return lines
 
 
 def _checks(out: GateOutcome) -> list[str]:
     lines = ["### Checks", "", "| status | check | detail |", "|---|---|---|"]
     lines += [
-        f"| {STATUS[c.status]} | {md_escape(c.name)} | {md_escape(c.message)} |" for c in out.checks
+        f"| {STATUS[c.status]} | {md_text(c.name)} | {md_text(c.message)} |" for c in out.checks
     ]
     if out.findings:
         lines.append("")
-    lines += [f"- **Finding:** {md_escape(f)}" for f in out.findings]
+    lines += [f"- **Finding:** {md_text(f)}" for f in out.findings]
     return lines
 
 
@@ -115,51 +100,48 @@ def _details(data: ReportInput) -> list[str]:
     if result is not None:
         lines += ["### Images", ""]
         for arm in result.arms:
-            digest = f" `{md_escape(arm.digest)}`" if arm.digest else ""
-            lines.append(f"- {md_escape(str(arm.name))}: {md_escape(arm.image)}{digest}")
+            digest = f" {md_code(arm.digest)}" if arm.digest else ""
+            lines.append(f"- {md_text(str(arm.name))}: {md_text(arm.image)}{digest}")
         if data.index_digest:
-            lines.append(f"- SOCI index: `{md_escape(data.index_digest)}`")
+            lines.append(f"- SOCI index: {md_code(data.index_digest)}")
         failures = [r for a in result.arms for r in a.runs if not r.ok]
         if failures:
             lines += ["", "### Failed runs", ""]
             for run in failures:
-                why = md_escape(run.failure_reason or str(run.failure_kind or "unknown"))
-                lines.append(f"- {md_escape(str(run.arm))} #{run.index}: {why}")
+                why = md_text(run.failure_reason or str(run.failure_kind or "unknown"))
+                lines.append(f"- {md_text(str(run.arm))} #{run.index}: {why}")
     lines += ["", "### Method", ""]
     if data.baseline is not None:
-        lines.append(f"- Baseline: {md_escape(data.baseline.label)}")
+        lines.append(f"- Baseline: {md_text(data.baseline.label)}")
     else:
         lines.append("- Baseline: none")
     if data.outcome.test:
-        lines.append(f"- Test: {md_escape(data.outcome.test)}")
+        lines.append(f"- Test: {md_text(data.outcome.test)}")
     if result is not None:
         lines.append(
-            f"- Probe: {md_escape(result.run_id)} in {md_escape(result.region or '?')} / "
-            f"{md_escape(result.cluster)}"
+            f"- Probe: {md_text(result.run_id)} in {md_text(result.region or '?')} / "
+            f"{md_text(result.cluster)}"
         )
     return lines
 
 
-def render_markdown(data: ReportInput) -> str:
-    """The whole comment; never longer than `LIMIT` characters."""
-    head = _head(data)
+def _body(data: ReportInput) -> list[str]:
     body: list[str] = [""]
     if data.result is not None:
         body += [*_phase_table(data.result), ""]
         if data.chart:
             body += [*_chart(data.result), ""]
-    body += [*_checks(data.outcome), "", *_details(data)]
-    text = "\n".join(head + body) + "\n"
-    if len(text) <= LIMIT:
-        return text
-    note = "\n\n_Report truncated: the full details are in the job log and JUnit file._\n"
-    short = "\n".join(head)
-    room = LIMIT - len(short) - len(note)
-    if room < 0:
-        return short[: LIMIT - len(note)] + note
-    rest = "\n".join(body)
-    cut = rest[:room].rsplit("\n", 1)[0]
-    return short + cut + note
+    return [*body, *_checks(data.outcome), "", *_details(data)]
+
+
+def gate_lines(data: ReportInput) -> list[str]:
+    """The report without its marker: the thresholds section of a run's comment."""
+    return _head(data) + _body(data)
+
+
+def render_markdown(data: ReportInput, *, repository: str | None = None) -> str:
+    """The whole comment with its marker; never longer than `LIMIT` characters."""
+    return fit([comment_marker(repository, data.name), *_head(data)], _body(data))
 
 
 def _size(n: float) -> str:
@@ -183,8 +165,8 @@ def render_lazy_start(summary: LazyStartSummary) -> list[str]:
         "",
         "| | |",
         "|---|---|",
-        f"| deploy | {md_escape(summary.image)} |",
-        f"| digest | {md_escape(summary.digest)} |",
+        f"| deploy | {md_text(summary.image)} |",
+        f"| digest | {md_text(summary.digest)} |",
         f"| layers indexed / skipped | {summary.layers_indexed} / {summary.layers_skipped} |",
         f"| files in indexed layers | {summary.files} |",
         f"| fetched to read one file, median | {share(summary.median_fetch)} |",

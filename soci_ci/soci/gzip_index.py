@@ -359,13 +359,9 @@ def _zmsg(strm: Stream) -> str:
     return msg.decode("ascii", "replace") if msg else "invalid data"
 
 
-def zinfo_blob(checkpoints: list[Checkpoint], span_size: int) -> bytes:
-    """The gzip zinfo blob (notes 1b): int32 N, int64 span, then N × (in, out, bits, window)."""
-    return b"".join(zinfo_pieces(checkpoints, span_size))
-
-
 def zinfo_pieces(checkpoints: list[Checkpoint], span_size: int) -> list[bytes]:
-    """The zinfo blob as pieces that share the checkpoint windows (no copy)."""
+    """The gzip zinfo blob: int32 N, int64 span, then N × (in, out, bits, window), as pieces
+    that share the checkpoint windows (no copy)."""
     parts = [len(checkpoints).to_bytes(4, "little", signed=True)]
     parts.append(span_size.to_bytes(8, "little", signed=True))
     for cp in checkpoints:

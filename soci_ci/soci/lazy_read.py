@@ -164,7 +164,9 @@ def _prefetched(
 
 
 def _raise(exc: InputError) -> Iterator[bytes]:
-    raise exc
+    """A generator that raises ``exc`` when first read."""
+    if exc is not None:
+        raise exc
     yield b""  # pragma: no cover - makes this a generator
 
 

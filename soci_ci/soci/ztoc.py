@@ -15,6 +15,7 @@ from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
 from soci_ci.soci.layer_record import LayerRecorder, gzip_span_ranges, plain_span_ranges
 from soci_ci.soci.tar_spans import PlainScanner
 from soci_ci.soci.tar_toc import TarStream, TarToc, read_toc
+from soci_ci.soci.xattrs import xattrs_can_be_disabled
 from soci_ci.soci.ztoc_writer import (
     ALGORITHM_GZIP,
     ALGORITHM_UNCOMPRESSED,
@@ -78,8 +79,7 @@ class ZtocBuild:
     entry_count: int
     compressed_size: int
     uncompressed_size: int
-    has_schily_xattrs: bool
-    has_opaque_whiteout: bool
+    xattrs_can_be_disabled: bool  # soci_ci.soci.xattrs
 
     def __repr__(self) -> str:
         return f"ZtocBuild(digest={self.digest!r}, size={self.size}, spans={self.span_count})"
@@ -192,8 +192,5 @@ def build_ztoc(
         entry_count=len(toc.entries),
         compressed_size=scanner.compressed_size,
         uncompressed_size=toc.end_offset,
-        has_schily_xattrs=any(
-            k.startswith(b"SCHILY.xattr.") for e in toc.entries for k, _ in e.xattrs
-        ),
-        has_opaque_whiteout=any(e.name.endswith(b".wh..wh..opq") for e in toc.entries),
+        xattrs_can_be_disabled=xattrs_can_be_disabled(toc.entries),
     )

@@ -8,8 +8,10 @@ from typing import Any
 
 from soci_ci import limits
 from soci_ci.app.index_model import IndexOptions
-from soci_ci.app.stores import RegistryOptions, open_store, parse_image_ref
+from soci_ci.app.open_image import open_image
+from soci_ci.app.options import RegistryOptions
 from soci_ci.errors import StartupError
+from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.oci.manifest import Platform
 from soci_ci.startup import engine, session
 from soci_ci.startup.estimate import EstimateParameters, estimate
@@ -76,9 +78,9 @@ def measure(options: StartupOptions) -> Measured:
     index = replace(options.index, platforms=(platform,))
     ref = parse_image_ref(options.image)
     soci_ref = parse_image_ref(options.soci_image) if options.soci_image else None
-    with open_store(ref, options.registry) as store:
+    with open_image(ref, options.registry) as store:
         if soci_ref is not None:
-            with open_store(soci_ref, options.registry) as soci_store:
+            with open_image(soci_ref, options.registry) as soci_store:
                 layers = load_layers(
                     store, platform, index, soci_source=soci_store, soci_tags=soci_store
                 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soci_ci.app.index_model import IndexOptions
-from soci_ci.app.stores import RegistryOptions
+from soci_ci.app.options import RegistryOptions
 from soci_ci.errors import ConfigError, UsageError
 from soci_ci.startup.engine import NETWORKS, RunSpec
 from soci_ci.startup.estimate import EstimateParameters

@@ -88,6 +88,7 @@ class AwsFakeServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def dispatch(self, target: str, body: dict[str, Any]) -> tuple[int, Any]:
+        service: Any
         if target.startswith(ECS_PREFIX):
             service, operation = self.aws.ecs, target.removeprefix(ECS_PREFIX)
         elif target.startswith(LOGS_PREFIX):
@@ -108,8 +109,9 @@ class AwsFakeServer:
             try:
                 return 200, method(**kwargs)
             except FakeClientError as exc:
-                error = exc.response["Error"]
-                status = int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+                response: Any = exc.response
+                error = response["Error"]
+                status = int(response["ResponseMetadata"]["HTTPStatusCode"])
                 return status, {"__type": error["Code"], "message": error["Message"]}
             except ReadTimeoutError:
                 return 0, None

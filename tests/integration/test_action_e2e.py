@@ -255,7 +255,7 @@ def _parse_outputs(text: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("thresholds", [False, True], ids=["no-thresholds", "gate"])
-def test_probe_step_against_moto_through_the_documented_seam(
+def test_probe_step_against_moto_through_botocores_endpoint_variable(
     workspace: Path,
     github: FakeGitHub,
     registry: Registry,
@@ -263,7 +263,7 @@ def test_probe_step_against_moto_through_the_documented_seam(
     moto_server: Moto,
     thresholds: bool,
 ) -> None:
-    """SOCI_CI_ECS_ENDPOINT points the probe's ECS/Logs clients at moto: the plumbing runs for
+    """AWS_ENDPOINT_URL (botocore's own) points the probe's ECS/Logs clients at moto: the plumbing runs for
     real (task definitions, RunTask, DescribeTasks, cleanup); moto has no Fargate timestamps,
     so every run is a classified failure and the report says so."""
     import boto3
@@ -278,6 +278,7 @@ def test_probe_step_against_moto_through_the_documented_seam(
         config.read_text().replace(
             "probe:\n  enabled: false\n",
             "probe:\n  enabled: true\n  cluster: e2e\n  region: us-east-1\n  runs: 1\n"
+            "  poll_seconds: 0.05\n"
             "  execution_role_arn: arn:aws:iam::123456789012:role/exec\n"
             "  log_group: /soci-ci/probe\n  create_log_group: true\n"
             f"  check_image: {registry.host}/e2e/probe@sha256:{'c' * 64}\n"
@@ -294,7 +295,7 @@ def test_probe_step_against_moto_through_the_documented_seam(
     env.update(
         {
             "SOCI_CI_REPOSITORY": f"{registry.host}/e2e/probe",
-            "SOCI_CI_ECS_ENDPOINT": moto_server.endpoint,
+            "AWS_ENDPOINT_URL": moto_server.endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",

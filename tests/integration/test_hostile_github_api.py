@@ -39,7 +39,7 @@ def serve() -> Iterator[Callable[..., HostileServer]]:
         server.stop()
 
 
-def api(next_url: Callable[[], str] | None = None, **extra: Answer) -> Callable[[Seen], Answer]:
+def api(next_url: Callable[[], str] | None = None, /, **extra: Answer) -> Callable[[Seen], Answer]:
     def handle(seen: Seen) -> Answer:
         if seen.path in extra:
             return extra[seen.path]

@@ -29,7 +29,6 @@ USER = "ci-user"
 SECRET = "pa55-Secret-value-42"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
 SIGNATURE = "5ec7e75160ba1c0ffee0dd5ec7e75160"
-MANIFEST = json.dumps({"schemaVersion": 2, "config": {}, "layers": []}).encode()
 GiB = 1 << 30
 
 
@@ -171,7 +170,7 @@ def test_without_a_named_host_the_commands_image_host_gets_them(
 def test_an_invalid_registry_host_is_a_usage_error() -> None:
     done, _ = index("127.0.0.1:1/app:1", env=creds_env("user:pw@evil.example/path"))
     assert done.returncode == 2
-    assert "invalid --registry" in one_error_line(done)
+    assert "invalid SOCI_CI_REGISTRY_HOST" in one_error_line(done)  # names the variable
     assert "pw@" not in done.stderr
 
 

@@ -35,8 +35,8 @@ from tests.fakes.lambda_runtime import Answer, RuntimeApi
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry, RegistryProcess
+from tests.support.images import multi_platform
 from tests.support.vectors import write_layout
-from tests.unit.test_index_images import multi_platform
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from soci_ci.app.stores import RegistryOptions, open_registry_image
+from soci_ci.app.open_image import open_registry_image
+from soci_ci.app.options import RegistryOptions
 from soci_ci.probe import check_image
 from soci_ci.probe.logs import parse_snapshotter
 from soci_ci.probe.model import Snapshotter

@@ -60,6 +60,7 @@ def write_config(tmp_path: Path, subnet: str, timeout: int) -> Path:
         "  cluster: probe\n"
         "  runs: 2\n"
         "  concurrency: 2\n"
+        "  poll_seconds: 0.2\n"
         "  execution_role_arn: arn:aws:iam::123456789012:role/soci-probe-exec\n"
         "  log_group: /soci-ci/probe\n"
         f"  check_image: {REPO}@sha256:{'c' * 64}\n"
@@ -77,10 +78,6 @@ def probe_command(moto: Moto, config: Path, *extra: str) -> list[str]:
         "probe",
         "--config",
         str(config),
-        "--endpoint-url",
-        moto.endpoint,
-        "--poll-seconds",
-        "0.2",
         "--image-no-soci",
         NO_SOCI,
         "--image-soci",
@@ -89,8 +86,9 @@ def probe_command(moto: Moto, config: Path, *extra: str) -> list[str]:
     ]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+def env(moto: Moto) -> dict[str, str]:
+    """botocore's own endpoint variable points every AWS client at moto."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": moto.endpoint}
 
 
 def run_id_of(stderr: str) -> str:
@@ -121,7 +119,7 @@ def test_probe_plumbing_twice_in_a_row(
             capture_output=True,
             text=True,
             timeout=120,
-            env=env(),
+            env=env(moto_server),
             check=False,
         )
         assert done.returncode == 0, done.stderr
@@ -150,7 +148,7 @@ def test_sigterm_mid_run_cleans_up(moto_server: Moto, aws: dict[str, Any], tmp_p
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env(),
+            env=env(moto_server),
         )
         assert proc.stderr is not None
         seen: list[str] = []

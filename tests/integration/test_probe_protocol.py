@@ -63,6 +63,7 @@ def write_config(tmp_path: Path, timeout: int = 30) -> Path:
         "  network: {subnets: [subnet-0abc]}\n"
         f"  ready: {{log_regex: READY, timeout_seconds: {timeout}}}\n"
         "  tags: {cost-center: ci}\n"
+        "  poll_seconds: 0.1\n"
     )
     return config
 
@@ -75,8 +76,6 @@ def command(config: Path, *extra: str) -> list[str]:
         "probe",
         "--config",
         str(config),
-        "--poll-seconds",
-        "0.1",
         "--image-no-soci",
         NO_SOCI,
         "--image-soci",

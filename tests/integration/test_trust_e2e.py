@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from soci_ci.ci.run_report import comment_marker
+from soci_ci.report.comment import comment_marker
 from tests.fakes.github_api import BOT, FakeGitHub
 from tests.support.bounded_run import Bounded, base_env, entrypoint, run_bounded
 
@@ -253,7 +253,11 @@ def test_paths_outside_the_workspace_stop_the_run_before_anything(
     assert result.returncode == 2, result.stderr
     assert f"error: {key}: " in result.stderr
     assert "c2VjcmV0" not in result.stdout + result.stderr
-    assert not any(r.method in {"POST", "PATCH"} for r in github.requests)
+    # Nothing ran; the only write is the report: the sticky comment with the error.
+    writes = [r for r in github.requests if r.method in {"POST", "PATCH"}]
+    assert [r.path.split("?")[0] for r in writes] == [f"/repos/{REPO}/issues/42/comments"]
+    body = github.comments[(REPO, 42)][0]["body"]
+    assert "**Verdict:** ❌ error" in body and key in body and "c2VjcmV0" not in body
     assert not (ws / ".soci-ci").exists()
 
 
@@ -316,11 +320,11 @@ def test_the_sticky_comment_is_only_our_own_marked_comment(
 def test_hostile_text_from_the_pr_prints_no_workflow_command(
     tmp_path: Path, github: FakeGitHub
 ) -> None:
-    """Build arguments, labels and the branch name come from the PR; the build step's command
-    line is logged (and fails here: no Docker engine), so they reach stderr."""
+    """Build arguments, labels and the branch name come from the PR; the build step logs the
+    build arguments' names (and fails here: no Docker engine), so they reach stderr."""
     hostile = "x\n::add-mask::y\r::error title=p::wned\n  ::stop-commands::t\n##[error]z"
     config = BASE_CONFIG.replace(
-        "probe:\n", f"  build_args: {{X: {json.dumps(hostile)}}}\nprobe:\n"
+        "probe:\n", f"  build_args: {{{json.dumps(hostile)}: {json.dumps(hostile)}}}\nprobe:\n"
     )
     ws = _workspace(tmp_path, config)
     github.files[(REPO, BASE_SHA, ".soci-ci.yml")] = config.encode()

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from soci_ci.cli.run import _run_step
+from soci_ci.app.index_model import IndexOptions
+from soci_ci.app.options import IndexImageOptions, VerifyImageOptions
+from soci_ci.app.steps import index_image, verify_image
 from tests.integration.test_registry_index import push_example
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
@@ -46,14 +48,15 @@ def indexed(
     """The example image indexed the way `run` does it (index then verify share `records`)."""
     repo = "reads/" + request.node.name.lower().replace("_", "-")[:60]
     push_example(tmp_path, f"{registry.host}/{repo}:1")
-    records: dict[str, Any] = {}
-    out = tmp_path / "index.json"
     proxy.log.clear()
     proxy.headers.clear()
     proxy.bytes_sent = 0
-    step = _run_step(["index", f"{proxy.host}/{repo}:1", "--output-json", str(out)], records)
-    assert step.code == 0, step.message
-    report = json.loads(out.read_text())
+    options = IndexImageOptions(
+        image=f"{proxy.host}/{repo}:1", index=IndexOptions(record_for_verify=True)
+    )
+    indexed = index_image(options)
+    records = dict(indexed.records)
+    report = indexed.to_json()
     layer = report["ztocs"][0]["layer"]
     whole, ranged, sent = layer_requests(proxy, layer)
     assert (whole, ranged) == (1, 0)
@@ -67,22 +70,21 @@ def indexed(
 
 
 def verify(
-    proxy: FaultProxy, tmp_path: Path, ref: str, *args: str, records: Any = None
+    proxy: FaultProxy, ref: str, *, sample: int | None = None, records: Any = None
 ) -> tuple[int, dict[str, Any]]:
+    """The verify step as `run` calls it (typed options); exit code 1 on a problem."""
     proxy.log.clear()
     proxy.headers.clear()
     proxy.bytes_sent = 0
-    out = tmp_path / "verify.json"
-    out.unlink(missing_ok=True)
-    step = _run_step(["verify", ref, "--output-json", str(out), *args], records)
-    return step.code, json.loads(out.read_text()) if out.exists() else {}
+    report = verify_image(VerifyImageOptions(image=ref, sample=sample, records=records))
+    return (0 if report.ok else 1), report.to_json()
 
 
 def test_run_reads_each_layer_once_then_each_span_once(
     proxy: FaultProxy, tmp_path: Path, indexed: dict[str, Any]
 ) -> None:
     assert indexed["layer"] in indexed["records"]
-    code, report = verify(proxy, tmp_path, indexed["soci"], records=indexed["records"])
+    code, report = verify(proxy, indexed["soci"], records=indexed["records"])
     assert code == 0
     lc = report["indexes"][0]["layers"][0]
     whole, ranged, sent = layer_requests(proxy, indexed["layer"])
@@ -97,13 +99,13 @@ def test_run_reads_each_layer_once_then_each_span_once(
 def test_verify_alone_reads_the_layer_once(
     proxy: FaultProxy, tmp_path: Path, indexed: dict[str, Any]
 ) -> None:
-    code, report = verify(proxy, tmp_path, indexed["soci"])
+    code, report = verify(proxy, indexed["soci"])
     assert code == 0
     lc = report["indexes"][0]["layers"][0]
     whole, ranged, _ = layer_requests(proxy, indexed["layer"])
     assert whole == 1 and lc["truth"] == "layer"
     assert ranged == lc["spans"] + 1
-    code, report = verify(proxy, tmp_path, indexed["soci"], "--sample", "2")
+    code, report = verify(proxy, indexed["soci"], sample=2)
     whole, ranged, _ = layer_requests(proxy, indexed["layer"])
     lc = report["indexes"][0]["layers"][0]
     assert code == 0 and whole == 1 and len(lc["files"]) == 2
@@ -115,7 +117,7 @@ def test_registry_serving_other_bytes_for_a_range_fails_verify(
 ) -> None:
     proxy.add(Rule("GET", f"/blobs/{indexed['layer']}", "corrupt_range", times=100))
     for records in (indexed["records"], None):
-        code, report = verify(proxy, tmp_path, indexed["soci"], records=records)
+        code, report = verify(proxy, indexed["soci"], records=records)
         assert code == 1
         problems = report["indexes"][0]["layers"][0]["problems"]
         assert any("gave other bytes than the layer" in p for p in problems), problems
@@ -150,23 +152,25 @@ def test_soci_ci_run_pipeline_reads_the_layer_once(
 ) -> None:
     """The run pipeline as `soci-ci run` drives it: index then verify, one layer download,
     and the comment's lazy-loading section from verify."""
-    from soci_ci.app.pipeline import Pipeline, RunOptions
+    from soci_ci.app.pipeline import AppSteps, Pipeline, RunOptions
     from soci_ci.ci.context import CiContext, Provider
-    from soci_ci.ci.run_report import render_markdown
 
     push_example(tmp_path, f"{registry.host}/reads/pipeline:1")
-    records: dict[str, Any] = {}
-    options = RunOptions(image=f"{proxy.host}/reads/pipeline:1", work_dir=tmp_path / "work")
+    options = RunOptions(
+        image=f"{proxy.host}/reads/pipeline:1", work_dir=tmp_path / "work", startup=False
+    )
     ctx = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=1, sha="a" * 40)
     proxy.log.clear()
     proxy.headers.clear()
-    summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
-    assert code == 0, summary.reason
+    summary = Pipeline(options, ctx, AppSteps()).run()
+    assert summary.exit_code == 0, summary.reason
     index = json.loads((tmp_path / "work" / "index.json").read_text())
     layer = index["ztocs"][0]["layer"]
     whole, ranged, _ = layer_requests(proxy, layer)
     assert whole == 1 and ranged == index["ztocs"][0]["spans"] + 1
     assert summary.lazy_start is not None and summary.lazy_start.layers_indexed == 1
+    from soci_ci.report.run import render_markdown
+
     comment = render_markdown(summary)
     assert "### Lazy loading (from verify)" in comment
     assert "| layers indexed / skipped | 1 / 1 |" in comment

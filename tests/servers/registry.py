@@ -54,7 +54,10 @@ def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
     key, csr, crt = directory / "server.key", directory / "server.csr", directory / "server.crt"
     ext = directory / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True)
+
     self_signed(ca_key, ca_crt, "soci-ci test CA")
     run(
         "openssl",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import tarfile
 import zlib
@@ -16,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tests.support.layers import BLOCK, Entry, header
+
+__all__ = ["BLOCK", "Entry", "header"]  # re-exported: the hostile-layer tests build with them
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -253,12 +254,3 @@ def pack_layout(root: Path, archive: Path, *, mode: str = "w") -> Path:
         for path in sorted(root.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
     return archive
-
-
-def raw_archive(members: Iterable[bytes]) -> bytes:
-    """An archive made of raw tar pieces (what tarfile would refuse to write)."""
-    out = io.BytesIO()
-    for piece in members:
-        out.write(piece)
-    out.write(END)
-    return out.getvalue()

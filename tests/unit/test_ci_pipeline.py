@@ -1,15 +1,29 @@
-"""The pipeline's plan, skips and verdicts with a fake step runner (no docker, no network)."""
+"""The pipeline's typed calls, skips and verdicts with fake steps (no docker, no network)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from soci_ci.app.pipeline import FORK_REASON, Pipeline, RunOptions, StepOutcome
+from soci_ci.app.options import (
+    BuildOptions,
+    GateOptions,
+    IndexImageOptions,
+    ProbeOptions,
+    RegistryOptions,
+    VerifyImageOptions,
+)
+from soci_ci.app.pipeline import FORK_REASON, Pipeline, RunOptions
+from soci_ci.app.run_model import StepStatus
 from soci_ci.ci.context import CiContext, Provider, expand_tags
-from soci_ci.ci.run_report import StepStatus, Verdict, escape_markdown, render_junit
+from soci_ci.config import load_config_text
+from soci_ci.errors import ExitCode, RegistryError
+from soci_ci.gate.baseline import StoreKey
+from soci_ci.gate.verdict import Verdict
+from soci_ci.report.run import render_junit, render_markdown
+from tests.support.pipeline import DIGEST_A, DIGEST_B, DIGEST_C, FakeSteps
 
 CTX = CiContext(
     provider=Provider.GITHUB,
@@ -18,152 +32,118 @@ CTX = CiContext(
     sha="6dcb09b5b57875f334f61aebed695e2e4193db5e",
     branch="feature/slim image",
 )
+REPO = "127.0.0.1:5000/app"
 
 
-class FakeRunner:
-    """Plays the commands: writes the JSON files they would write, records argv."""
-
-    def __init__(self, work: Path, fail: dict[str, StepOutcome] | None = None) -> None:
-        self.work = work
-        self.calls: list[list[str]] = []
-        self.fail = fail or {}
-
-    def __call__(self, argv: list[str]) -> StepOutcome:
-        self.calls.append(argv)
-        command = argv[0]
-        if command in self.fail:
-            return self.fail[command]
-        if command == "gate":
-            (self.work / "gate.md").write_text(
-                "| threshold | result |\n|---|---|\n| p50 | fail |\n"
-            )
-            (self.work / "gate-junit.xml").write_text(
-                '<testsuite name="soci-ci.thresholds" tests="1" failures="1">'
-                '<testcase name="total p50 soci"><failure message="31 s &gt; 30 s"/></testcase>'
-                "</testsuite>"
-            )
-            return StepOutcome(code=1)
-        out = Path(argv[argv.index("--output-json") + 1])
-        data: dict[str, object] = {}
-        if command == "build":
-            data = {"reference": "127.0.0.1:5000/app@sha256:aa", "digest": "sha256:aa"}
-        elif command == "index":
-            data = {
-                "outcome": "indexed",
-                "original_image": {"digest": "sha256:aa"},
-                "soci_image": {"digest": "sha256:bb", "tag": "x-soci"},
-                "soci_indexes": [{"platform": "linux/amd64", "digest": "sha256:cc"}],
-                "ztocs": [{}],
-                "skipped_layers": [{}, {}],
-            }
-        elif command == "probe":
-            data = {
-                "region": "us-east-1",
-                "arms": [
-                    {"name": "soci", "runs": [{}, {}], "stats": {"total": {"median": 31.0}}},
-                    {"name": "no-soci", "runs": [{}, {}], "stats": {"total": {"median": 40.5}}},
-                ],
-            }
-            Path(argv[argv.index("--output-markdown") + 1]).write_text("| arm | total |\n")
-        out.write_text(json.dumps(data))
-        return StepOutcome(code=0)
+def _options(yaml: str = "", **changes: object) -> RunOptions:
+    config = load_config_text(f"version: 1\nimage:\n  repository: {REPO}\n{yaml}")
+    return RunOptions(config=config, **({"work_dir": None} | changes))  # type: ignore[arg-type]
 
 
-def _options(tmp_path: Path, **changes: object) -> RunOptions:
-    base: dict[str, object] = {
-        "repository": "127.0.0.1:5000/app",
-        "work_dir": tmp_path,
-        "startup": False,
-    }
-    base.update(changes)
-    return RunOptions(**base)  # type: ignore[arg-type]
-
-
-def test_full_plan_without_probe(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path)
-    summary, code = Pipeline(_options(tmp_path, tags=("{short_sha}", "{pr}")), CTX, runner).run()
-    assert code == 0
-    assert [c[0] for c in runner.calls] == ["build", "index", "verify"]
-    assert runner.calls[0][:8] == [
-        "build",
-        "--context",
-        ".",
-        "--file",
-        "Dockerfile",
-        "--tag",
-        "127.0.0.1:5000/app:6dcb09b",
-        "--tag",
-    ]
-    assert runner.calls[1][:2] == ["index", "127.0.0.1:5000/app@sha256:aa"]
-    assert runner.calls[2][:2] == ["verify", "127.0.0.1:5000/app@sha256:bb"]
+def test_full_run_without_probe_calls_build_index_verify() -> None:
+    steps = FakeSteps()
+    options = _options("  tags: ['{short_sha}', '{pr}']\n")
+    summary = Pipeline(options, CTX, steps).run()
+    assert summary.exit_code is ExitCode.OK
+    assert steps.names == ["build", "index", "verify"]
+    build = cast(BuildOptions, steps.options("build"))
+    assert build.spec.tags == (f"{REPO}:6dcb09b", f"{REPO}:pr-5")
+    assert cast(IndexImageOptions, steps.options("index")).image == f"{REPO}@{DIGEST_A}"
+    verify = cast(VerifyImageOptions, steps.options("verify"))
+    assert (verify.image, verify.sample) == (f"{REPO}@{DIGEST_B}", 200)
     assert [(s.name, s.status, s.detail) for s in summary.steps] == [
-        ("build", StepStatus.RAN, "pushed 127.0.0.1:5000/app@sha256:aa"),
+        ("build", StepStatus.RAN, f"pushed {REPO}@{DIGEST_A}"),
         ("index", StepStatus.RAN, "indexed: 1 zTOC(s), 2 layer(s) skipped"),
         ("verify", StepStatus.RAN, "index matches the layers"),
-        ("startup", StepStatus.SKIPPED, "disabled (startup.enabled: false)"),
+        ("startup", StepStatus.SKIPPED, "no Docker engine reachable (startup.enabled: auto)"),
         ("probe", StepStatus.SKIPPED, "disabled (probe.enabled: false)"),
         ("gate", StepStatus.SKIPPED, "no cold-start measurement to judge"),
     ]
     assert summary.verdict is Verdict.NEUTRAL
-    assert summary.soci_index_digest == "sha256:cc"
+    assert (summary.image_digest, summary.soci_index_digest) == (DIGEST_A, DIGEST_C)
 
 
-def test_build_and_index_options_become_flags(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path)
-    options = _options(
-        tmp_path,
-        target="final",
-        labels={"team": "perf"},
-        platforms=("linux/arm64",),
-        soci_platforms=("linux/arm64",),
-        build_tool_identifier="AWS SOCI CLI v0.2",
-        verify=False,
+def test_every_option_of_the_single_commands_is_reachable_from_the_config() -> None:
+    steps = FakeSteps()
+    yaml = (
+        "  target: final\n  labels: {team: perf}\n  network: none\n  pull: true\n"
+        "  builder: sdk\n"
+        "soci:\n  platforms: [linux/arm64]\n  build_tool_identifier: AWS SOCI CLI v0.2\n"
+        "  force: true\n  workers: 3\n  optimizations: [xattr]\n  tag: mine\n"
+        "  overwrite_tag: true\n  verify: {sample: 0, seed: 9}\n"
     )
-    Pipeline(options, CTX, runner).run()
-    build, index = runner.calls
-    for flag, value in (
-        ("--label", "team=perf"),
-        ("--target", "final"),
-        ("--platform", "linux/arm64"),
-    ):
-        assert build[build.index(flag) + 1] == value
-    for flag, value in (
-        ("--platform", "linux/arm64"),
-        ("--build-tool-identifier", "AWS SOCI CLI v0.2"),
-    ):
-        assert index[index.index(flag) + 1] == value
+    registry = RegistryOptions(username="u", password="p", timeout=5)
+    options = _options(yaml, build_platforms=("linux/arm64",), registry=registry)
+    Pipeline(options, CTX, steps).run()
+    build = cast(BuildOptions, steps.options("build"))
+    spec = build.spec
+    assert (spec.target, dict(spec.labels), spec.platform) == (
+        "final",
+        {"team": "perf"},
+        "linux/arm64",
+    )
+    assert (spec.network, spec.pull, str(build.builder), build.registry) == (
+        "none",
+        True,
+        "sdk",
+        registry,
+    )
+    index = cast(IndexImageOptions, steps.options("index"))
+    assert [str(p) for p in index.index.platforms] == ["linux/arm64"]
+    assert index.index.build_tool_identifier == "AWS SOCI CLI v0.2"
+    assert (index.index.reuse, index.index.workers, index.index.optimize_xattrs) == (False, 3, True)
+    assert (index.index.tag, index.overwrite_tag, index.registry) == ("mine", True, registry)
+    verify = cast(VerifyImageOptions, steps.options("verify"))
+    assert (verify.sample, verify.seed) == (None, 9)  # 0: every file
 
 
-def test_failed_step_stops_the_rest_and_keeps_its_exit_code(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path, fail={"index": StepOutcome(code=4, message="401 denied")})
-    summary, code = Pipeline(_options(tmp_path), CTX, runner).run()
-    assert code == 4
+def test_failed_step_stops_the_rest_and_keeps_its_exit_code() -> None:
+    steps = FakeSteps(
+        raises={"index": RegistryError("401 denied https://u:pw@r.example/v2?token=x")}
+    )
+    summary = Pipeline(_options(), CTX, steps).run()
+    assert summary.exit_code is ExitCode.REGISTRY
     assert summary.verdict is Verdict.ERROR
-    assert summary.reason == "the index step failed: 401 denied"
+    assert summary.reason == "the index step failed: 401 denied https://r.example/v2?token=***"
     assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 4
 
 
-def test_verify_mismatch_is_a_failed_check(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path, fail={"verify": StepOutcome(code=1, message="span 3 differs")})
-    summary, code = Pipeline(_options(tmp_path), CTX, runner).run()
-    assert (summary.verdict, code) == (Verdict.FAIL, 1)
+def test_an_unexpected_exception_is_reported_as_a_bug() -> None:
+    steps = FakeSteps(raises={"verify": KeyError("layers")})
+    summary = Pipeline(_options(), CTX, steps).run()
+    assert (summary.verdict, summary.exit_code) == (Verdict.ERROR, ExitCode.INTERNAL)
+    assert summary.reason == "the verify step failed: internal error: KeyError: 'layers'"
+    assert summary.steps[2].status is StepStatus.FAILED
 
 
-def test_fork_runs_nothing_and_is_neutral(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path)
+def test_verify_mismatch_is_a_failed_check() -> None:
+    steps = FakeSteps(verify_problem="span 3 differs")
+    summary = Pipeline(_options(), CTX, steps).run()
+    assert (summary.verdict, summary.exit_code) == (Verdict.FAIL, ExitCode.CHECK_FAILED)
+    assert summary.reason == (
+        "the verify step failed: the SOCI index does not match the layers: span 3 differs"
+    )
+
+
+def test_fork_runs_nothing_and_is_neutral() -> None:
+    steps = FakeSteps()
     fork = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=6, fork=True)
-    summary, code = Pipeline(_options(tmp_path), fork, runner).run()
-    assert (summary.verdict, code, summary.reason) == (Verdict.NEUTRAL, 0, FORK_REASON)
-    assert runner.calls == []
+    summary = Pipeline(_options(), fork, steps).run()
+    assert (summary.verdict, summary.exit_code, summary.reason) == (
+        Verdict.NEUTRAL,
+        ExitCode.OK,
+        FORK_REASON,
+    )
+    assert steps.calls == []
 
 
-def test_existing_image_skips_build(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path)
-    summary, _ = Pipeline(
-        _options(tmp_path, image="r.example/app@sha256:aa", verify=False), CTX, runner
-    ).run()
-    assert [c[0] for c in runner.calls] == ["index"]
-    assert summary.steps[0].detail == "using the existing image r.example/app@sha256:aa"
+def test_existing_image_skips_build() -> None:
+    steps = FakeSteps()
+    image = f"r.example/app@{DIGEST_A}"
+    options = _options("soci:\n  verify: {enabled: false}\n", image=image)
+    summary = Pipeline(options, CTX, steps).run()
+    assert steps.names == ["index"]
+    assert summary.steps[0].detail == f"using the existing image {image}"
 
 
 def test_tags_drop_unknown_values() -> None:
@@ -172,87 +152,51 @@ def test_tags_drop_unknown_values() -> None:
     assert expand_tags(("{branch}-{short_sha}", "v1"), CTX) == ("feature-slim-image-6dcb09b", "v1")
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("feat/<script>|x", "feat/\\<script\\>&#124;x"),
-        ("a\nb  [link](http://x) #1", "a b \\[link\\](http://x) #1"),
-    ],
-)
-def test_markdown_escaping(text: str, expected: str) -> None:
-    assert escape_markdown(text) == expected
-
-
-def test_junit_one_case_per_step(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path, fail={"verify": StepOutcome(code=1, message='bad "span" <3>')})
-    summary, _ = Pipeline(_options(tmp_path), CTX, runner).run()
+def test_junit_one_case_per_step() -> None:
+    steps = FakeSteps(verify_problem='bad "span" <3>')
+    summary = Pipeline(_options(), CTX, steps).run()
     xml = render_junit(summary)
     assert xml.count("<testcase ") == 6
-    assert '<failure message="bad &quot;span&quot; &lt;3&gt;">bad "span" &lt;3&gt;</failure>' in xml
+    message = "the SOCI index does not match the layers: bad &quot;span&quot; &lt;3&gt;"
+    assert f'<failure message="{message}">' in xml
     assert xml.count("<skipped ") == 3
 
 
-def test_probe_and_failing_gate(tmp_path: Path) -> None:
-    runner = FakeRunner(tmp_path)
-    config = tmp_path / "c.yml"
-    pipeline = Pipeline(
-        _options(tmp_path, probe=True, config_path=config),
-        CTX,
-        runner,
-        gate_available=lambda: True,
-    )
-    summary, code = pipeline.run()
-    assert (summary.verdict, code, summary.reason) == (Verdict.FAIL, 1, "a threshold failed")
-    assert runner.calls[3][:3] == ["probe", "--index-json", str(tmp_path / "index.json")]
-    assert runner.calls[4] == [
-        "gate",
-        "--config",
-        str(config),
-        "--results",
-        str(tmp_path / "probe.json"),
-        "--markdown-out",
-        str(tmp_path / "gate.md"),
-        "--junit",
-        str(tmp_path / "gate-junit.xml"),
-        "--json-out",
-        str(tmp_path / "gate.json"),
-        "--index-digest",
-        "sha256:cc",
-        "--baseline-key",
-        "o/r:feature/slim image:127.0.0.1:5000/app",
-    ]
-    assert summary.medians == {"soci": {"total": 31.0}, "no-soci": {"total": 40.5}}
-    assert summary.steps[4].detail == "4 task(s) in us-east-1"
+PROBE = "probe:\n  enabled: true\n  poll_seconds: 0.5\n"
+THRESHOLDS = (
+    "thresholds:\n  absolute:\n    - {phase: total, stat: p50, arm: soci, max_seconds: 30}\n"
+)
+
+
+def test_probe_and_failing_gate() -> None:
+    steps = FakeSteps()
+    summary = Pipeline(_options(PROBE + THRESHOLDS), CTX, steps).run()
+    assert (summary.verdict, summary.exit_code) == (Verdict.FAIL, ExitCode.CHECK_FAILED)
+    assert summary.reason == "soci total p50 31.00s exceeds 30s"
+    probe = cast(ProbeOptions, steps.options("probe"))
+    assert (probe.images.no_soci, probe.images.soci) == (f"{REPO}@{DIGEST_A}", f"{REPO}@{DIGEST_B}")
+    assert probe.poll_seconds == 0.5
+    gate = cast(GateOptions, steps.options("gate"))
+    assert gate.index_digest == DIGEST_C
+    assert gate.baseline.key == StoreKey(repository="o/r", branch="feature/slim image", image=REPO)
+    assert summary.medians["soci"]["total"] == 31.0
+    assert summary.steps[4].detail == "6 task(s) in us-east-1"
     xml = render_junit(summary)
-    assert '<testsuites name="soci-ci" tests="7" failures="1" skipped="1"' in xml
-    assert xml.endswith(
-        '  <testsuite name="soci-ci.thresholds" tests="1" failures="1">\n'
-        '    <testcase name="total p50 soci">\n'
-        '      <failure message="31 s &gt; 30 s" />\n'
-        "    </testcase>\n"
-        "  </testsuite>\n"
-        "</testsuites>\n"
-    )
+    assert '<testsuites name="soci-ci" tests="11" failures="1" skipped="2"' in xml
+    assert '  <testsuite name="soci-ci gate" tests="5" failures="1" errors="0" skipped="1">' in xml
+    body = render_markdown(summary, marker="<!-- m -->")
+    assert "### Thresholds" in body and "### Cold starts" not in body
+    assert body.count("<!--") == 1  # one marker: the gate's section has none of its own
 
 
-def test_probe_and_gate_read_the_resolved_settings(tmp_path: Path) -> None:
-    """Overrides from the environment or flags reach the probe and gate steps too."""
-    from soci_ci.cli.probe import load_probe_settings
-    from soci_ci.config import load_config
-
-    settings = {"version": 1, "probe": {"runs": 7}, "thresholds": {"allowed_failed_runs": 1}}
-    runner = FakeRunner(tmp_path)
-    options = _options(tmp_path, probe=True, config_path=Path("c.yml"), settings=settings)
-    Pipeline(options, CTX, runner, gate_available=lambda: True).run()
-    copy = tmp_path / "config.resolved.json"
-    assert runner.calls[3][3:5] == ["--config", str(copy)]
-    assert runner.calls[4][1:3] == ["--config", str(copy)]
-    assert load_probe_settings(copy).runs == 7
-    config = load_config(copy)
-    assert (config.has_thresholds, config.thresholds.allowed_failed_runs) == (True, 1)
+def test_probe_settings_come_from_the_resolved_config() -> None:
+    steps = FakeSteps()
+    Pipeline(_options(PROBE + "  runs: 7\n"), CTX, steps).run()
+    assert cast(ProbeOptions, steps.options("probe")).settings.runs == 7
+    assert "gate" not in steps.names
 
 
-def test_invalid_config_exits_2_before_any_step(
+def test_invalid_config_reports_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from soci_ci.cli import main
@@ -260,138 +204,46 @@ def test_invalid_config_exits_2_before_any_step(
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".soci-ci.yml").write_text("version: 1\nimage:\n  repositry: x\n")
     assert main(["run"]) == 2
-    first = capsys.readouterr().err.splitlines()[0]
+    out, err = capsys.readouterr()
+    first = err.splitlines()[0]
     assert first.startswith("error: .soci-ci.yml:")
     assert "image: unknown key 'repositry'" in first
+    assert "**Verdict:** ❌ error — .soci-ci.yml:" in out  # the report is still written
     assert not (tmp_path / ".soci-ci").exists()
 
 
-def test_branch_runs_store_the_baseline_that_prs_read(tmp_path: Path) -> None:
-    """A default-branch run writes its probe results; the PR's gate gets the matching key."""
-    from datetime import UTC, datetime
-
-    from soci_ci.gate.baseline import LocalStore, StoreKey, from_record
-    from soci_ci.probe.model import ArmName, ArmResult, Phase, PhaseStats, ProbeResult, RunResult
-
-    class ProbeWritingRunner(FakeRunner):
-        def __call__(self, argv: list[str]) -> StepOutcome:
-            outcome = super().__call__(argv)
-            if argv[0] == "probe":
-                runs = tuple(
-                    RunResult(
-                        arm=ArmName.SOCI,
-                        index=i,
-                        task_arn=None,
-                        ok=True,
-                        phases={Phase.TOTAL: 20.0 + i},
-                    )
-                    for i in range(1, 4)
-                )
-                stats = {
-                    Phase.TOTAL: PhaseStats(
-                        n=3, median=22.0, mean=22.0, p90=23.0, min=21.0, max=23.0, iqr=1.0
-                    )
-                }
-                result = ProbeResult(
-                    run_id="run-main",
-                    started_at=datetime(2026, 11, 28, tzinfo=UTC),
-                    region="us-east-1",
-                    cluster="default",
-                    arms=(
-                        ArmResult(
-                            name=ArmName.SOCI,
-                            image="app@sha256:bb",
-                            digest="sha256:bb",
-                            runs=runs,
-                            stats=stats,
-                        ),
-                    ),
-                )
-                Path(argv[argv.index("--output-json") + 1]).write_text(json.dumps(result.to_json()))
-            return outcome
-
-    store = tmp_path / "baselines"
+def test_branch_runs_store_the_baseline_that_prs_read() -> None:
+    steps = FakeSteps()
     main_ctx = CiContext(
         provider=Provider.GITHUB, repository="o/r", sha="c0ffee" * 6 + "ab", branch="main"
     )
-    pipeline = Pipeline(
-        _options(tmp_path, probe=True, baseline_store=str(store), gate=False),
-        main_ctx,
-        ProbeWritingRunner(tmp_path),
-        gate_available=lambda: True,
-    )
-    summary, code = pipeline.run()
-    assert code == 0
+    options = _options(PROBE + "baseline:\n  store: /tmp/store\n")
+    summary = Pipeline(options, main_ctx, steps).run()
+    assert summary.exit_code is ExitCode.OK
     assert summary.steps[4].detail.endswith("baseline stored for main")
-    key = StoreKey(repository="o/r", branch="main", image="127.0.0.1:5000/app")
-    record = LocalStore(store).read(key)
-    assert record is not None
-    baseline = from_record(record, key)
-    assert baseline.samples == (21.0, 22.0, 23.0)
-    assert baseline.commit.startswith("c0ffee")
-    # A PR run never writes the store.
-    pr = Pipeline(
-        _options(tmp_path / "pr", probe=True, baseline_store=str(store), gate=False),
-        CTX,
-        ProbeWritingRunner(tmp_path),
-        gate_available=lambda: True,
+    assert steps.stored == [
+        ("/tmp/store", StoreKey(repository="o/r", branch="main", image=REPO), "c0ffee" * 6 + "ab")
+    ]
+    pr_steps = FakeSteps()
+    Pipeline(options, CTX, pr_steps).run()  # a PR run never writes the store
+    assert pr_steps.stored == []
+
+
+def test_hostile_text_in_the_report_is_defused() -> None:
+    """A branch name, a registry message and image metadata an attacker controls."""
+    hostile = CiContext(
+        provider=Provider.GITHUB,
+        repository="o/r",
+        pr_number=5,
+        branch="x<img src=x onerror=alert(1)>@maintainer#1",
     )
-    (tmp_path / "pr").mkdir()
-    pr.run()
-    assert [p.name for p in store.rglob("*.json")] == ["127.0.0.1_5000_app.json"]
-
-
-def _startup_result(failed: bool) -> object:
-    from soci_ci.startup.step import StartupStepResult
-    from soci_ci.startup.thresholds import LimitCheck, Outcome
-
-    check = LimitCheck(
-        name="startup.fetch_bytes <= 1000",
-        outcome=Outcome.FAIL if failed else Outcome.PASS,
-        message="fetch_bytes is 2000 (limit 1000)",
-    )
-    report = {"image": "app", "totals": {"fetch_bytes": 2000, "image_bytes": 9000}}
-    return StartupStepResult(report=report, checks=(check,), detail="3 file(s) read")
-
-
-@pytest.mark.parametrize("failed", [False, True])
-def test_startup_step_runs_when_an_engine_is_reachable_and_gates_exactly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failed: bool
-) -> None:
-    import soci_ci.startup.step as startup_step
-
-    seen = []
-
-    def fake(step: startup_step.StartupStep) -> object:
-        seen.append(step)
-        return _startup_result(failed)
-
-    monkeypatch.setattr(startup_step, "run_startup_step", fake)
-    options = _options(
-        tmp_path, startup=None, startup_limits=({"metric": "fetch_bytes", "max": 1000},)
-    )
-    summary, code = Pipeline(
-        options, CTX, FakeRunner(tmp_path), engine_available=lambda: True
-    ).run()
-    record = next(s for s in summary.steps if s.name == "startup")
-    assert (record.status, record.detail) == (StepStatus.RAN, "3 file(s) read")
-    step = seen[0]
-    assert step.options.image == "127.0.0.1:5000/app@sha256:aa"
-    assert step.options.soci_image == "127.0.0.1:5000/app@sha256:bb"
-    assert step.pull_request and step.base_branch == "feature/slim image"  # no base_ref here
-    assert summary.startup_markdown is not None and "fetch_bytes" in summary.startup_markdown
-    if failed:
-        assert (summary.verdict, code) == (Verdict.FAIL, 1)
-        assert summary.reason == "startup threshold(s) failed: startup.fetch_bytes <= 1000"
-    else:
-        assert (summary.verdict, code) == (Verdict.NEUTRAL, 0)
-
-
-def test_startup_step_skipped_without_an_engine(tmp_path: Path) -> None:
-    options = _options(tmp_path, startup=None)
-    summary, _ = Pipeline(options, CTX, FakeRunner(tmp_path), engine_available=lambda: False).run()
-    record = next(s for s in summary.steps if s.name == "startup")
-    assert (record.status, record.detail) == (
-        StepStatus.SKIPPED,
-        "no Docker engine reachable (startup.enabled: auto)",
-    )
+    message = "denied: see https://evil.example/login?sig=1 and ping @admins | <!-- --> [x](y)"
+    steps = FakeSteps(raises={"index": RegistryError(message)})
+    body = render_markdown(Pipeline(_options(), hostile, steps).run(), marker="<!-- m -->")
+    assert "<img" not in body and "<!-- -->" not in body
+    assert body.count("<!--") == 1
+    assert "`@admins`" in body and "`https://evil.example/login?sig=***`" in body
+    assert "\\[x\\](y)" in body
+    for line in body.splitlines():
+        if line.startswith("| index |"):
+            assert line.count("|") == 4  # the message's pipe did not add a cell

@@ -34,8 +34,12 @@ CODEBUILD = {
 
 def _pr(head: str, base: str = "octo-org/app", **extra: object) -> PullRequest:
     return PullRequest(
-        number=42, head_repository=head, base_repository=base, base_sha="9" * 40, **extra
-    )  # type: ignore[arg-type]
+        number=42,
+        head_repository=head,
+        base_repository=base,
+        base_sha="9" * 40,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from soci_ci.app.run_model import RunSummary, StepRecord, StepStatus
 from soci_ci.ci.context import CiContext, Provider
 from soci_ci.ci.github_api import _next_link, limit_body
 from soci_ci.ci.publish import PublishOptions, publish
-from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
+from soci_ci.gate.verdict import Verdict
 
 FAILED = RunSummary(
     steps=(
@@ -67,7 +68,7 @@ def test_limit_body_keeps_the_marker() -> None:
     cut = limit_body(body, limit=1000)
     assert len(cut) <= 1000
     assert cut.startswith("<!-- m -->\naaa")
-    assert cut.endswith("(truncated: the full report is in the job summary)\n")
+    assert cut.endswith("the full details are in the job log and JUnit file._\n")
     assert limit_body("short") == "short"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from soci_ci.app.pipeline import RunOptions
 from soci_ci.cli import build_parser, main
+from soci_ci.cli.environment import read_environment
 from soci_ci.cli.run import resolve_settings, run_arguments, run_options
 from soci_ci.config.resolve import ENV_ALIASES
 from soci_ci.errors import ConfigError
@@ -46,18 +47,20 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _options(argv: list[str], env: dict[str, str]) -> RunOptions:
     args = build_parser().parse_args(["run", *argv])
     arguments = run_arguments(args, env)
-    return run_options(resolve_settings(args, env, arguments.config_path), arguments)
+    resolved = resolve_settings(args, env, arguments.config_path)
+    return run_options(resolved, arguments, read_environment(env))
 
 
 def test_flag_beats_env_beats_file_beats_default(workspace: Path) -> None:
-    options = _options([], {})
-    assert (options.repository, options.context, options.probe) == ("file/repo", Path("app"), False)
-    assert (options.verify, options.verify_sample, options.junit) == (
+    config = _options([], {}).config
+    image, soci = config.image, config.soci
+    assert (image.repository, image.context, config.probe.enabled) == ("file/repo", "app", False)
+    assert (soci.verify.enabled, soci.verify.sample, config.report.junit) == (
         False,
         50,
-        Path("out/junit.xml"),
+        "out/junit.xml",
     )
-    assert (options.comment, options.soci_format, options.gate) == (True, "v2", False)
+    assert (config.report.comment, soci.format, config.has_thresholds) == (True, "v2", False)
     env = {
         "SOCI_CI_REPOSITORY": "env/repo",
         "SOCI_CI_VERIFY": "true",
@@ -65,14 +68,23 @@ def test_flag_beats_env_beats_file_beats_default(workspace: Path) -> None:
         "SOCI_CI_PROBE": "true",
         "SOCI_CI_REPORT_COMMENT": "false",
     }
-    options = _options([], env)
-    assert (options.repository, options.verify, options.verify_sample) == ("env/repo", True, 7)
-    assert (options.probe, options.comment, options.context) == (True, False, Path("app"))
-    options = _options(["--repository", "flag/repo", "--no-verify", "--comment", "--tag", "t"], env)
-    assert (options.repository, options.verify, options.comment) == ("flag/repo", False, True)
-    assert (options.tags, options.verify_sample) == (("t",), 7)
-    assert options.settings is not None
-    assert options.settings["probe"] == {"runs": 3, "enabled": True}
+    config = _options([], env).config
+    verify = config.soci.verify
+    assert (config.image.repository, verify.enabled, verify.sample) == ("env/repo", True, 7)
+    assert (config.probe.enabled, config.report.comment, config.image.context) == (
+        True,
+        False,
+        "app",
+    )
+    argv = ["--repository", "flag/repo", "--no-verify", "--comment", "--tag", "t"]
+    config = _options(argv, env).config
+    assert (config.image.repository, config.soci.verify.enabled, config.report.comment) == (
+        "flag/repo",
+        False,
+        True,
+    )
+    assert (config.image.tags, config.soci.verify.sample) == (("t",), 7)
+    assert (config.probe.settings.runs, config.probe.enabled) == (3, True)
 
 
 def test_action_inputs_beat_the_environment_and_flags_beat_inputs(workspace: Path) -> None:
@@ -86,16 +98,17 @@ def test_action_inputs_beat_the_environment_and_flags_beat_inputs(workspace: Pat
         "INPUT_SUMMARY": "",  # an empty input is unset
         "SOCI_CI_SUMMARY": "false",
     }
-    options = _options(["--from-env"], env)
-    assert (options.repository, options.tags, options.probe) == (
+    config = _options(["--from-env"], env).config
+    assert (config.image.repository, config.image.tags, config.probe.enabled) == (
         "input/repo",
         ("a", "b", "c"),
         True,
     )
-    assert (options.junit, options.summary) == (Path("input.xml"), False)
+    assert (config.report.junit, config.report.summary) == ("input.xml", False)
     # Without --from-env the inputs are not read.
-    assert _options([], env).repository == "env/repo"
-    assert _options(["--from-env", "--repository", "flag/repo"], env).repository == "flag/repo"
+    assert _options([], env).config.image.repository == "env/repo"
+    flagged = _options(["--from-env", "--repository", "flag/repo"], env)
+    assert flagged.config.image.repository == "flag/repo"
 
 
 def test_every_config_input_of_the_action_is_an_alias() -> None:
@@ -117,17 +130,13 @@ def test_run_arguments_flag_then_input_then_variable(workspace: Path) -> None:
     args = build_parser().parse_args(["run", "--from-env", "--image", "flag/i:1"])
     assert run_arguments(args, env).image == "flag/i:1"
     args = build_parser().parse_args(["run"])
-    got = run_arguments(args, {"SOCI_CI_ECS_ENDPOINT": "http://127.0.0.1:1"})
-    assert (got.ecs_endpoint, got.work_dir, got.explain) == (
-        "http://127.0.0.1:1",
-        Path(".soci-ci"),
-        False,
-    )
+    got = run_arguments(args, {})
+    assert (got.work_dir, got.explain) == (Path(".soci-ci"), False)
 
 
 def test_thresholds_turn_the_gate_on(workspace: Path) -> None:
     (workspace / ".soci-ci.yml").write_text(CONFIG + "thresholds:\n  allowed_failed_runs: 1\n")
-    assert _options([], {}).gate is True
+    assert _options([], {}).config.has_thresholds is True
 
 
 def test_explain_prints_every_setting_with_its_source_and_stops(
@@ -192,8 +201,9 @@ def test_file_errors_keep_their_line(workspace: Path, capsys: pytest.CaptureFixt
 
 def test_build_and_index_settings_reach_the_run_options(workspace: Path) -> None:
     options = _options([], {})
-    assert (options.target, dict(options.labels), options.platforms) == (None, {}, ())
-    assert (options.soci_platforms, options.build_tool_identifier) == ((), None)
+    image, soci = options.config.image, options.config.soci
+    assert (image.target, dict(image.labels), options.build_platforms) == (None, {}, ())
+    assert (soci.platforms, soci.build_tool_identifier) == ((), None)
     (workspace / ".soci-ci.yml").write_text(
         CONFIG.replace(
             "  tags: ['{sha}']\n",
@@ -202,9 +212,10 @@ def test_build_and_index_settings_reach_the_run_options(workspace: Path) -> None
         ).replace("soci:\n", "soci:\n  platforms: [linux/arm64]\n  build_tool_identifier: X\n")
     )
     options = _options([], {})
-    assert (options.target, dict(options.labels), options.platforms) == (
+    image, soci = options.config.image, options.config.soci
+    assert (image.target, dict(image.labels), options.build_platforms) == (
         "final",
         {"team": "perf"},
         ("linux/arm64",),
     )
-    assert (options.soci_platforms, options.build_tool_identifier) == (("linux/arm64",), "X")
+    assert (soci.platforms, soci.build_tool_identifier) == (("linux/arm64",), "X")

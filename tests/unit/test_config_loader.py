@@ -28,13 +28,11 @@ def test_example_config_is_valid() -> None:
 
 def test_defaults_applied() -> None:
     config = load_config_text("version: 1\n")
-    assert config.probe["runs"] == 5
-    assert config.probe["network"] == {
-        "subnets": [],
-        "security_groups": [],
-        "assign_public_ip": True,
-    }
-    assert config.soci["verify"] == {"enabled": True, "sample": 200}
+    assert config.probe.settings.runs == 5
+    network = config.probe.settings.network
+    assert (network.subnets, network.security_groups, network.assign_public_ip) == ((), (), True)
+    assert config.data["soci"]["verify"] == {"enabled": True, "sample": 200, "seed": 0}
+    assert (config.soci.verify.enabled, config.soci.verify.sample) == (True, 200)
     assert config.has_thresholds is False
     assert config.thresholds.regression.confidence == 0.95
 

@@ -23,8 +23,8 @@ FILE = {"version": 1, "probe": {"runs": 3, "cluster": "file-cluster"}}
 def test_flags_beat_env_beat_file_beat_defaults() -> None:
     env = {"SOCI_CI_PROBE_RUNS": "7", "SOCI_CI_PROBE_CLUSTER": "env-cluster"}
     got = resolve(FILE, env=env, flags={"probe.cluster": "flag-cluster", "probe.region": None})
-    probe = got.config.probe
-    assert (probe["runs"], probe["cluster"], probe["concurrency"]) == (7, "flag-cluster", 4)
+    probe = got.config.probe.settings
+    assert (probe.runs, probe.cluster, probe.concurrency) == (7, "flag-cluster", 4)
     assert got.origin["probe.runs"] is Origin.ENV
     assert got.origin["probe.cluster"] is Origin.FLAG
     assert got.origin["probe.concurrency"] is Origin.DEFAULT
@@ -89,15 +89,14 @@ def test_each_layer_beats_the_one_below(
 def test_empty_variables_are_unset() -> None:
     """action.yml maps an empty input to an empty variable: the file must still count."""
     got = resolve(FILE, env={"SOCI_CI_PROBE_RUNS": "", "SOCI_CI_PROBE": "  "}, flags={})
-    assert (got.config.probe["runs"], got.origin["probe.runs"]) == (3, Origin.FILE)
-    assert (got.config.probe["enabled"], got.origin["probe.enabled"]) == (False, Origin.DEFAULT)
+    assert (got.config.probe.settings.runs, got.origin["probe.runs"]) == (3, Origin.FILE)
+    assert (got.config.probe.enabled, got.origin["probe.enabled"]) == (False, Origin.DEFAULT)
 
 
 def test_file_value_kept_without_overrides() -> None:
     got = resolve(FILE, env={}, flags={})
-    assert got.config.probe["runs"] == 3
+    assert got.config.probe.settings.runs == 3
     assert got.origin["probe.runs"] is Origin.FILE
-    assert got.merged == FILE  # no defaults: probe and gate read it as a config file
 
 
 def test_overrides_are_validated() -> None:

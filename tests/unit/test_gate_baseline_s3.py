@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from soci_ci.gate.baseline import S3Store, StoreKey, from_record, make_record, open_store
 from soci_ci.probe.model import ArmName
-from tests.unit.test_gate_thresholds import make_arm, make_result
+from tests.support.probe_results import make_arm, make_result
 
 
 @pytest.fixture
@@ -22,7 +22,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def test_s3_roundtrip(s3: None) -> None:
+@pytest.mark.usefixtures("s3")
+def test_s3_roundtrip() -> None:
     store = open_store("s3://bench/soci-ci")
     assert isinstance(store, S3Store)
     key = StoreKey(repository="o/r", branch="main", image="app")

@@ -10,7 +10,7 @@ from soci_ci.cli import main
 from soci_ci.errors import InputError
 from soci_ci.gate.baseline import LocalStore, StoreKey, from_record, make_record
 from soci_ci.probe.model import ArmName
-from tests.unit.test_gate_thresholds import make_arm, make_result
+from tests.support.probe_results import make_arm, make_result
 
 CONFIG = """\
 version: 1
@@ -54,7 +54,11 @@ def test_gate_pass_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert code == 0
     assert capsys.readouterr().out.endswith("verdict: pass (all thresholds passed)\n")
-    assert outs[0].read_text(encoding="utf-8").startswith("<!-- soci-ci:default -->\n## ✅")
+    assert (
+        outs[0]
+        .read_text(encoding="utf-8")
+        .startswith("<!-- soci-ci report: local (default) -->\n## ✅")
+    )
     assert 'failures="0"' in outs[1].read_text(encoding="utf-8")
     assert json.loads(outs[2].read_text(encoding="utf-8"))["verdict"] == "pass"
 

@@ -6,94 +6,26 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from soci_ci.app.example import example_layers
 from soci_ci.cli import main
-from soci_ci.oci.digest import sha256_digest
-from tests.support.layers import Entry, build_tar, gz
-from tests.support.vectors import write_blob, write_layout
-
-OCI_M = "application/vnd.oci.image.manifest.v1+json"
-OCI_I = "application/vnd.oci.image.index.v1+json"
-DOCKER_M = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def _desc(data: bytes, media_type: str, **extra: object) -> dict[str, object]:
-    return {"mediaType": media_type, "digest": sha256_digest(data), "size": len(data), **extra}
+from tests.support.images import (
+    DOCKER_M,
+    OCI_M,
+    image_manifest,
+    multi_platform,
+)
+from tests.support.vectors import write_layout
 
 
-def image_manifest(root: Path, arch: str, layers: list[bytes], media_type: str = OCI_M) -> bytes:
-    config = json.dumps(
-        {"architecture": arch, "os": "linux", "rootfs": {"type": "layers"}}
-    ).encode()
-    write_blob(root, config)
-    layer_type = (
-        "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        if media_type == DOCKER_M
-        else "application/vnd.oci.image.layer.v1.tar+gzip"
+def load(root: Path, digest: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (root / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
     )
-    config_type = (
-        "application/vnd.docker.container.image.v1+json"
-        if media_type == DOCKER_M
-        else "application/vnd.oci.image.config.v1+json"
-    )
-    for layer in layers:
-        write_blob(root, layer)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": _desc(config, config_type),
-            "layers": [_desc(layer, layer_type) for layer in layers],
-        }
-    ).encode()
-    write_blob(root, manifest)
-    return manifest
-
-
-def multi_platform(root: Path, *, attestations: bool = True) -> Path:
-    big, small = example_layers()
-    amd = image_manifest(root, "amd64", [big, small])
-    arm = image_manifest(
-        root, "arm64", [gz(build_tar([Entry(name=b"arm", data=b"a" * 100)]).data), big]
-    )
-    manifests = [
-        _desc(amd, OCI_M, platform={"architecture": "amd64", "os": "linux"}),
-        _desc(arm, OCI_M, platform={"architecture": "arm64", "os": "linux"}),
-    ]
-    if attestations:
-        stmt = b'{"_type":"https://in-toto.io/Statement/v0.1"}'
-        write_blob(root, stmt)
-        att = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": OCI_M,
-                "config": _desc(b"{}", "application/vnd.oci.image.config.v1+json"),
-                "layers": [_desc(stmt, "application/vnd.in-toto+json")],
-            }
-        ).encode()
-        write_blob(root, b"{}")
-        write_blob(root, att)
-        manifests.append(
-            _desc(
-                att,
-                OCI_M,
-                platform={"architecture": "unknown", "os": "unknown"},
-                annotations={
-                    "vnd.docker.reference.digest": sha256_digest(amd),
-                    "vnd.docker.reference.type": "attestation-manifest",
-                },
-            )
-        )
-    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_I, "manifests": manifests}).encode()
-    write_layout(root, {"v1": (index, OCI_I)}, [])
-    return root
-
-
-def load(root: Path, digest: str) -> dict:  # type: ignore[type-arg]
-    return json.loads((root / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
+    return data
 
 
 def test_all_platforms_by_default_and_attestations_kept_valid(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.layout import OciLayout
 from soci_ci.oci.manifest import Platform
 from soci_ci.soci.index_manifest import IndexFormat
-from tests.unit.test_index_images import multi_platform
+from tests.support.images import multi_platform
 
 TAG = "v1-soci"
 

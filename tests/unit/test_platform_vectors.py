@@ -25,7 +25,8 @@ def _layers() -> list[bytes]:
 def _tagged(root: Path, tag: str) -> bytes:
     for m in json.loads((root / "index.json").read_text())["manifests"]:
         if m["annotations"]["org.opencontainers.image.ref.name"] == tag:
-            return (root / "blobs" / "sha256" / m["digest"].split(":")[1]).read_bytes()
+            data: bytes = (root / "blobs" / "sha256" / m["digest"].split(":")[1]).read_bytes()
+            return data
     raise AssertionError(f"no tag {tag}")
 
 

@@ -65,7 +65,7 @@ def test_image_is_one_deterministic_layer() -> None:
 
 
 def test_container_is_an_essential_watchdog_without_depends_on() -> None:
-    logs = {"logDriver": "awslogs", "options": {}}
+    logs: dict[str, object] = {"logDriver": "awslogs", "options": {}}
     container = check_image.container(
         "r/app@sha256:" + "c" * 64, deadline_seconds=720, log_configuration=logs
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from soci_ci.cli import main
-from soci_ci.cli.probe import load_probe_settings
+from soci_ci.cli.probe import load
 from soci_ci.probe.settings import ProbeSettings, ReadyFallback
 
 DIGEST = "sha256:" + "a" * 64
@@ -17,13 +17,13 @@ def test_settings_from_yaml(tmp_path: Path) -> None:
     config.write_text(
         "version: 1\nprobe:\n  runs: 3\n  cluster: probe\n  ready: {fallback: started}\n"
     )
-    settings = load_probe_settings(config)
+    settings = load(config).probe.settings
     assert (settings.runs, settings.cluster, settings.ready.fallback) == (
         3,
         "probe",
         ReadyFallback.STARTED,
     )
-    assert load_probe_settings(None) == ProbeSettings()
+    assert load(None).probe.settings == ProbeSettings()
 
 
 @pytest.mark.parametrize(

@@ -162,9 +162,10 @@ def test_first_log_line_readiness_warns() -> None:
     result = probe.run()
     assert result.warnings == (FIRST_LINE_WARNING,)
     assert f"warning: {FIRST_LINE_WARNING}" in lines
-    from soci_ci.probe.markdown import render
+    from soci_ci.report.comment import md_text
+    from soci_ci.report.probe import render
 
-    assert render(result).startswith(f"**Warning:** {FIRST_LINE_WARNING}\n")
+    assert render(result).startswith(f"**Warning:** {md_text(FIRST_LINE_WARNING)}\n")
 
 
 def test_health_check_readiness() -> None:
@@ -355,6 +356,6 @@ def test_out_of_order_ecs_timestamps_are_flagged_not_negative() -> None:
     assert run.ok and min(run.phases.values()) >= 0.0
     assert run.phases["start"] == 0.0  # type: ignore[index]
     assert run.anomalies == ("startedAt is 0.200 s before pullStoppedAt (clamped)",)
-    from soci_ci.probe.markdown import render
+    from soci_ci.report.probe import render
 
     assert "- no-soci run 1: startedAt is 0.200 s before pullStoppedAt (clamped)" in render(result)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from soci_ci.errors import ProbeError
-from soci_ci.probe.arms import from_index_report, repository_of
+from soci_ci.oci.image_ref import repository_of
+from soci_ci.probe.arms import from_index_report
 from soci_ci.probe.model import ArmName, FailureKind, Phase, ProbeResult, Stamp
 
 

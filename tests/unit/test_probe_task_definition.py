@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_built_from_settings() -> None:
 
 
 def test_derived_from_user_definition_keeps_their_settings() -> None:
-    described = {
+    described: dict[str, Any] = {
         "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
         "family": "web",
         "revision": 7,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from soci_ci.app.pipeline import Pipeline, RunOptions, StepOutcome
+from soci_ci.app.pipeline import Pipeline
 from soci_ci.ci.context import CiContext, Provider
+from soci_ci.cli.environment import read_environment
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import AwsError, RegistryError, UsageError
 from soci_ci.registry.auth import Authenticator, Credentials
@@ -73,49 +75,56 @@ def test_registry_options_bind_env_credentials(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SOCI_CI_REGISTRY_HOST", "https://reg.example/")
     monkeypatch.setenv("SOCI_CI_REGISTRY_USERNAME", "ci")
     monkeypatch.setenv("SOCI_CI_REGISTRY_PASSWORD", "pw-from-env")
+    import os
+
     parser = argparse.ArgumentParser()
     add_registry_arguments(parser)
-    options = registry_options(parser.parse_args([]))
+    environment = read_environment(os.environ)
+
+    def parse(argv: list[str]) -> argparse.Namespace:
+        args = parser.parse_args(argv)
+        args.environment = environment
+        return args
+
+    options = registry_options(parse([]))
     assert (options.credentials_host, options.username) == ("reg.example", "ci")
-    assert registry_options(parser.parse_args(["--registry", "b.example"])).credentials_host == (
-        "b.example"
-    )
+    assert registry_options(parse(["--registry", "b.example"])).credentials_host == "b.example"
     with pytest.raises(UsageError, match="invalid --registry"):
-        registry_options(parser.parse_args(["--registry", "b.example/x"]))
-
-
-class Runner:
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def __call__(self, argv: list[str]) -> StepOutcome:
-        self.calls.append(argv)
-        return StepOutcome(code=3, message="stop")
+        registry_options(parse(["--registry", "b.example/x"]))
+    monkeypatch.setenv("SOCI_CI_REGISTRY_HOST", "b.example/x")
+    with pytest.raises(UsageError, match="invalid SOCI_CI_REGISTRY_HOST"):
+        read_environment(os.environ)
 
 
 CTX = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=None, sha="a" * 40)
 
 
 @pytest.mark.parametrize(
-    ("options", "expected"),
+    ("repository", "image", "env", "expected"),
     [
-        ({"repository": "reg.example/team/app"}, "reg.example"),
-        ({"repository": "team/app"}, "registry-1.docker.io"),
-        ({"repository": "reg.example/app", "registry_host": "named.example"}, "named.example"),
-        ({"image": "evil.example/app:1", "repository": "reg.example/app"}, "reg.example"),
-        ({"image": "img.example/app:1"}, None),
+        ("reg.example/team/app", None, {}, "reg.example"),
+        ("team/app", None, {}, "registry-1.docker.io"),
+        ("reg.example/app", None, {"SOCI_CI_REGISTRY_HOST": "named.example"}, "named.example"),
+        ("reg.example/app", "evil.example/app:1", {}, "reg.example"),
+        (None, "img.example/app:1", {}, None),  # None: the host of the image given
     ],
 )
-def test_pipeline_names_the_credentials_host(
-    tmp_path: Path, options: dict[str, Any], expected: str | None
+def test_the_run_names_the_credentials_host(
+    repository: str | None, image: str | None, env: dict[str, str], expected: str | None
 ) -> None:
-    runner = Runner()
-    Pipeline(RunOptions(work_dir=tmp_path, **options), CTX, runner).run()
-    argv = runner.calls[0]
-    if expected is None:
-        assert "--registry" not in argv
-    else:
-        assert argv[argv.index("--registry") + 1] == expected
+    from soci_ci.cli import build_parser
+    from soci_ci.cli.run import RunArguments, resolve_settings, run_options
+    from tests.support.pipeline import FakeSteps
+
+    args = build_parser().parse_args(["run"] + (["--repository", repository] if repository else []))
+    resolved = resolve_settings(args, {}, None)
+    options = run_options(
+        resolved, RunArguments(image=image, work_dir=Path()), read_environment(env)
+    )
+    steps = FakeSteps()
+    Pipeline(replace(options, work_dir=None), CTX, steps).run()
+    first = steps.calls[0][1]
+    assert first.registry.credentials_host == expected  # type: ignore[attr-defined]
 
 
 def token_service(realm: str, query: dict[str, str], basic: tuple[str, str] | None) -> Any:

@@ -9,7 +9,7 @@ import requests
 
 from soci_ci.registry.reference import parse_reference
 from soci_ci.registry.store import RegistryImage
-from tests.unit.test_registry_client import Reply, client_for
+from tests.support.registry_fake import Reply, client_for
 
 OCI_M = "application/vnd.oci.image.manifest.v1+json"
 OCI_I = "application/vnd.oci.image.index.v1+json"

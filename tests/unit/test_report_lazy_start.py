@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict, render_markdown
+from soci_ci.app.run_model import RunSummary, StepRecord, StepStatus
 from soci_ci.cli import main
+from soci_ci.gate.verdict import Verdict
+from soci_ci.report.run import render_markdown
 from soci_ci.soci.verify import LazyStartSummary
-from tests.unit.test_report_render import check_golden
+from tests.support.golden import check_golden
 
 
 def summary(baseline: int | None) -> LazyStartSummary:

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from soci_ci.config.model import AbsoluteLimit, Thresholds
@@ -10,19 +7,12 @@ from soci_ci.gate.baseline import Baseline
 from soci_ci.gate.thresholds import evaluate
 from soci_ci.gate.verdict import CheckResult, CheckStatus, GateOutcome, Verdict
 from soci_ci.probe.model import ArmName, Phase
+from soci_ci.report.comment import LIMIT
 from soci_ci.report.junit import render_junit
-from soci_ci.report.markdown import LIMIT, ReportInput, md_escape, render_markdown
+from soci_ci.report.markdown import ReportInput, render_markdown
 from soci_ci.report.text import render_text
-from tests.unit.test_gate_thresholds import make_arm, make_result
-
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("SOCI_CI_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+from tests.support.golden import check_golden
+from tests.support.probe_results import make_arm, make_result
 
 
 def _scenario() -> ReportInput:
@@ -58,10 +48,6 @@ def test_text_golden() -> None:
     check_golden("gate-text.txt", render_text(_scenario().outcome))
 
 
-def test_escape_neutralises_markdown_and_html() -> None:
-    assert md_escape("<script>|[x](y)`\n*") == "&lt;script&gt;\\|\\[x\\]\\(y\\)\\` \\*"
-
-
 @pytest.mark.parametrize("count", [10, 5000])
 def test_cap_keeps_verdict(count: int) -> None:
     checks = tuple(
@@ -71,7 +57,9 @@ def test_cap_keeps_verdict(count: int) -> None:
     outcome = GateOutcome(verdict=Verdict.FAIL, reasons=("too slow",), checks=checks)
     text = render_markdown(ReportInput(name="n", outcome=outcome))
     assert len(text) <= LIMIT
-    assert text.startswith("<!-- soci-ci:n -->\n## ❌ soci-ci: fail\n\n- too slow\n")
+    assert text.startswith(
+        "<!-- soci-ci report: local (n) -->\n## ❌ soci-ci: fail\n\n- too slow\n"
+    )
     assert text.endswith(
         "_Report truncated: the full details are in the job log and JUnit file._\n"
     ) == (count == 5000)

@@ -130,7 +130,7 @@ def test_a_range_serving_other_bytes_is_caught() -> None:
         layer[:start] + bytes(b ^ 0x55 for b in layer[start : start + 64]) + layer[start + 64 :]
     )
     for kw in ({"record": record}, {}):  # with this run's record and reading the layer
-        check = run(layer, ztoc, Reader(layer, serve=served), sample=None, **kw)  # type: ignore[arg-type]
+        check = run(layer, ztoc, Reader(layer, serve=served), sample=None, **kw)
         assert any("gave other bytes than the layer" in p for p in check.problems), check.problems
         assert not check.ok
     assert len(z.span_digests) > 3

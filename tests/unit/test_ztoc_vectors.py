@@ -70,7 +70,7 @@ def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None
     assert parsed.span_digests == expected["span_digests"]
     assert parsed.max_span_id == expected["max_span_id"]
     assert parsed.uncompressed_archive_size == expected["uncompressed_archive_size"]
-    names = [e["name"].encode("utf-8", "surrogateescape") for e in expected["toc_entries"]]  # type: ignore[attr-defined,index]
+    names = [e["name"].encode("utf-8", "surrogateescape") for e in expected["toc_entries"]]  # type: ignore[attr-defined]
     assert [e.name for e in parsed.entries] == names
 
 

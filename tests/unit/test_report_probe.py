@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from soci_ci.probe.markdown import render
 from soci_ci.probe.model import (
     ArmName,
     ArmResult,
@@ -13,6 +12,7 @@ from soci_ci.probe.model import (
     Snapshotter,
 )
 from soci_ci.probe.stats import summarize
+from soci_ci.report.probe import render
 
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe.model import (
     ArmName,
     ArmResult,
@@ -11,6 +12,7 @@ from soci_ci.probe.model import (
     ProbeResult,
     RunResult,
 )
+from soci_ci.report.comment import md_code, md_text
 
 _SOCI_LABEL = {ArmName.NO_SOCI: "no", ArmName.SOCI: "yes", ArmName.BASELINE: "baseline"}
 _COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.PULL_TO_READY, Phase.TOTAL)
@@ -46,9 +48,9 @@ def _cell(stats: PhaseStats | None) -> str:
 
 def _short(image: str) -> str:
     """``name@sha256:<12 hex>``: the repository's last path part and a short digest."""
-    repository, _, digest = image.partition("@")
-    name = repository.rsplit("/", 1)[-1]
-    return f"{name}@{digest[:19]}" if digest else name
+    ref = parse_image_ref(image)
+    name = ref.repository.rsplit("/", 1)[-1]
+    return f"{name}@{ref.digest[:19]}" if ref.digest else name
 
 
 def _engaged(arm: ArmResult) -> str:
@@ -60,8 +62,8 @@ def _engaged(arm: ArmResult) -> str:
 
 
 def render(result: ProbeResult) -> str:
-    lines = [f"**Warning:** {w}" for w in result.warnings]
-    lines += [f"**Left behind:** {x}" for x in result.leftovers]
+    lines = [f"**Warning:** {md_text(w)}" for w in result.warnings]
+    lines += [f"**Left behind:** {md_text(x)}" for x in result.leftovers]
     if lines:
         lines.append("")
     lines += [
@@ -73,8 +75,8 @@ def render(result: ProbeResult) -> str:
         ok = sum(1 for r in arm.runs if r.ok)
         cells = " | ".join(_cell(arm.stats.get(p)) for p in _COLUMNS)
         lines.append(
-            f"| `{_short(arm.image)}` | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} | {cells} "
-            f"| {_engaged(arm)} |"
+            f"| {md_code(_short(arm.image))} | {_SOCI_LABEL[arm.name]} | {ok}/{len(arm.runs)} "
+            f"| {cells} | {_engaged(arm)} |"
         )
     lines += [
         "",
@@ -108,12 +110,12 @@ def render(result: ProbeResult) -> str:
     odd = [(arm.name, r) for arm in result.arms for r in arm.runs if r.anomalies]
     if odd:
         lines += ["", "ECS timestamps out of order (phases clamped to 0):", ""]
-        lines += [f"- {n} run {r.index}: {'; '.join(r.anomalies)}" for n, r in odd]
+        lines += [f"- {n} run {r.index}: {md_text('; '.join(r.anomalies))}" for n, r in odd]
     return "\n".join(lines) + "\n"
 
 
 def _failure_line(name: ArmName, run: RunResult) -> str:
-    reason = " ".join((run.failure_reason or "").split())
+    reason = md_text(run.failure_reason or "")
     attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
     return f"- {name} run {run.index}{attempt}: {run.failure_kind}: {reason}"
 
