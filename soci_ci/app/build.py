@@ -1,9 +1,22 @@
-"""`soci-ci build`: build with the Docker engine, push every tag, report the manifest digest."""
+"""`soci-ci build`: build with the Docker engine, push every tag, report the manifest digest.
+
+The Docker CLI/buildx get the registry logins soci-ci has (ECR tokens, the explicit
+registry login) through a temporary DOCKER_CONFIG (`soci_ci.build.docker_login`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 
+from soci_ci.build.docker_login import (
+    Login,
+    base_image_hosts,
+    collect_logins,
+    docker_env,
+    explicit_login,
+)
 from soci_ci.build.engine import (
     BuildResult,
     build_with_buildx,
@@ -16,16 +29,38 @@ from soci_ci.build.spec import BuildSpec
 from soci_ci.errors import BuildError
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.credentials import ChainedCredentials
+from soci_ci.registry.ecr import EcrTokens
 from soci_ci.registry.reference import parse_reference
 
 log = logging.getLogger(__name__)
 
 
-def _auth_for(tag: str, explicit: Credentials | None) -> dict[str, str] | None:
-    creds = ChainedCredentials(explicit=explicit).get(parse_reference(tag).registry)
+def _auth_for(tag: str, logins: Mapping[str, Credentials]) -> dict[str, str] | None:
+    host = parse_reference(tag).registry
+    creds = logins.get(host) or ChainedCredentials().get(host)
     if creds is None:
         return None
     return {"username": creds.username, "password": creds.password}
+
+
+def build_logins(
+    spec: BuildSpec, *, explicit: Credentials | None, environ: Mapping[str, str]
+) -> tuple[Login, ...]:
+    """The logins the build needs: explicit (bound to its host) and ECR, push and `FROM`."""
+    push_hosts = tuple(dict.fromkeys(parse_reference(t).registry for t in spec.tags))
+    try:
+        dockerfile = (spec.context / spec.dockerfile).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        dockerfile = ""
+    login = explicit_login(environ, push_hosts[0] if push_hosts else None)
+    if login is None and explicit is not None and push_hosts:
+        login = Login(host=push_hosts[0], credentials=explicit)
+    return collect_logins(
+        push_hosts=push_hosts,
+        base_hosts=base_image_hosts(dockerfile[: 1 << 20]),
+        explicit=login,
+        ecr=EcrTokens().get,
+    )
 
 
 def build_image(
@@ -34,21 +69,31 @@ def build_image(
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
         raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
+    logins = build_logins(spec, explicit=explicit, environ=os.environ)
+    with docker_env(logins) as env:
+        return _build(spec, builder, env, {w.host: w.credentials for w in logins})
+
+
+def _build(
+    spec: BuildSpec, builder: str, env: dict[str, str], logins: Mapping[str, Credentials]
+) -> BuildResult:
     if builder == "auto":
-        builder = choose_builder()
+        builder = choose_builder(env)
     if builder == "buildx":
         log.info("building with BuildKit (docker buildx)")
-        return build_with_buildx(spec)
-    if spec.platform and "," in spec.platform:
+        return build_with_buildx(spec, env)
+    if spec.needs_buildkit:
         raise BuildError(
-            f"building several platforms ({spec.platform}) needs docker buildx; "
-            f"the {builder} builder makes one image",
-            hint="install the buildx plugin with a builder that supports multi-platform "
-            "builds, or build one platform",
+            f"several platforms ({spec.platform}), build secrets and cache import/export "
+            f"need docker buildx; the {builder} builder has none of them",
+            hint="install the docker buildx plugin (the action image has it)",
         )
     import docker  # noqa: PLC0415 - the Docker SDK is only needed here
 
+    saved = os.environ.get("DOCKER_CONFIG")
     try:
+        if "DOCKER_CONFIG" in env:  # the SDK reads its auth config (FROM pulls) from here
+            os.environ["DOCKER_CONFIG"] = env["DOCKER_CONFIG"]
         client = docker.from_env(timeout=600)
         client.ping()
     except docker.errors.DockerException as exc:
@@ -56,15 +101,20 @@ def build_image(
             f"cannot reach the Docker engine: {' '.join(str(exc).split())[:300]}",
             hint="start dockerd or set DOCKER_HOST (CodeBuild: enable privileged mode)",
         ) from None
+    finally:
+        if saved is None:
+            os.environ.pop("DOCKER_CONFIG", None)
+        else:
+            os.environ["DOCKER_CONFIG"] = saved
     log.info("building %s from %s", ", ".join(spec.tags) or "(untagged)", spec.context)
     if builder == "buildkit":
         log.info("building with BuildKit (the docker CLI's built-in client)")
-        image_id = build_with_cli_buildkit(spec)
+        image_id = build_with_cli_buildkit(spec, env)
     else:
         image_id = build_with_sdk(client, spec)
     pushed = {}
     if spec.push:
         for tag in spec.tags:
             log.info("pushing %s", tag)
-            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit))
+            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, logins))
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder=builder)

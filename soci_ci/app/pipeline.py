@@ -60,6 +60,9 @@ class RunOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ()  # empty: the engine's own platform
     tags: tuple[str, ...] = ("{sha}",)
+    cache_from: tuple[str, ...] = ()  # buildx --cache-from / --cache-to specs
+    cache_to: tuple[str, ...] = ()
+    build_secrets: tuple[str, ...] = ()  # buildx --secret specs (id=ID,env=VAR): no values
     build: bool = True
     soci: bool = True
     soci_format: str = "v2"
@@ -203,13 +206,40 @@ class Pipeline:
             argv += ["--tag", f"{opts.repository}:{tag}"]
         for key, value in opts.build_args.items():
             argv += ["--build-arg", f"{key}={value}"]
-        for key, value in opts.labels.items():
+        for key, value in {**self._source_labels(), **opts.labels}.items():
             argv += ["--label", f"{key}={value}"]
         if opts.target:
             argv += ["--target", opts.target]
         for platform in opts.platforms:
             argv += ["--platform", platform]
+        for flag, values in (
+            ("--cache-from", opts.cache_from),
+            ("--cache-to", opts.cache_to),
+            ("--secret", opts.build_secrets),
+        ):
+            for value in values:
+                argv += [flag, value]
         return [*argv, "--output-json", str(self.work / "build.json")], ""
+
+    def _source_labels(self) -> dict[str, str]:
+        """Which commit the image is built from. On a GitHub pull request the checkout is the
+        merge commit (GITHUB_SHA) while `{sha}` in the tags is the PR head: say both."""
+        ctx = self.ctx
+        built = ctx.built_sha or ctx.sha
+        if not built:
+            return {}
+        labels = {"org.opencontainers.image.revision": built}
+        if ctx.sha and ctx.sha != built:
+            labels["dev.soci-ci.tag-commit"] = ctx.sha
+            log.info(
+                "run: build: the checkout is %s (the merge commit of PR #%s); the tags' {sha} "
+                "is the PR head %s; label org.opencontainers.image.revision names %s",
+                built[:12],
+                ctx.pr_number,
+                ctx.sha[:12],
+                built[:12],
+            )
+        return labels
 
     def _after_build(self, outcome: StepOutcome) -> str:
         data = _read_json(self.work / "build.json")
@@ -246,6 +276,8 @@ class Pipeline:
         original = data.get("original_image") or {}
         if isinstance(original.get("digest"), str):
             self.state.image_digest = original["digest"]
+            # image-ref is always repository@digest, also for an `image` input given by tag
+            self.state.image_ref = f"{_repo_of(self.state.image_ref or '')}@{original['digest']}"
         soci = data.get("soci_image") or {}
         repo = _repo_of(self.state.image_ref or "")
         if isinstance(soci.get("digest"), str):

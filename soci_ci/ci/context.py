@@ -23,7 +23,8 @@ class CiContext:
     repository: str | None = None
     pr_number: int | None = None
     fork: bool = False
-    sha: str | None = None
+    sha: str | None = None  # the commit the tags name: a pull request's head
+    built_sha: str | None = None  # the commit checked out (on GitHub PRs: the merge commit)
     branch: str | None = None
     base_ref: str | None = None
     run_id: str | None = None
@@ -58,6 +59,7 @@ def detect_context(
             pr_number=pr.number if pr else None,
             fork=gh.is_fork_pr,
             sha=gh.head_sha,
+            built_sha=environ.get("GITHUB_SHA") or None,
             branch=gh.branch,
             base_ref=pr.base_ref if pr else None,
             run_id=gh.run_id,

@@ -121,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_probe_settings(args.config).with_overrides(runs=args.runs, cluster=args.cluster)
     probe_arms = _arms(args, settings)
-    session = boto3.session.Session(region_name=args.region or settings.region)
+    import os  # noqa: PLC0415
+
+    # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION (configure-aws-credentials, Lambda,
+    # CodeBuild) is honoured too, as the hint below says.
+    region_name = args.region or settings.region or os.environ.get("AWS_REGION", "").strip()
+    session = boto3.session.Session(region_name=region_name or None)
     region = session.region_name
     if not region:
         raise ProbeError(

@@ -12,17 +12,26 @@ set ``image.tags``. `RunOptions` are derived from the resolved, validated config
 Not config keys, so plain run arguments (flag > action input > variable > default):
 ``--config`` (``config``, ``SOCI_CI_CONFIG``; default ``.soci-ci.yml`` when it exists),
 ``--image`` (``image``, ``SOCI_CI_IMAGE``: an image already pushed, skips the build),
-``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default ``.soci-ci``), ``--explain``
+``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default a temporary directory outside the
+workspace, removed at the end), ``--explain``
 (``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop) and the
-test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The work itself is
-``soci_ci.app.pipeline``; reporting is ``soci_ci.ci.publish``.
+test seam ``SOCI_CI_ECS_ENDPOINT`` (the probe's ECS/Logs endpoint). The build's BuildKit
+options: ``cache-from``/``cache-to`` (``SOCI_CI_CACHE_FROM``/``_TO``, buildx specs, one a line)
+and ``secrets`` (``SOCI_CI_BUILD_SECRETS``, ``id=value`` lines: each value goes to buildx in a
+variable of this process, never on a command line, and is masked). The registry login
+inputs ``registry``/``username``/``password`` are read from their variables
+(``SOCI_CI_REGISTRY_HOST``/``_USERNAME``/``_PASSWORD``) by the commands themselves.
+The work itself is ``soci_ci.app.pipeline``; reporting is ``soci_ci.ci.publish``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +44,8 @@ if TYPE_CHECKING:
     from soci_ci.config.resolve import Resolved
 
 DEFAULT_CONFIG = ".soci-ci.yml"
-DEFAULT_WORK_DIR = ".soci-ci"
+SECRET_ENV_PREFIX = "SOCI_CI_BUILD_SECRET_"  # noqa: S105 - a variable name prefix
+_SECRET_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 # action input (= flag name) -> the variable action.yml's runs.env sets from it. Inputs whose
 # variable is in soci_ci.config.resolve.ENV_ALIASES are config keys; the others are run arguments.
@@ -54,6 +64,12 @@ INPUTS: dict[str, str] = {
     "junit-file": "SOCI_CI_JUNIT_FILE",
     "work-dir": "SOCI_CI_WORK_DIR",
     "explain": "SOCI_CI_EXPLAIN",
+    "cache-from": "SOCI_CI_CACHE_FROM",
+    "cache-to": "SOCI_CI_CACHE_TO",
+    "secrets": "SOCI_CI_BUILD_SECRETS",
+    "registry": "SOCI_CI_REGISTRY_HOST",
+    "username": "SOCI_CI_REGISTRY_USERNAME",
+    "password": "SOCI_CI_REGISTRY_PASSWORD",
 }
 ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
 _FLAG_SPELLING = {"tags": "--tag"}
@@ -88,7 +104,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=key
         )
     parser.add_argument("--junit-file", type=Path, metavar="FILE", help="report.junit")
-    parser.add_argument("--work-dir", type=Path, metavar="DIR", help="step outputs (JSON)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the step outputs (JSON) here (default: a temporary directory, removed)",
+    )
     parser.add_argument(
         "--explain",
         action="store_true",
@@ -104,9 +125,31 @@ class RunArguments:
 
     config_path: Path | None = None
     image: str | None = None
-    work_dir: Path = Path(DEFAULT_WORK_DIR)
+    work_dir: Path | None = None  # None: a temporary directory outside the workspace
     explain: bool = False
     ecs_endpoint: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()  # (id, value) from the `secrets` input
+
+
+def _lines(value: str | None) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (value or "").splitlines() if line.strip())
+
+
+def parse_secrets(value: str | None, where: str) -> tuple[tuple[str, str], ...]:
+    """`id=value` lines (docker/build-push-action's `secrets`); errors never show a value."""
+    found: list[tuple[str, str]] = []
+    for number, line in enumerate(_lines(value), 1):
+        key, sep, secret = line.partition("=")
+        if not sep or not _SECRET_ID.fullmatch(key.strip()):
+            raise UsageError(
+                f"{where}: line {number} must be ID=VALUE with an ID of letters, digits, _ . -",
+                hint="one secret a line; the Dockerfile reads it with "
+                "RUN --mount=type=secret,id=ID",
+            )
+        found.append((key.strip(), secret))
+    return tuple(found)
 
 
 def _flag_value(value: Any) -> Any:
@@ -159,17 +202,22 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         return environ.get(INPUTS[name], "").strip() or None, INPUTS[name]
 
     config, _ = pick("config")
-    if config is None and Path(DEFAULT_CONFIG).is_file():
-        config = DEFAULT_CONFIG
+    if config in (None, DEFAULT_CONFIG):
+        # The default file is optional: inputs-only use needs no `config: ""`.
+        config = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
     image, _ = pick("image")
     work_dir, _ = pick("work-dir")
     explain, where = pick("explain")
+    secrets_text, secrets_where = pick("secrets")
     return RunArguments(
         config_path=Path(config) if config else None,
         image=image,
-        work_dir=Path(work_dir or DEFAULT_WORK_DIR),
+        work_dir=Path(work_dir) if work_dir else None,
         explain=explain is not None and parse_bool(explain, where=where),
         ecs_endpoint=environ.get(ECS_ENDPOINT_ENV, "").strip() or None,
+        cache_from=_lines(pick("cache-from")[0]),
+        cache_to=_lines(pick("cache-to")[0]),
+        secrets=parse_secrets(secrets_text, secrets_where),
     )
 
 
@@ -186,7 +234,9 @@ def resolve_settings(
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
 
 
-def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
+def run_options(
+    resolved: Resolved, arguments: RunArguments, work_dir: Path | None = None
+) -> RunOptions:
     """The pipeline's options, from the resolved config and the run arguments only."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
     from soci_ci.config.resolve import Origin  # noqa: PLC0415
@@ -227,7 +277,12 @@ def run_options(resolved: Resolved, arguments: RunArguments) -> RunOptions:
         comment=bool(report["comment"]),
         summary=bool(report["summary"]),
         junit=Path(report["junit"]) if report["junit"] else None,
-        work_dir=arguments.work_dir,
+        work_dir=work_dir or arguments.work_dir or Path(".soci-ci"),
+        cache_from=arguments.cache_from,
+        cache_to=arguments.cache_to,
+        build_secrets=tuple(
+            f"id={key},env={SECRET_ENV_PREFIX}{n}" for n, (key, _) in enumerate(arguments.secrets)
+        ),
     )
 
 
@@ -248,11 +303,6 @@ def _run_step(argv: list[str]) -> StepOutcome:
 
 
 def run(args: argparse.Namespace) -> int:
-    from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
-    from soci_ci.ci.context import Provider, detect_context  # noqa: PLC0415
-    from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
-    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
-    from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
 
     environ = os.environ
     arguments = run_arguments(args, environ)
@@ -263,7 +313,27 @@ def run(args: argparse.Namespace) -> int:
         for line in resolved.explain():
             print(line)
         return 0
-    options = run_options(resolved, arguments)
+    work_dir = arguments.work_dir or Path(tempfile.mkdtemp(prefix="soci-ci-run-"))
+    try:
+        return _run(args, arguments, run_options(resolved, arguments, work_dir), config_path)
+    finally:
+        if arguments.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace,
+    arguments: RunArguments,
+    options: RunOptions,
+    config_path: Path | None,
+) -> int:
+    from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
+    from soci_ci.ci.context import Provider, detect_context  # noqa: PLC0415
+    from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
+    from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
+
+    environ = os.environ
 
     event_text = None
     if environ.get("GITHUB_EVENT_PATH"):
@@ -275,6 +345,15 @@ def run(args: argparse.Namespace) -> int:
     token = resolve_token(environ) if options.comment else None
     if token and in_actions:
         for line in format_mask(token):
+            print(line, flush=True)
+    for number, (_, secret) in enumerate(arguments.secrets):
+        os.environ[f"{SECRET_ENV_PREFIX}{number}"] = secret  # buildx reads it (env=...)
+        if in_actions and secret:
+            for line in format_mask(secret):
+                print(line, flush=True)
+    password = environ.get("SOCI_CI_REGISTRY_PASSWORD", "")
+    if in_actions and password:
+        for line in format_mask(password):
             print(line, flush=True)
     ctx = detect_context(environ, event_text, token=token)
     summary, code = Pipeline(options, ctx, _run_step).run()
@@ -288,6 +367,10 @@ def run(args: argparse.Namespace) -> int:
             config_file=str(config_path) if config_path else None,
         ),
     )
+    from soci_ci.ci.ownership import give_to_workspace_owner  # noqa: PLC0415
+
+    written = [p for p in (options.junit, arguments.work_dir) if p is not None]
+    give_to_workspace_owner(written, Path(environ.get("GITHUB_WORKSPACE") or Path.cwd()))
     print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:

@@ -90,4 +90,5 @@ def test_several_platforms_need_buildx(tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["build", "--context", str(tmp_path), "--no-push", "--builder", "sdk"]
     assert main([*argv, "--platform", "linux/amd64", "--platform", "linux/arm64"]) == 5
     err = capsys.readouterr().err
-    assert "several platforms (linux/amd64,linux/arm64) needs docker buildx" in err
+    assert "several platforms (linux/amd64,linux/arm64), build secrets and cache" in err
+    assert "need docker buildx; the sdk builder has none of them" in err

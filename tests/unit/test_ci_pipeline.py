@@ -116,8 +116,9 @@ def test_build_and_index_options_become_flags(tmp_path: Path) -> None:
     )
     Pipeline(options, CTX, runner).run()
     build, index = runner.calls
+    labels = [build[i + 1] for i, arg in enumerate(build) if arg == "--label"]
+    assert labels == [f"org.opencontainers.image.revision={CTX.sha}", "team=perf"]
     for flag, value in (
-        ("--label", "team=perf"),
         ("--target", "final"),
         ("--platform", "linux/arm64"),
     ):
@@ -127,6 +128,22 @@ def test_build_and_index_options_become_flags(tmp_path: Path) -> None:
         ("--build-tool-identifier", "AWS SOCI CLI v0.2"),
     ):
         assert index[index.index(flag) + 1] == value
+
+
+def test_merge_commit_build_says_which_commit_it_is(tmp_path: Path) -> None:
+    """On a GitHub PR the checkout is the merge commit; the tags' {sha} is the PR head."""
+    runner = FakeRunner(tmp_path)
+    ctx = CiContext(
+        provider=Provider.GITHUB, repository="o/r", pr_number=7, sha="a" * 40, built_sha="b" * 40
+    )
+    Pipeline(_options(tmp_path, tags=("{sha}",)), ctx, runner).run()
+    build = runner.calls[0]
+    labels = [build[i + 1] for i, arg in enumerate(build) if arg == "--label"]
+    assert labels == [
+        "org.opencontainers.image.revision=" + "b" * 40,
+        "dev.soci-ci.tag-commit=" + "a" * 40,
+    ]
+    assert build[build.index("--tag") + 1].endswith(":" + "a" * 40)
 
 
 def test_failed_step_stops_the_rest_and_keeps_its_exit_code(tmp_path: Path) -> None:
