@@ -18,6 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONPATH=/opt/soci-ci
 
+# `soci-ci` on PATH too, for the image used as a custom CodeBuild image (docs/codebuild.md).
 # Debian 13's docker-cli (26.x: negotiates the API version, so Engine 20.10 to 29.x work)
 # and the buildx plugin (BuildKit: multi-platform, secrets, cache import/export). No engine,
 # containerd, runc or git: the engine is the runner's, reached through /var/run/docker.sock.
@@ -28,7 +29,10 @@ RUN apt-get update \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
         /usr/share/doc/docker-* /usr/share/man/* \
-    && python3 -m pip install --no-deps --only-binary=:all: -r /opt/soci-ci/requirements.lock
+    && python3 -m pip install --no-deps --only-binary=:all: -r /opt/soci-ci/requirements.lock \
+    && printf '#!/bin/sh\nexec /usr/local/bin/python3 /opt/soci-ci/entrypoint.py "$@"\n' \
+        > /usr/local/bin/soci-ci \
+    && chmod 755 /usr/local/bin/soci-ci
 
 FROM base AS tools-preinstalled
 

@@ -194,6 +194,11 @@ def _buildx_args(spec: BuildSpec) -> list[str]:
 
 
 LOG_TAIL = 200  # lines of a failed CLI build kept to find its error
+_AUTH_FAILURES = ("no basic auth credentials", "unauthorized", "authentication required", "denied")
+LOGIN_HINT = (
+    "the action's container does not see a `docker login` made on the runner: give the "
+    "action the registry/username/password inputs (ECR: AWS credentials are enough)"
+)
 
 
 def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) -> None:
@@ -219,7 +224,9 @@ def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) ->
     if code != 0:
         lines = list(tail)
         errors = [line for line in lines if "error" in line.lower()] or lines or ["failed"]
-        raise BuildError(f"{what} failed: {_one_line(errors[-1])}")
+        message = _one_line(errors[-1])
+        hint = LOGIN_HINT if any(m in message.lower() for m in _AUTH_FAILURES) else None
+        raise BuildError(f"{what} failed: {message}", hint=hint)
 
 
 def buildx_driver(cli: str, env: Mapping[str, str] | None = None) -> str:

@@ -16,6 +16,7 @@ Every refused request is recorded in `refused`, every forwarded version in `vers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -49,10 +50,8 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
 
 def _response(status: str, body: bytes, headers: dict[str, str]) -> bytes:

@@ -1,0 +1,310 @@
+"""The production path: the action image built and run exactly as GitHub's runner does
+(tests/support/runner.py), on Debian 13's docker CLI, against an engine that refuses API
+versions below 1.44 like Docker Engine 29, with a Basic-auth registry, a token-auth registry
+and the GitHub fake.
+
+The image is built once per session (tests/integration/conftest.py: `action_image`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skopeo
+from tests.fakes.github_api import BOT, FakeGitHub
+from tests.integration.conftest import ActionImage
+from tests.servers.engine_gate import EngineGate
+from tests.servers.registry import Registry
+from tests.servers.token_server import TokenServer
+from tests.support.runner import DockerCli, RunnerJob, action_inputs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "ghs_runnerTOKENthatMUSTnotLEAK"
+EVENT = json.loads((ROOT / "tests" / "data" / "pull_request_event.json").read_text())
+HEAD_SHA = EVENT["pull_request"]["head"]["sha"]
+MERGE_SHA = "f" * 40
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(users={TOKEN: BOT}, bot_tokens={TOKEN}).serve()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[RunnerJob]:
+    runner_job = RunnerJob(tmp_path / "runner")
+    yield runner_job
+    runner_job.cleanup()
+
+
+def _own(path: Path) -> None:
+    for item in [path, *path.rglob("*")]:
+        os.lchown(item, 1001, 1001)
+
+
+def _user_repo(job: RunnerJob, base: str, config: str | None) -> None:
+    """A user's repository: an app whose base image may be private, a 2 MiB layer."""
+    app = job.workspace / "app"
+    app.mkdir()
+    (app / "data.bin").write_bytes(random.Random(11).randbytes(2 << 20))
+    (app / "Dockerfile").write_text(f'FROM {base}\nCOPY data.bin /srv/data.bin\nCMD ["ls"]\n')
+    if config is not None:
+        (job.workspace / ".soci-ci.yml").write_text(config)
+    _own(job.workspace)
+
+
+def _push_base(registry: Registry, docker_engine: str, base_image: str, name: str) -> str:
+    """The test busybox base, copied into `registry` (a private base image there)."""
+    target = f"{registry.host}/{name}:1"
+    creds = (
+        ["--dest-creds", f"{registry.username}:{registry.password}"] if registry.username else []
+    )
+    env = {**os.environ, "DOCKER_HOST": docker_engine}
+    save = subprocess.run(
+        ["docker", "save", base_image], env=env, capture_output=True, check=True
+    ).stdout
+    archive = Path(f"/tmp/soci-ci-base-{os.getpid()}.tar")
+    archive.write_bytes(save)
+    try:
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            *creds,
+            f"docker-archive:{archive}",
+            f"docker://{target}",
+        )
+    finally:
+        archive.unlink()
+    return target
+
+
+def _inputs(job: RunnerJob, github: FakeGitHub, inputs: dict[str, str]) -> dict[str, str]:
+    input_env, runs_env = action_inputs(inputs, TOKEN)
+    return {**input_env, **job.github_env(github.url, EVENT, sha=MERGE_SHA), **runs_env}
+
+
+def test_action_image_is_light_and_current(
+    action_image: ActionImage, runner_docker: DockerCli
+) -> None:
+    added = action_image.tools_size - action_image.base_size
+    assert added <= 150 * 1000 * 1000, f"the tools stage adds {added / 1e6:.0f} MB"
+    probe = runner_docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/sh",
+        action_image.tag,
+        "-c",
+        "docker --version; docker buildx version; soci-ci --version; "
+        "for b in dockerd containerd runc git; do command -v $b && echo HAS-$b; done; "
+        "ls -A /github/workspace 2>/dev/null; true",
+    )
+    assert probe.returncode == 0, probe.stderr
+    out = probe.stdout
+    assert "Docker version 26." in out, out
+    assert "github.com/docker/buildx 0." in out, out
+    assert out.count("soci-ci ") >= 1 and "HAS-" not in out, out
+
+
+def test_engine_29_refuses_the_old_cli_and_the_image_negotiates(
+    action_image: ActionImage, runner_docker: DockerCli, engine29: EngineGate
+) -> None:
+    old = subprocess.run(
+        ["/usr/bin/docker", "version"],
+        env={"PATH": os.environ["PATH"], "DOCKER_HOST": engine29.host},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "client version 1.41 is too old. Minimum supported API version is 1.44" in old.stderr
+    inside = runner_docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{engine29.path}:/var/run/docker.sock",
+        "--entrypoint",
+        "/usr/bin/docker",
+        action_image.tag,
+        "version",
+        "--format",
+        "{{.Client.APIVersion}} {{.Server.APIVersion}}",
+    )
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.split()[0] == "1.45", inside.stdout
+    assert engine29.refused and "1.45" in engine29.versions
+
+
+def test_pull_request_with_a_basic_auth_registry_and_a_private_base(
+    action_image: ActionImage,
+    runner_docker: DockerCli,
+    engine29: EngineGate,
+    docker_engine: str,
+    base_image: str,
+    registry_basic: Registry,
+    github: FakeGitHub,
+    job: RunnerJob,
+) -> None:
+    """Inputs registry/username/password only (no host `docker login`): the private base is
+    pulled and the image pushed by buildx, indexed and verified; the comment is written; the
+    same commit built twice pushes the same digest; nothing of soci-ci in the workspace."""
+    base = _push_base(registry_basic, docker_engine, base_image, "private/busybox")
+    _user_repo(job, base, config=None)  # inputs only: no .soci-ci.yml, no `config: ""`
+    inputs = {
+        "repository": f"{registry_basic.host}/e2e/app",
+        "context": "app",
+        "tags": "{short_sha},pr-{pr}",
+        "registry": registry_basic.host,
+        "username": str(registry_basic.username),
+        "password": str(registry_basic.password),
+        "junit-file": "reports/soci-ci.xml",
+    }
+    env = _inputs(job, github, inputs)
+    first = job.run(runner_docker, action_image.tag, engine29.path, env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    logs = first.stdout + first.stderr
+    assert str(registry_basic.password) not in logs.replace(
+        f"::add-mask::{registry_basic.password}", ""
+    )
+    assert TOKEN not in logs.replace(f"::add-mask::{TOKEN}", "")
+    assert "building with BuildKit (docker buildx)" in logs
+    assert f"docker login for the build: {registry_basic.host}" in logs
+    outputs = job.outputs()
+    assert outputs["verdict"] == "neutral", outputs
+    digest = outputs["image-digest"]
+    assert outputs["image-ref"] == f"{registry_basic.host}/e2e/app@{digest}"
+    assert outputs["soci-image-ref"].startswith(f"{registry_basic.host}/e2e/app@sha256:")
+    assert len(github.comments[("octo-org/app", 42)]) == 1
+    assert "e2e/app" in job.summary.read_text()
+    # Which commit: the merge commit is built, the tags name the PR head.
+    creds = f"{registry_basic.username}:{registry_basic.password}"
+    config = json.loads(
+        skopeo(
+            "inspect",
+            "--config",
+            "--tls-verify=false",
+            "--creds",
+            creds,
+            f"docker://{registry_basic.host}/e2e/app:{HEAD_SHA[:7]}",
+        )
+    )
+    labels = config["config"]["Labels"]
+    assert labels["org.opencontainers.image.revision"] == MERGE_SHA
+    assert labels["dev.soci-ci.tag-commit"] == HEAD_SHA
+    # Only what was asked is in the workspace, owned by the runner's user.
+    assert sorted(p.name for p in job.workspace.iterdir()) == ["app", "reports"]
+    assert job.root_owned() == []
+    # The same commit again: the same image digest (no run data in the build context).
+    job.output.write_text("")
+    second = job.run(runner_docker, action_image.tag, engine29.path, env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert job.outputs()["image-digest"] == digest
+    assert len(github.comments[("octo-org/app", 42)]) == 1
+    assert job.root_owned() == []
+
+
+def test_token_auth_registry_through_the_inputs(
+    action_image: ActionImage,
+    runner_docker: DockerCli,
+    engine29: EngineGate,
+    base_image: str,
+    token_registry: tuple[Registry, TokenServer],
+    github: FakeGitHub,
+    job: RunnerJob,
+) -> None:
+    registry, server = token_registry
+    _user_repo(job, base_image, config=None)
+    env = _inputs(
+        job,
+        github,
+        {
+            "repository": f"{registry.host}/team/app",
+            "context": "app",
+            "registry": registry.host,
+            "username": server.username,
+            "password": server.password,
+            "comment": "false",
+        },
+    )
+    done = job.run(runner_docker, action_image.tag, engine29.path, env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    outputs = job.outputs()
+    assert outputs["verdict"] == "neutral"
+    assert outputs["image-ref"].startswith(f"{registry.host}/team/app@sha256:")
+    assert any(ok and "push" in scope for scope, ok in server.requests)
+
+
+def test_a_login_made_on_the_host_does_not_reach_the_action(
+    action_image: ActionImage,
+    runner_docker: DockerCli,
+    engine29: EngineGate,
+    base_image: str,
+    registry_basic: Registry,
+    github: FakeGitHub,
+    job: RunnerJob,
+    tmp_path: Path,
+) -> None:
+    """`docker login` on the runner host writes the host's ~/.docker/config.json, which the
+    runner does not mount: without the inputs the push is refused, with a clear error."""
+    host_home = tmp_path / "host-home" / ".docker"
+    host_home.mkdir(parents=True)
+    (host_home / "config.json").write_text(
+        json.dumps({"auths": {registry_basic.host: {"auth": "eA=="}}})
+    )
+    _user_repo(job, base_image, config=None)
+    env = _inputs(
+        job, github, {"repository": f"{registry_basic.host}/e2e/nologin", "context": "app"}
+    )
+    done = job.run(runner_docker, action_image.tag, engine29.path, env)
+    assert done.returncode == 5, done.stderr[-3000:]
+    outputs = job.outputs()
+    assert outputs["verdict"] == "error"
+    assert "docker buildx build failed" in outputs["reason"]
+    assert "does not see a `docker login` made on the runner" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"repository": "127.0.0.1:5000/Team/App"},
+            "invalid repository '127.0.0.1:5000/Team/App': it must be lowercase",
+        ),
+        (
+            {"repository": "127.0.0.1:5000/app", "tags": "v1 latest"},
+            "invalid tag 'v1 latest': tags are separated by commas or newlines",
+        ),
+    ],
+    ids=["uppercase-repository", "space-separated-tags"],
+)
+def test_bad_repository_or_tags_end_with_exit_2_and_say_why(
+    action_image: ActionImage,
+    runner_docker: DockerCli,
+    engine29: EngineGate,
+    base_image: str,
+    github: FakeGitHub,
+    job: RunnerJob,
+    inputs: dict[str, str],
+    message: str,
+) -> None:
+    _user_repo(job, base_image, config=None)
+    env = _inputs(job, github, {**inputs, "context": "app", "comment": "false"})
+    done = job.run(runner_docker, action_image.tag, engine29.path, env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert message in done.stderr
+    assert "docker build --help" not in done.stderr
+    assert job.outputs()["verdict"] == "error"
