@@ -32,6 +32,11 @@ TOKEN = "ghs_runnerTOKENthatMUSTnotLEAK"
 EVENT = json.loads((ROOT / "tests" / "data" / "pull_request_event.json").read_text())
 HEAD_SHA = EVENT["pull_request"]["head"]["sha"]
 MERGE_SHA = "f" * 40
+CONFIG = (
+    "version: 1\n"
+    "soci:\n  min_layer_size: 1048576\n  verify: {enabled: true, sample: 20}\n"
+    "report:\n  comment: true\n"
+)
 
 
 @pytest.fixture
@@ -163,7 +168,7 @@ def test_pull_request_with_a_basic_auth_registry_and_a_private_base(
     pulled and the image pushed by buildx, indexed and verified; the comment is written; the
     same commit built twice pushes the same digest; nothing of soci-ci in the workspace."""
     base = _push_base(registry_basic, docker_engine, base_image, "private/busybox")
-    _user_repo(job, base, config=None)  # inputs only: no .soci-ci.yml, no `config: ""`
+    _user_repo(job, base, config=CONFIG)
     inputs = {
         "repository": f"{registry_basic.host}/e2e/app",
         "context": "app",
@@ -206,7 +211,7 @@ def test_pull_request_with_a_basic_auth_registry_and_a_private_base(
     assert labels["org.opencontainers.image.revision"] == MERGE_SHA
     assert labels["dev.soci-ci.tag-commit"] == HEAD_SHA
     # Only what was asked is in the workspace, owned by the runner's user.
-    assert sorted(p.name for p in job.workspace.iterdir()) == ["app", "reports"]
+    assert sorted(p.name for p in job.workspace.iterdir()) == [".soci-ci.yml", "app", "reports"]
     assert job.root_owned() == []
     # The same commit again: the same image digest (no run data in the build context).
     job.output.write_text("")
