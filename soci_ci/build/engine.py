@@ -54,6 +54,7 @@ class BuildResult:
 
 
 DOCKER_CLI_ENV = "SOCI_CI_DOCKER_CLI"
+BUILDKIT_IMAGE_ENV = "SOCI_CI_BUILDKIT_IMAGE"  # image of the docker-container builder
 BUILTIN_BUILDKIT_BEFORE = 23  # CLI major version that dropped the built-in BuildKit client
 
 
@@ -256,8 +257,11 @@ def container_builder(cli: str, env: Mapping[str, str] | None) -> Iterator[str]:
     image, moby/buildkit, is pulled from Docker Hub by buildx); removed afterwards."""
     name = f"soci-ci-{secrets.token_hex(4)}"
     create = [cli, "buildx", "create", "--name", name, "--driver", "docker-container"]
-    _run_cli([*create, "--bootstrap"], "docker buildx create (docker-container builder)", env)
+    image = (env or os.environ).get(BUILDKIT_IMAGE_ENV, "").strip()
+    if image:  # a mirror of moby/buildkit (Docker Hub rate limits, private networks)
+        create += ["--driver-opt", f"image={image}"]
     try:
+        _run_cli([*create, "--bootstrap"], "docker buildx create (docker-container builder)", env)
         yield name
     finally:
         subprocess.run(
