@@ -18,3 +18,8 @@ GiB = 1 << 30
 # --- registry and API responses ---
 
 # --- config files and pull-request input ---
+
+# --- the image build (Dockerfile scan, build log) ---
+DOCKERFILE_SCAN = 1 * MiB  # bytes of a Dockerfile read to find `FROM` hosts that need a login
+BUILD_LOG_LINE = 2000  # characters of one build-log line printed (longer lines are cut)
+BUILD_LOG_TAIL = 200  # last build-log lines kept in memory to name a failed build's error

@@ -27,6 +27,7 @@ from soci_ci.build.engine import (
 )
 from soci_ci.build.spec import BuildSpec
 from soci_ci.errors import BuildError
+from soci_ci.limits import DOCKERFILE_SCAN
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.credentials import ChainedCredentials
 from soci_ci.registry.ecr import EcrTokens
@@ -49,7 +50,8 @@ def build_logins(
     """The logins the build needs: explicit (bound to its host) and ECR, push and `FROM`."""
     push_hosts = tuple(dict.fromkeys(parse_reference(t).registry for t in spec.tags))
     try:
-        dockerfile = (spec.context / spec.dockerfile).read_text(encoding="utf-8", errors="replace")
+        with (spec.context / spec.dockerfile).open("rb") as handle:
+            dockerfile = handle.read(DOCKERFILE_SCAN).decode("utf-8", errors="replace")
     except OSError:
         dockerfile = ""
     login = explicit_login(environ, push_hosts[0] if push_hosts else None)
@@ -57,7 +59,7 @@ def build_logins(
         login = Login(host=push_hosts[0], credentials=explicit)
     return collect_logins(
         push_hosts=push_hosts,
-        base_hosts=base_image_hosts(dockerfile[: 1 << 20]),
+        base_hosts=base_image_hosts(dockerfile[:DOCKERFILE_SCAN]),
         explicit=login,
         ecr=EcrTokens().get,
     )

@@ -28,6 +28,7 @@ from typing import Any
 
 from soci_ci.build.spec import BuildSpec, split_tag
 from soci_ci.errors import BuildError
+from soci_ci.limits import BUILD_LOG_LINE, BUILD_LOG_TAIL
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,6 @@ def _buildx_args(spec: BuildSpec) -> list[str]:
     return args
 
 
-LOG_TAIL = 200  # lines of a failed CLI build kept to find its error
 _AUTH_FAILURES = ("no basic auth credentials", "unauthorized", "authentication required", "denied")
 LOGIN_HINT = (
     "the action's container does not see a `docker login` made on the runner: give the "
@@ -205,7 +205,7 @@ LOGIN_HINT = (
 def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) -> None:
     """Run a docker CLI build, streaming its output to the log line by line; a failure is a
     BuildError with the last error line it printed."""
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    tail: collections.deque[str] = collections.deque(maxlen=BUILD_LOG_TAIL)
     with subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -217,7 +217,7 @@ def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) ->
     ) as proc:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.rstrip()[:2000]
+            line = raw.rstrip()[:BUILD_LOG_LINE]
             if line.strip():
                 tail.append(line)
                 log.info("  %s", line)

@@ -313,3 +313,52 @@ def test_bad_repository_or_tags_end_with_exit_2_and_say_why(
     assert message in done.stderr
     assert "docker build --help" not in done.stderr
     assert job.outputs()["verdict"] == "error"
+
+
+def test_published_image_as_a_codebuild_custom_image(
+    action_image: ActionImage,
+    runner_docker: DockerCli,
+    docker_engine: str,
+    base_image: str,
+    registry_basic: Registry,
+    github: FakeGitHub,
+    tmp_path: Path,
+) -> None:
+    """examples/codebuild/buildspec-image.yml's phases in the action image (as CodeBuild runs a
+    custom image: a shell in the container, the source directory as working directory): an
+    image already pushed is indexed and verified, the JUnit report written, the PR commented."""
+    import yaml
+
+    pushed = _push_base(registry_basic, docker_engine, base_image, "codebuild/pushed")
+    spec = yaml.safe_load((ROOT / "examples" / "codebuild" / "buildspec-image.yml").read_text())
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / ".soci-ci.yml").write_text("version: 1\nsoci:\n  min_layer_size: 1\n")
+    env = {
+        **{k: str(v) for k, v in spec["env"]["variables"].items()},
+        "SOCI_CI_IMAGE": pushed,
+        "SOCI_CI_REGISTRY_HOST": registry_basic.host,
+        "SOCI_CI_REGISTRY_USERNAME": str(registry_basic.username),
+        "SOCI_CI_REGISTRY_PASSWORD": str(registry_basic.password),
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": github.url,
+        "CODEBUILD_BUILD_ID": "app-soci-ci:1a2b3c",
+        "CODEBUILD_SRC_DIR": "/codebuild/output/src1/src",
+        "CODEBUILD_WEBHOOK_TRIGGER": "pr/42",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": HEAD_SHA,
+        "CODEBUILD_SOURCE_REPO_URL": "https://github.com/octo-org/app.git",
+    }
+    for phase, body in spec["phases"].items():
+        for command in body["commands"]:
+            argv = ["run", "--rm", "--network", "host", "-w", env["CODEBUILD_SRC_DIR"]]
+            argv += ["-v", f"{src}:{env['CODEBUILD_SRC_DIR']}"]
+            for key in env:
+                argv += ["-e", key]
+            argv += ["--entrypoint", "/bin/sh", action_image.tag, "-c", command]
+            done = runner_docker(*argv, env={**runner_docker.env(), **env})
+            assert done.returncode == 0, f"{phase}: {command}\n{done.stderr[-3000:]}"
+            assert TOKEN not in done.stdout + done.stderr
+    junit = (src / "reports" / "soci-ci-junit.xml").read_text()
+    assert 'name="index" time=' in junit and "<failure" not in junit
+    body = github.comments[("octo-org/app", 42)][0]["body"]
+    assert "codebuild/pushed" in body
