@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from soci_ci.registry.auth import Credentials
-from soci_ci.registry.docker_config import default_config_path
 from soci_ci.registry.ecr import parse_ecr_host
 from soci_ci.registry.reference import DOCKER_HUB, parse_reference
 
@@ -104,8 +103,16 @@ def collect_logins(
     return tuple(logins.values())
 
 
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    """The Docker CLI's own config directory for this environment (DOCKER_CONFIG, ~/.docker)."""
+    given = environ.get("DOCKER_CONFIG", "").strip()
+    if given:
+        return Path(given)
+    return Path(environ.get("HOME") or Path.home()) / ".docker"
+
+
 def _read_user_config(environ: Mapping[str, str]) -> dict[str, Any]:
-    path = default_config_path(environ)
+    path = user_config_dir(environ) / "config.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -151,7 +158,7 @@ def docker_env(
     if not wanted:
         yield env
         return
-    user_dir = default_config_path(env).parent
+    user_dir = user_config_dir(env)
     user = _read_user_config(env)
     plugin_dirs = [str(user_dir / "cli-plugins")]
     extra = user.get("cliPluginsExtraDirs")
