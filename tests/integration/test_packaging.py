@@ -1,7 +1,8 @@
 """Packaging: action.yml, the release's action.yml and the workflows against GitHub's schemas
 (check-jsonschema's vendored copies, no network), requirements.lock against what is installed,
-and the action image (built once per session the way the runner builds it, see
-tests/integration/conftest.py `action_image`).
+and the release rewrite of action.yml. The action image itself (built once per session the way
+the runner builds it, tests/integration/conftest.py `action_image`) is checked in
+test_runner_emulation.py: size, tools, pinned dependencies, a broken PATH.
 
 The real base (python:3.13-slim-trixie pinned by digest) cannot be pulled here: the image is
 built on a trixie root filesystem made by mmdebstrap (Debian's python3 and pip at the same
@@ -22,8 +23,6 @@ import pytest
 import yaml
 
 from tests.conftest import require
-from tests.integration.conftest import ActionImage
-from tests.support.runner import DockerCli
 
 pytestmark = pytest.mark.integration
 
@@ -134,55 +133,3 @@ def test_release_action_yml_runs_the_pushed_image(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout
     with pytest.raises(SystemExit):
         rewrite(text, "docker://ghcr.io/Owner/x:latest")
-
-
-def _run(cli: DockerCli, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli("run", "--rm", "--network", "none", *args)
-
-
-def test_image_runs_the_cli_with_a_broken_path(
-    action_image: ActionImage, runner_docker: DockerCli
-) -> None:
-    from soci_ci import __version__
-
-    result = _run(runner_docker, "-e", "PATH=utter-nonsense", action_image.tag, "--version")
-    assert result.returncode == 0, result.stderr
-    # The image has zlib-ng (a pinned dependency), and --version says it is in use.
-    assert result.stdout.startswith(f"soci-ci {__version__} (inflate: zlib-ng 2."), result.stdout
-
-
-def test_image_has_the_pinned_dependencies(
-    action_image: ActionImage, runner_docker: DockerCli
-) -> None:
-    names = ("boto3", "docker", "PyYAML", "jsonschema", "requests", "zlib-ng", "google-re2")
-    code = (
-        "from importlib import metadata; "
-        "import boto3, docker, yaml, requests, jsonschema, zlib_ng, re2; "
-        f"print(' '.join(f'{{n}}=={{metadata.version(n)}}' for n in {names!r}))"
-    )
-    entry = ["--entrypoint", "/usr/local/bin/python3", action_image.tag, "-c", code]
-    result = _run(runner_docker, *entry)
-    pins = _lock()
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [f"{n}=={pins[n]}" for n in names]
-
-
-def test_image_action_mode_without_config_is_neutral(
-    action_image: ActionImage, runner_docker: DockerCli, tmp_path: Path
-) -> None:
-    result = _run(
-        runner_docker,
-        "-v",
-        f"{tmp_path}:/github/workspace",
-        "-w",
-        "/github/workspace",
-        "-e",
-        "GITHUB_ACTIONS=true",
-        "-e",
-        "INPUT_CONFIG=.soci-ci.yml",
-        action_image.tag,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "soci-ci run: neutral" in result.stderr
-    assert "build skipped: no image.repository in the config" in result.stderr
-    assert list(tmp_path.iterdir()) == []  # no work directory in the workspace

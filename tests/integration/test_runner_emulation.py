@@ -99,34 +99,26 @@ def _inputs(job: RunnerJob, github: FakeGitHub, inputs: dict[str, str]) -> dict[
     return {**input_env, **job.github_env(github.url, EVENT, sha=MERGE_SHA), **runs_env}
 
 
-def test_action_image_is_light_and_current(
-    action_image: ActionImage, runner_docker: DockerCli
-) -> None:
-    added = action_image.tools_size - action_image.base_size
-    assert added <= 150 * 1000 * 1000, f"the tools stage adds {added / 1e6:.0f} MB"
-    probe = runner_docker(
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/bin/sh",
-        action_image.tag,
-        "-c",
-        "docker --version; docker buildx version; soci-ci --version; "
-        "for b in dockerd containerd runc git; do command -v $b && echo HAS-$b; done; "
-        "ls -A /github/workspace 2>/dev/null; true",
-    )
-    assert probe.returncode == 0, probe.stderr
-    out = probe.stdout
-    assert "Docker version 26." in out, out
-    assert "github.com/docker/buildx 0." in out, out
-    assert out.count("soci-ci ") >= 1 and "HAS-" not in out, out
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name] = version
+    return pins
 
 
-def test_engine_29_refuses_the_old_cli_and_the_image_negotiates(
+def test_image_is_light_current_and_negotiates_with_engine_29(
     action_image: ActionImage, runner_docker: DockerCli, engine29: EngineGate
 ) -> None:
+    """One container (each start copies the image on vfs): the tools stage adds at most
+    ~150 MB; docker 26 + buildx, no engine; the pinned dependencies; the CLI through the mounted
+    socket negotiates with Engine 29, which refuses Debian 12's CLI (API 1.41)."""
+    from soci_ci import __version__
+
+    added = action_image.tools_size - action_image.base_size
+    assert added <= 150 * 1000 * 1000, f"the tools stage adds {added / 1e6:.0f} MB"
     old = subprocess.run(
         ["/usr/bin/docker", "version"],
         env={"PATH": os.environ["PATH"], "DOCKER_HOST": engine29.host},
@@ -135,7 +127,17 @@ def test_engine_29_refuses_the_old_cli_and_the_image_negotiates(
         check=False,
     )
     assert "client version 1.41 is too old. Minimum supported API version is 1.44" in old.stderr
-    inside = runner_docker(
+    names = ("boto3", "docker", "PyYAML", "jsonschema", "requests", "zlib-ng", "google-re2")
+    script = (
+        "docker --version; docker buildx version; "
+        "docker version --format 'api {{.Client.APIVersion}}'; "
+        "for b in dockerd containerd runc git; do command -v $b && echo HAS-$b; done; "
+        "env PATH=utter-nonsense /usr/local/bin/python3 /opt/soci-ci/entrypoint.py --version; "
+        "soci-ci --version; "
+        'python3 -c "from importlib import metadata; import boto3, docker, yaml, requests, '
+        f"jsonschema, zlib_ng, re2; print('pins', *(n + '==' + metadata.version(n) for n in {names!r}))\""
+    )
+    probe = runner_docker(
         "run",
         "--rm",
         "--network",
@@ -143,15 +145,22 @@ def test_engine_29_refuses_the_old_cli_and_the_image_negotiates(
         "-v",
         f"{engine29.path}:/var/run/docker.sock",
         "--entrypoint",
-        "/usr/bin/docker",
+        "/bin/sh",
         action_image.tag,
-        "version",
-        "--format",
-        "{{.Client.APIVersion}} {{.Server.APIVersion}}",
+        "-c",
+        script,
     )
-    assert inside.returncode == 0, inside.stderr
-    assert inside.stdout.split()[0] == "1.45", inside.stdout
-    assert engine29.refused and "1.45" in engine29.versions
+    assert probe.returncode == 0, probe.stderr
+    out = probe.stdout
+    assert "Docker version 26." in out, out
+    assert "github.com/docker/buildx 0." in out, out
+    assert "api 1.45" in out and "1.45" in engine29.versions, out
+    assert "HAS-" not in out, out
+    # zlib-ng (a pinned dependency) is in use; the interpreter path is absolute.
+    assert out.count(f"soci-ci {__version__} (inflate: zlib-ng 2.") == 2, out
+    pins = _lock()
+    pinned = next(line for line in out.splitlines() if line.startswith("pins "))
+    assert pinned.split()[1:] == [f"{n}=={pins[n]}" for n in names]
 
 
 def test_pull_request_with_a_basic_auth_registry_and_a_private_base(
@@ -282,32 +291,19 @@ def test_a_login_made_on_the_host_does_not_reach_the_action(
     assert "does not see a `docker login` made on the runner" in done.stderr
 
 
-@pytest.mark.parametrize(
-    ("inputs", "message"),
-    [
-        (
-            {"repository": "127.0.0.1:5000/Team/App"},
-            "invalid repository '127.0.0.1:5000/Team/App': it must be lowercase",
-        ),
-        (
-            {"repository": "127.0.0.1:5000/app", "tags": "v1 latest"},
-            "invalid tag 'v1 latest': tags are separated by commas or newlines",
-        ),
-    ],
-    ids=["uppercase-repository", "space-separated-tags"],
-)
-def test_bad_repository_or_tags_end_with_exit_2_and_say_why(
+def test_an_uppercase_repository_ends_with_exit_2_and_says_why(
     action_image: ActionImage,
     runner_docker: DockerCli,
     engine29: EngineGate,
     base_image: str,
     github: FakeGitHub,
     job: RunnerJob,
-    inputs: dict[str, str],
-    message: str,
 ) -> None:
+    """(Space-separated tags: tests/unit/test_build_engine.py, the same check in-process.)"""
+    message = "invalid repository '127.0.0.1:5000/Team/App': it must be lowercase"
     _user_repo(job, base_image, config=None)
-    env = _inputs(job, github, {**inputs, "context": "app", "comment": "false"})
+    inputs = {"repository": "127.0.0.1:5000/Team/App", "context": "app", "comment": "false"}
+    env = _inputs(job, github, inputs)
     done = job.run(runner_docker, action_image.tag, engine29.path, env)
     assert done.returncode == 2, done.stderr[-3000:]
     assert message in done.stderr
