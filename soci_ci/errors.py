@@ -8,6 +8,7 @@ A failed threshold is a *result*, not an exception (exit code 1 comes from the v
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -46,9 +47,35 @@ class UsageError(SociCiError):
     default_hint = "run `soci-ci COMMAND --help` for the accepted options"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigProblem:
+    """One problem of a config file: where (file as the repository names it, 1-based line,
+    dotted key path) and what, in one short line (values are shortened)."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
 class ConfigError(SociCiError):
+    """An invalid setting or config file; ``problems`` lists each one (file, line, key)."""
+
     exit_code = ExitCode.USAGE
-    default_hint = "fix the config file; its JSON Schema is in soci_ci/config/schema.json"
+    default_hint = (
+        "fix the config file; `soci-ci run --explain` shows every setting and the "
+        "configuration reference of soci-ci's documentation (docs/config.md) lists the keys"
+    )
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: tuple[ConfigProblem, ...] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
 
 
 class InputError(SociCiError):

@@ -146,7 +146,8 @@ class Pipeline:
         if self.ctx.fork:
             for name in STEPS:
                 state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail="fork"))
-            return self._summary(Verdict.NEUTRAL, FORK_REASON), int(ExitCode.OK)
+            reason = self.ctx.fork_reason or FORK_REASON
+            return self._summary(Verdict.NEUTRAL, reason), int(ExitCode.OK)
         self.work.mkdir(parents=True, exist_ok=True)
         for name in STEPS:
             method: Callable[[], tuple[list[str] | None, str]] = getattr(self, f"_plan_{name}")

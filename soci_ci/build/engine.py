@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from soci_ci.build.spec import BuildSpec, split_tag
+from soci_ci.ci.workflow_commands import prefix_lines
 from soci_ci.errors import BuildError
 from soci_ci.limits import BUILD_LOG_LINE, BUILD_LOG_TAIL
 
@@ -99,8 +100,8 @@ def _consume(stream: Iterable[Mapping[str, Any]], what: str) -> list[Mapping[str
             raise BuildError(f"{what} failed: {_one_line(message)}")
         if "stream" in item:
             line = str(item["stream"]).rstrip()
-            if line:
-                log.info("  %s", line)
+            if line:  # a chunk may hold several lines: prefix each, none may be a command
+                log.info("%s", prefix_lines(line, "  "))
         elif "status" in item and "progressDetail" not in item:
             log.info("  %s %s", item.get("id", ""), item["status"])
         if "aux" in item:
@@ -218,9 +219,9 @@ def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) ->
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip()[:BUILD_LOG_LINE]
-            if line.strip():
+            if line.strip():  # the build log is untrusted: no line may be a workflow command
                 tail.append(line)
-                log.info("  %s", line)
+                log.info("%s", prefix_lines(line, "  "))
         code = proc.wait()
     if code != 0:
         lines = list(tail)

@@ -3,6 +3,12 @@
 A pull request build has ``CODEBUILD_WEBHOOK_TRIGGER=pr/<n>`` (and usually
 ``CODEBUILD_SOURCE_VERSION=pr/<n>``); the commit is ``CODEBUILD_RESOLVED_SOURCE_VERSION``; the
 repository comes from ``CODEBUILD_SOURCE_REPO_URL`` (https or ssh GitHub URL).
+
+CodeBuild does not say whether a pull request comes from a fork (its webhook variables name
+the base repository only), so every CodeBuild pull request starts as *unverified* and is
+treated like a fork (`PullRequest.fork` True) until `soci_ci.ci.context.confirm_origin` has
+asked GitHub which repository the head branch lives in. A ``PULL_REQUEST_*`` event without a
+readable PR number is a pull request too (number 0, unverified).
 """
 
 from __future__ import annotations
@@ -65,13 +71,17 @@ def parse_codebuild_context(environ: Mapping[str, str]) -> CodeBuildContext:
     number = pr_number(trigger) or pr_number(environ.get("CODEBUILD_SOURCE_VERSION"))
     sha = environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION") or None
     head_ref = _branch(environ.get("CODEBUILD_WEBHOOK_HEAD_REF"))
+    event = environ.get("CODEBUILD_WEBHOOK_EVENT") or None
     pull_request = None
+    if number is None and event is not None and event.upper().startswith("PULL_REQUEST"):
+        number = 0  # a pull request whose number CodeBuild did not give: never trusted
     if number is not None:
         pull_request = PullRequest(
             number=number,
             head_sha=sha,
             head_ref=head_ref,
             base_ref=_branch(environ.get("CODEBUILD_WEBHOOK_BASE_REF")),
+            fork=True,  # unverified until confirmed through the GitHub API
         )
     branch = head_ref
     if branch is None and trigger and trigger.startswith("branch/"):
@@ -81,7 +91,7 @@ def parse_codebuild_context(environ: Mapping[str, str]) -> CodeBuildContext:
         repository=repository_from_url(environ.get("CODEBUILD_SOURCE_REPO_URL")),
         sha=sha,
         trigger=trigger,
-        event=environ.get("CODEBUILD_WEBHOOK_EVENT") or None,
+        event=event,
         branch=branch,
         build_url=environ.get("CODEBUILD_PUBLIC_BUILD_URL")
         or environ.get("CODEBUILD_BUILD_URL")

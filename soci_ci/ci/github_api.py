@@ -59,13 +59,10 @@ class Forbidden(GitHubError):
 
 
 def limit_body(body: str, *, limit: int = MAX_COMMENT_CHARS) -> str:
-    """The body cut to GitHub's comment limit, keeping the marker line (the last line)."""
+    """The body cut to GitHub's comment limit; the marker (the first line) stays."""
     if len(body) <= limit:
         return body
-    lines = body.rstrip("\n").split("\n")
-    marker = lines[-1] if lines[-1].startswith("<!--") else ""
-    keep = limit - len(_TRUNCATED) - len(marker) - 1
-    return body[:keep] + _TRUNCATED + marker
+    return body[: limit - len(_TRUNCATED)] + _TRUNCATED
 
 
 def _next_link(header: str | None) -> str | None:
@@ -226,10 +223,16 @@ def _comment(item: Any) -> Comment:
     )
 
 
+def starts_with_marker(body: str, marker: str) -> bool:
+    """True when the body's first line is exactly ``marker`` (quoting it elsewhere is not)."""
+    return body.split("\n", 1)[0].rstrip("\r") == marker
+
+
 def find_own_comment(comments: list[Comment], *, marker: str, author: str) -> Comment | None:
-    """The first comment carrying ``marker`` written by ``author`` (others are never touched)."""
+    """The first comment that starts with ``marker`` and was written by ``author``; a comment
+    that merely quotes the marker, or anyone else's, is never touched."""
     for comment in comments:
-        if marker in comment.body and comment.author == author:
+        if comment.author == author and starts_with_marker(comment.body, marker):
             return comment
     return None
 
@@ -238,8 +241,8 @@ def upsert_comment(
     client: GitHubClient, *, repository: str, number: int, body: str, marker: str
 ) -> CommentResult:
     """Create the sticky comment once, then update it in place; 403 -> FORBIDDEN."""
-    if marker not in body:
-        body = f"{body.rstrip()}\n\n{marker}\n"
+    if not starts_with_marker(body, marker):
+        body = f"{marker}\n{body}"
     body = limit_body(body)
     try:
         author = client.viewer_login()

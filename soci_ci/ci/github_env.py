@@ -16,6 +16,7 @@ from typing import Any
 from soci_ci.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
 
 
 def input_env_names(name: str) -> tuple[str, str]:
@@ -95,8 +96,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def parse_pull_request(event: Mapping[str, Any]) -> PullRequest | None:
     """The pull request of a ``pull_request``/``pull_request_target`` payload, else None.
 
-    A fork is a head repository different from the base one, or one GitHub marks ``fork``
-    (a deleted head repository, ``head.repo: null``, is treated as a fork: no secrets).
+    A fork is a head repository different from the base one (by id or by full name, either
+    differing is enough); anything unknown (a deleted head repository, ``head.repo: null``, a
+    missing base) is treated as a fork: no secrets. ``head.repo.fork`` is not used: it says
+    whether the head repository is a fork of *anything*, true for same-repository pull
+    requests in a repository that is itself a fork.
     """
     pr = event.get("pull_request")
     if not isinstance(pr, Mapping):
@@ -112,14 +116,15 @@ def parse_pull_request(event: Mapping[str, Any]) -> PullRequest | None:
     head_repo = head.get("repo")
     base_repo = _mapping(base.get("repo"))
     base_name = _str(base_repo.get("full_name"))
+    head_name = _str(head_repo.get("full_name")) if isinstance(head_repo, Mapping) else None
+    fork = True
     if isinstance(head_repo, Mapping):
-        head_name = _str(head_repo.get("full_name"))
-        fork = bool(head_repo.get("fork")) or (
-            head_name is not None and base_name is not None and head_name != base_name
-        )
-    else:
-        head_name = None
-        fork = True
+        head_id, base_id = head_repo.get("id"), base_repo.get("id")
+        ids = isinstance(head_id, int) and isinstance(base_id, int)
+        names = head_name is not None and base_name is not None
+        same_ids = not ids or head_id == base_id
+        same_names = not names or str(head_name).lower() == str(base_name).lower()
+        fork = not ((ids or names) and same_ids and same_names)
     return PullRequest(
         number=number,
         head_sha=_str(head.get("sha")),
@@ -152,13 +157,20 @@ def parse_github_context(
     """The context from the runner's variables and the event payload text (if any)."""
     event = parse_event(event_text) if event_text else {}
     pull_request = parse_pull_request(event)
+    event_name = environ.get("GITHUB_EVENT_NAME") or None
+    if pull_request is None and event_name in PULL_REQUEST_EVENTS:
+        # Never fall back to a branch run (whose config is trusted) on a pull request event.
+        raise UsageError(
+            f"a {event_name} event without its pull request in the event payload",
+            hint="GITHUB_EVENT_PATH must point at the runner's event.json",
+        )
     repository = environ.get("GITHUB_REPOSITORY") or None
     if repository is None and isinstance(event.get("repository"), Mapping):
         repository = _str(event["repository"].get("full_name"))
     return GitHubContext(
         repository=repository,
         api_url=(environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
-        event_name=environ.get("GITHUB_EVENT_NAME") or None,
+        event_name=event_name,
         sha=environ.get("GITHUB_SHA") or None,
         ref=environ.get("GITHUB_REF") or None,
         run_id=environ.get("GITHUB_RUN_ID") or None,

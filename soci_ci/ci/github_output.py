@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 
-from soci_ci.errors import UsageError
+from soci_ci.errors import ConfigProblem, UsageError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -75,6 +75,19 @@ def format_annotation(
     if title:
         properties["title"] = title
     return format_command(str(level), message, properties)
+
+
+def config_annotations(problems: Iterable[ConfigProblem]) -> list[str]:
+    """One ``::error file=<repo path>,line=N,title=...::key: message`` per config problem."""
+    lines = []
+    for problem in problems:
+        properties: dict[str, str | int] = {"file": problem.file}
+        if problem.line is not None:
+            properties["line"] = problem.line
+        properties["title"] = "soci-ci: invalid config"
+        text = f"{problem.path}: {problem.message}" if problem.path else problem.message
+        lines.append(format_command("error", text, properties))
+    return lines
 
 
 def format_mask(value: str) -> list[str]:

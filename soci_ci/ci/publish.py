@@ -24,6 +24,7 @@ from soci_ci.ci.run_report import (
     render_markdown,
     step_outputs,
 )
+from soci_ci.ci.workflow_commands import neutralize
 from soci_ci.errors import GitHubError
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def publish(
         for line in _annotations(summary, options, note):
             print(line, file=stream)
     else:
-        stream.write(render_markdown(summary))
+        stream.write(neutralize(render_markdown(summary)))
     stream.flush()
     return Published(
         comment_url=comment_url, comment_note=note, markdown=markdown, comment_error=error

@@ -51,6 +51,7 @@ class RunSummary:
     gate_markdown: str | None = None
     gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
     context_line: str = ""
+    notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
 
 
 _MD_SPECIAL = "\\`*_[]<>|~"
@@ -86,10 +87,13 @@ def comment_marker(repository: str | None, config_id: str = "default") -> str:
 
 
 def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
-    lines = ["## soci-ci: SOCI cold-start report", ""]
+    lines = [marker] if marker else []  # first line: how the sticky comment is found
+    lines += ["## soci-ci: SOCI cold-start report", ""]
     lines.append(f"**Verdict:** {_VERDICT[summary.verdict]} — {escape_markdown(summary.reason)}")
     if summary.context_line:
         lines += ["", escape_markdown(summary.context_line)]
+    if summary.notes:
+        lines += [""] + [f"- ⚠️ {escape_markdown(note)}" for note in summary.notes]
     lines += ["", "| step | status | details |", "|---|---|---|"]
     for step in summary.steps:
         took = f" ({step.seconds:.1f} s)" if step.status is StepStatus.RAN else ""
@@ -110,8 +114,6 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
         lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
     if summary.gate_markdown:
         lines += ["", "### Thresholds", "", summary.gate_markdown.strip()]
-    if marker:
-        lines += ["", marker]
     return "\n".join(lines) + "\n"
 
 

@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setup_logging(*, debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    from soci_ci.ci.workflow_commands import CommandSafeFormatter  # noqa: PLC0415
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(CommandSafeFormatter("%(message)s"))
     root = logging.getLogger("soci_ci")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -73,19 +75,25 @@ def _setup_logging(*, debug: bool, quiet: bool) -> None:
 
 def report_error(exc: SociCiError, *, debug: bool) -> None:
     """One line on stderr (plus a hint line); a GitHub annotation when running in Actions."""
+    from soci_ci.ci.github_output import config_annotations, format_command  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+
     if debug:
-        traceback.print_exception(exc)
-    message = " ".join(str(exc).split())
+        print(neutralize("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+    message = one_line(str(exc), limit=2000)
     print(f"error: {message}", file=sys.stderr)
+    problems = getattr(exc, "problems", ())
+    for problem in problems[1:]:
+        print(f"error: {one_line(str(problem))}", file=sys.stderr)
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {one_line(exc.hint)}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        title = type(exc).__name__
-        print(f"::error title=soci-ci {title}::{_escape_command(message)}", file=sys.stderr)
-
-
-def _escape_command(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        if problems:
+            for line in config_annotations(problems):
+                print(line, file=sys.stderr)
+        else:
+            title = f"soci-ci {type(exc).__name__}"
+            print(format_command("error", message, {"title": title}), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,8 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return int(ExitCode.OK)
     except Exception as exc:  # a bug: say so clearly, keep the traceback for --debug
+        from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+
         if debug:
-            traceback.print_exception(exc)
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(neutralize("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        print(f"error: internal error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
         print("hint: rerun with --debug and report the traceback", file=sys.stderr)
         return int(ExitCode.INTERNAL)

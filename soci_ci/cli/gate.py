@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if not config.has_thresholds and neutral is None:
         raise ConfigError(f"{args.config} has no thresholds section; nothing to gate")
     outcome = evaluate(result, config.thresholds, base, neutral_reason=neutral)
-    print(render_text(outcome), end="")
+    from soci_ci.ci.workflow_commands import neutralize  # noqa: PLC0415
+
+    print(neutralize(render_text(outcome)), end="")
     report = ReportInput(
         name=args.name,
         outcome=outcome,

@@ -101,7 +101,9 @@ def _arms(args: argparse.Namespace, settings: ProbeSettings) -> list[Arm]:
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from soci_ci.ci.workflow_commands import neutralize  # noqa: PLC0415
+
+    print(neutralize(line), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,13 +222,22 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
 
 
 def resolve_settings(
-    args: argparse.Namespace, environ: Mapping[str, str], config_path: Path | None
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    config_path: Path | None,
+    *,
+    file_data: Mapping[str, Any] | None = None,
 ) -> Resolved:
-    """Defaults < file < environment < flags and action inputs, through `resolve`."""
+    """Defaults < file < environment < flags and action inputs, through `resolve`.
+
+    ``file_data``: the file layer already read (on a pull request: with its trusted settings
+    from the base branch, `soci_ci.app.run_trust`); else the file at ``config_path``.
+    """
     from soci_ci.config.loader import read_config_data  # noqa: PLC0415 - jsonschema lazily
     from soci_ci.config.resolve import resolve  # noqa: PLC0415
 
-    file_data = read_config_data(config_path) if config_path is not None else {}
+    if file_data is None:
+        file_data = read_config_data(config_path) if config_path is not None else {}
     flags, labels = config_flags(args, environ)
     name = str(config_path) if config_path is not None else "<settings>"
     return resolve(file_data, env=environ, flags=flags, labels=labels, name=name)
@@ -303,37 +312,32 @@ def _run_step(argv: list[str]) -> StepOutcome:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    environ = os.environ
-    arguments = run_arguments(args, environ)
-    config_path = arguments.config_path
-    resolved = resolve_settings(args, environ, config_path)
-    if arguments.explain:
-        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
-        for line in resolved.explain():
-            print(line)
-        return 0
+    arguments = run_arguments(args, os.environ)
+    # Default work directory: a fresh temporary one outside the workspace (never in the build
+    # context), removed at the end.
     work_dir = arguments.work_dir or Path(tempfile.mkdtemp(prefix="soci-ci-run-"))
     try:
-        return _run(args, arguments, run_options(resolved, arguments, work_dir), config_path)
+        return _run(args, arguments, work_dir)
     finally:
         if arguments.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _run(
-    args: argparse.Namespace,
-    arguments: RunArguments,
-    options: RunOptions,
-    config_path: Path | None,
-) -> int:
+def _run(args: argparse.Namespace, arguments: RunArguments, work_dir: Path) -> int:
     from soci_ci.app.pipeline import Pipeline  # noqa: PLC0415
-    from soci_ci.ci.context import Provider, detect_context  # noqa: PLC0415
+    from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
+    from soci_ci.ci.context import Provider, confirm_origin, detect_context  # noqa: PLC0415
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
+    from soci_ci.ci.ownership import give_to_workspace_owner  # noqa: PLC0415
     from soci_ci.ci.publish import PublishOptions, publish  # noqa: PLC0415
+    from soci_ci.ci.pull_request_api import github_lookup  # noqa: PLC0415
     from soci_ci.ci.secrets import resolve_token  # noqa: PLC0415
+    from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
+    from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
     environ = os.environ
+    config_path = arguments.config_path
+    workspace = workspace_root(environ)
 
     event_text = None
     if environ.get("GITHUB_EVENT_PATH"):
@@ -342,7 +346,7 @@ def _run(
         except OSError as exc:
             raise UsageError(f"cannot read GITHUB_EVENT_PATH: {exc.strerror}") from exc
     in_actions = environ.get("GITHUB_ACTIONS") == "true"
-    token = resolve_token(environ) if options.comment else None
+    token = resolve_token(environ)
     if token and in_actions:
         for line in format_mask(token):
             print(line, flush=True)
@@ -356,7 +360,24 @@ def _run(
         for line in format_mask(password):
             print(line, flush=True)
     ctx = detect_context(environ, event_text, token=token)
+    ctx = confirm_origin(ctx, github_lookup(api_url=ctx.api_url, token=token))
+    file_data, trust = trusted_file_layer(config_path, workspace=workspace, ctx=ctx, token=token)
+    resolved = resolve_settings(args, environ, config_path, file_data=file_data)
+    notes = trust.report_lines()
+    for line in notes:
+        print(f"soci-ci run: {one_line(line)}", file=sys.stderr)
+    if arguments.explain:
+        print(f"soci-ci run: config file {config_path or '(none)'}", file=sys.stderr)
+        for line in resolved.explain():
+            print(neutralize(line))
+        return 0
+    options = confine_paths(
+        run_options(resolved, arguments, work_dir), workspace=workspace, environ=environ
+    )
+    if not options.comment:
+        ctx = replace(ctx, token=None)
     summary, code = Pipeline(options, ctx, _run_step).run()
+    summary = replace(summary, notes=tuple(notes))
     published = publish(
         summary,
         ctx,
@@ -367,13 +388,11 @@ def _run(
             config_file=str(config_path) if config_path else None,
         ),
     )
-    from soci_ci.ci.ownership import give_to_workspace_owner  # noqa: PLC0415
-
     written = [p for p in (options.junit, arguments.work_dir) if p is not None]
-    give_to_workspace_owner(written, Path(environ.get("GITHUB_WORKSPACE") or Path.cwd()))
-    print(f"soci-ci run: {summary.verdict} ({summary.reason})", file=sys.stderr)
+    give_to_workspace_owner(written, workspace)
+    print(f"soci-ci run: {summary.verdict} ({one_line(summary.reason)})", file=sys.stderr)
     if published.comment_error is not None and code == 0:
         if ctx.provider is not Provider.LOCAL:
-            print(f"warning: {published.comment_note}", file=sys.stderr)
+            print(f"warning: {one_line(published.comment_note)}", file=sys.stderr)
         return int(published.comment_error.exit_code)
     return code

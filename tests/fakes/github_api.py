@@ -2,7 +2,9 @@
 
 Serves ``GET /user``, ``GET/POST /repos/{o}/{r}/issues/{n}/comments`` (paginated with a
 ``Link`` header, ``per_page`` honoured, default 30 as on GitHub) and
-``PATCH /repos/{o}/{r}/issues/comments/{id}``. Tokens map to identities: a token listed in
+``PATCH /repos/{o}/{r}/issues/comments/{id}``; ``GET /repos/{o}/{r}/contents/{path}?ref=``
+(raw media type, from ``files``: (repo, ref, path) -> bytes) and ``GET /repos/{o}/{r}/pulls/{n}``
+(from ``pulls``: (repo, n) -> the pull request object). Tokens map to identities: a token listed in
 ``read_only_tokens`` (a fork pull request's ``GITHUB_TOKEN``) gets 403 "Resource not accessible
 by integration" on every write; ``bot_tokens`` get 403 on ``GET /user`` like ``GITHUB_TOKEN``.
 ``fail_next`` queues status codes (e.g. 502, or ``(403, "...secondary rate limit...")``) answered before the real handling. Every request
@@ -17,11 +19,13 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 BOT = "github-actions[bot]"
 _LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
 _ONE = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
+_CONTENTS = re.compile(r"^/repos/([^/]+/[^/]+)/contents/(.+)$")
+_PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/(\d+)$")
 
 
 @dataclass
@@ -42,6 +46,8 @@ class FakeGitHub:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     fail_next: list[int | tuple[int, str]] = field(default_factory=list)
+    files: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -112,6 +118,8 @@ class FakeGitHub:
                 if method != "GET" and token in fake.read_only_tokens:
                     self._send(403, {"message": "Resource not accessible by integration"})
                     return
+                if method == "GET" and self._read_only(parts.path, parts.query):
+                    return
                 match = _LIST.match(parts.path)
                 if match and method == "GET":
                     self._list(match.group(1), int(match.group(2)), parts.query)
@@ -132,6 +140,30 @@ class FakeGitHub:
                                     self._send(200, comment)
                                     return
                 self._send(404, {"message": "Not Found"})
+
+            def _read_only(self, path: str, query: str) -> bool:
+                match = _CONTENTS.match(path)
+                if match:
+                    ref = parse_qs(query).get("ref", [""])[0]
+                    data = fake.files.get((match.group(1), ref, unquote(match.group(2))))
+                    if data is None:
+                        self._send(404, {"message": "Not Found"})
+                        return True
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/vnd.github.raw")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return True
+                match = _PULL.match(path)
+                if match:
+                    pull = fake.pulls.get((match.group(1), int(match.group(2))))
+                    if pull is None:
+                        self._send(404, {"message": "Not Found"})
+                    else:
+                        self._send(200, pull)
+                    return True
+                return False
 
             def _list(self, repo: str, number: int, query: str) -> None:
                 params = parse_qs(query)

@@ -160,6 +160,7 @@ def test_pull_request_run_comments_once_and_updates_in_place(
 ) -> None:
     env = _github_env(workspace, github, "pull_request_event.json", TOKEN)
     env["SOCI_CI_REPOSITORY"] = f"{registry.host}/e2e/pr"
+    _base_branch_has_the_same_config(github, workspace)
     first = _run(env, workspace, docker_engine)
     assert first.returncode == 0, first.stderr
     assert f"::add-mask::{TOKEN}" in first.stdout
@@ -218,12 +219,23 @@ def test_codebuild_run_writes_junit_and_comments(
         "SOCI_CI_JUNIT_FILE": "reports/soci-ci-junit.xml",
         "SOCI_CI_REPOSITORY": f"{registry.host}/e2e/codebuild",
     }
+    _base_branch_has_the_same_config(github, workspace)
     result = _run(env, workspace, docker_engine)
     assert result.returncode == 0, result.stderr
     assert TOKEN not in result.stdout + result.stderr
     junit = (workspace / "reports" / "soci-ci-junit.xml").read_text()
     _golden("codebuild_junit.xml", _normalize(junit, registry))
     _golden("codebuild_comment.md", _normalize(github.comments[(REPO, 42)][0]["body"], registry))
+
+
+def _base_branch_has_the_same_config(github: FakeGitHub, ws: Path) -> None:
+    """The pull request does not touch .soci-ci.yml: the base branch (read through the contents
+    API, the checkout has no git history) has the same file, and GitHub knows the PR as a
+    same-repository one (CodeBuild asks)."""
+    event = json.loads((DATA / "pull_request_event.json").read_text())
+    base_sha = event["pull_request"]["base"]["sha"]
+    github.files[(REPO, base_sha, ".soci-ci.yml")] = (ws / ".soci-ci.yml").read_bytes()
+    github.pulls[(REPO, 42)] = event["pull_request"]
 
 
 def _parse_outputs(text: str) -> dict[str, Any]:
@@ -285,6 +297,7 @@ def test_probe_step_against_moto_through_the_documented_seam(
         }
     )
     env["SOCI_CI_JUNIT_FILE"] = "junit.xml"
+    _base_branch_has_the_same_config(github, workspace)
     result = _run(env, workspace, docker_engine)
     outputs = _parse_outputs((workspace.parent / "file_commands" / "output").read_text())
     steps = {s["name"]: s for s in json.loads(outputs["steps"])}

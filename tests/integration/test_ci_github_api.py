@@ -54,7 +54,7 @@ def test_creates_once_then_updates_in_place_across_pages(github: FakeGitHub) -> 
     third = upsert_comment(client, repository=REPO, number=42, body="v2\n", marker=MARKER)
     assert third.outcome is CommentOutcome.UNCHANGED
     ours = [c for c in github.comments[(REPO, 42)] if c["id"] == first.comment_id]
-    assert ours[0]["body"] == f"v2\n\n{MARKER}\n"
+    assert ours[0]["body"] == f"{MARKER}\nv2\n"
     mallory = [c for c in github.comments[(REPO, 42)] if c["user"]["login"] == "mallory"]
     assert mallory[0]["body"] == f"fake report\n{MARKER}"
     pages = [r.path for r in github.requests if r.method == "GET" and "comments" in r.path]
@@ -63,6 +63,15 @@ def test_creates_once_then_updates_in_place_across_pages(github: FakeGitHub) -> 
         f"/repos/{REPO}/issues/42/comments?per_page=100&page=2",
     ]
     assert all(r.authorization == "Bearer ghs_bot" for r in github.requests)
+
+
+def test_a_bot_comment_quoting_the_marker_is_never_taken_for_ours(github: FakeGitHub) -> None:
+    quoted = github.add_comment(REPO, 5, GITHUB_ACTIONS_BOT, f"> {MARKER}\nquoted")
+    inline = github.add_comment(REPO, 5, GITHUB_ACTIONS_BOT, f"see {MARKER} above")
+    client = _client(github, "ghs_bot")
+    result = upsert_comment(client, repository=REPO, number=5, body="report", marker=MARKER)
+    assert result.outcome is CommentOutcome.CREATED
+    assert [c["body"] for c in github.comments[(REPO, 5)][:2]] == [quoted["body"], inline["body"]]
 
 
 def test_user_token_identity_from_get_user(github: FakeGitHub) -> None:
@@ -117,7 +126,7 @@ def test_body_is_cut_to_the_limit_keeping_the_marker(github: FakeGitHub) -> None
     body = github.comments[(REPO, 2)][0]["body"]
     assert result.outcome is CommentOutcome.CREATED
     assert len(body) <= MAX_COMMENT_CHARS
-    assert body.endswith(MARKER)
+    assert body.startswith(MARKER + "\nxxx")
     assert "truncated" in body
 
 

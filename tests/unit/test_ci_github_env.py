@@ -96,8 +96,8 @@ def test_codebuild_pull_request_build() -> None:
     }
     ctx = parse_codebuild_context(env)
     assert ctx.pull_request == PullRequest(
-        number=123, head_sha="6dcb09b5", head_ref="feature/x", base_ref="main"
-    )
+        number=123, head_sha="6dcb09b5", head_ref="feature/x", base_ref="main", fork=True
+    )  # CodeBuild does not say where the head lives: a fork until GitHub confirms
     assert ctx.repository == "octo-org/app"
     assert ctx.branch == "feature/x"
 

@@ -44,7 +44,7 @@ def test_github_channels_without_a_pull_request(tmp_path: Path) -> None:
     summary = (tmp_path / "summary").read_text()
     assert summary.startswith("## soci-ci: SOCI cold-start report\n\n**Verdict:** ❌ fail")
     assert "<!-- soci-ci report" not in summary
-    assert published.markdown.endswith("<!-- soci-ci report: o/r (default) -->\n")
+    assert published.markdown.startswith("<!-- soci-ci report: o/r (default) -->\n## soci-ci")
     assert "verdict<<ghadelimiter_" in (tmp_path / "out").read_text()
     assert '<failure message="span 3: bytes differ">' in (tmp_path / "j" / "junit.xml").read_text()
 
@@ -63,10 +63,11 @@ def test_fork_never_calls_the_api() -> None:
 
 
 def test_limit_body_keeps_the_marker() -> None:
-    body = "a" * 70_000 + "\n<!-- m -->\n"
+    body = "<!-- m -->\n" + "a" * 70_000 + "\n"
     cut = limit_body(body, limit=1000)
     assert len(cut) <= 1000
-    assert cut.endswith("(truncated: the full report is in the job summary)\n<!-- m -->")
+    assert cut.startswith("<!-- m -->\naaa")
+    assert cut.endswith("(truncated: the full report is in the job summary)\n")
     assert limit_body("short") == "short"
 
 

@@ -63,7 +63,7 @@ def test_unknown_key_is_an_error_listing_allowed() -> None:
     with pytest.raises(ConfigError) as info:
         load_config_text("version: 1\nreport:\n  comentt: true\n", name="c.yml")
     assert str(info.value) == (
-        "c.yml:2: report: unknown key 'comentt'; allowed: chart, comment, junit, summary"
+        "c.yml:3: report: unknown key 'comentt'; allowed: chart, comment, junit, summary"
     )
 
 
