@@ -141,6 +141,11 @@ def test_buildspec_phases_in_a_clean_repository(
         "  tags: ['{short_sha}']\n"
         "soci:\n  min_layer_size: 1048576\nreport:\n  comment: true\n"
     )
+    # GitHub knows PR 42 as a same-repository one, and its base branch has the same config.
+    event = json.loads((ROOT / "tests" / "data" / "pull_request_event.json").read_text())
+    github.pulls[(REPO, 42)] = event["pull_request"]
+    base_sha = event["pull_request"]["base"]["sha"]
+    github.files[(REPO, base_sha, ".soci-ci.yml")] = (src / ".soci-ci.yml").read_bytes()
     before = sorted(p.relative_to(src).as_posix() for p in src.rglob("*"))
     # CodeBuild's standard image: a docker CLI with buildx on PATH, HOME=/root.
     home = tmp_path / "root"

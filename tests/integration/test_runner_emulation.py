@@ -330,6 +330,10 @@ def test_published_image_as_a_codebuild_custom_image(
     src = tmp_path / "src"
     src.mkdir()
     (src / ".soci-ci.yml").write_text("version: 1\nsoci:\n  min_layer_size: 1\n")
+    # GitHub knows PR 42 as a same-repository one, and its base branch has the same config.
+    github.pulls[("octo-org/app", 42)] = EVENT["pull_request"]
+    base_sha = EVENT["pull_request"]["base"]["sha"]
+    github.files[("octo-org/app", base_sha, ".soci-ci.yml")] = (src / ".soci-ci.yml").read_bytes()
     env = {
         **{k: str(v) for k, v in spec["env"]["variables"].items()},
         "SOCI_CI_IMAGE": pushed,
