@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from soci_ci.redaction import redact
+
 
 class ExitCode(IntEnum):
     """Documented process exit codes (README, "Exit codes")."""
@@ -34,6 +36,9 @@ class SociCiError(Exception):
     default_hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Every message goes through the one redaction (soci_ci/redaction.py): no credential,
+        # user info or signed-URL parameter survives, whatever text reached it.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.hint = hint if hint is not None else self.default_hint

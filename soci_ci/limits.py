@@ -16,6 +16,20 @@ GiB = 1 << 30
 # --- archives and OCI layouts on disk ---
 
 # --- registry and API responses ---
+# Bodies are streamed and cut at these sizes; a declared Content-Length above a limit fails
+# before anything is read (it is checked first, never trusted alone).
+REGISTRY_MANIFEST_MAX = 4 * MiB  # a manifest, an index, a referrers answer
+REGISTRY_TAG_PAGE_MAX = 4 * MiB  # one page of a tag list
+REGISTRY_TAG_PAGES_MAX = 1_000  # pages of a tag list followed
+REGISTRY_ERROR_BODY_MAX = 64 * 1024  # an error answer (only its OCI error messages are used)
+REGISTRY_TOKEN_BODY_MAX = 1 * MiB  # a token service's answer
+REGISTRY_TOKEN_MAX = 64 * 1024  # the token inside it
+REGISTRY_RANGE_MAX = 64 * MiB  # one `Range` read (verify reads spans of a few MiB)
+REGISTRY_REDIRECTS_MAX = 10  # redirects followed by one request
+BODY_SECONDS_MAX = 120.0  # a whole answer read into memory (not a blob): a trickle is cut
+GITHUB_BODY_MAX = 16 * MiB  # one GitHub API answer (a page of 100 comments of 64 KiB)
+GITHUB_PAGES_MAX = 100  # pages of a comment list followed (10,000 comments)
+ERROR_TEXT_MAX = 300  # characters of a server's own error text kept in a message
 
 # --- config files and pull-request input ---
 # A config file (and the base branch's copy of it) is read up to this size; larger: exit 2.

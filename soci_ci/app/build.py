@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 
 from soci_ci.build.docker_login import (
     Login,
     base_image_hosts,
     collect_logins,
     docker_env,
-    explicit_login,
 )
 from soci_ci.build.engine import (
     BuildResult,
@@ -36,27 +34,30 @@ from soci_ci.registry.reference import parse_reference
 log = logging.getLogger(__name__)
 
 
-def _auth_for(tag: str, logins: Mapping[str, Credentials]) -> dict[str, str] | None:
-    host = parse_reference(tag).registry
-    creds = logins.get(host) or ChainedCredentials().get(host)
+def _auth_for(
+    tag: str, explicit: Credentials | None, explicit_host: str | None
+) -> dict[str, str] | None:
+    bound = explicit if explicit_host else None
+    chain = ChainedCredentials(explicit=bound, explicit_host=explicit_host)
+    creds = chain.get(parse_reference(tag).registry)
     if creds is None:
         return None
     return {"username": creds.username, "password": creds.password}
 
 
 def build_logins(
-    spec: BuildSpec, *, explicit: Credentials | None, environ: Mapping[str, str]
+    spec: BuildSpec, *, explicit: Credentials | None, explicit_host: str | None = None
 ) -> tuple[Login, ...]:
-    """The logins the build needs: explicit (bound to its host) and ECR, push and `FROM`."""
+    """The logins the build needs: explicit (bound to its one host, else the first tag's) and
+    ECR tokens for the ECR hosts of the push and of `FROM`."""
     push_hosts = tuple(dict.fromkeys(parse_reference(t).registry for t in spec.tags))
     try:
         with (spec.context / spec.dockerfile).open("rb") as handle:
             dockerfile = handle.read(DOCKERFILE_SCAN).decode("utf-8", errors="replace")
     except OSError:
         dockerfile = ""
-    login = explicit_login(environ, push_hosts[0] if push_hosts else None)
-    if login is None and explicit is not None and push_hosts:
-        login = Login(host=push_hosts[0], credentials=explicit)
+    host = explicit_host or (push_hosts[0] if push_hosts else None)
+    login = Login(host=host, credentials=explicit) if explicit is not None and host else None
     return collect_logins(
         push_hosts=push_hosts,
         base_hosts=base_image_hosts(dockerfile[:DOCKERFILE_SCAN]),
@@ -66,18 +67,27 @@ def build_logins(
 
 
 def build_image(
-    spec: BuildSpec, *, explicit: Credentials | None = None, builder: str = "auto"
+    spec: BuildSpec,
+    *,
+    explicit: Credentials | None = None,
+    explicit_host: str | None = None,
+    builder: str = "auto",
 ) -> BuildResult:
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
         raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
-    logins = build_logins(spec, explicit=explicit, environ=os.environ)
+    logins = build_logins(spec, explicit=explicit, explicit_host=explicit_host)
     with docker_env(logins) as env:
-        return _build(spec, builder, env, {w.host: w.credentials for w in logins})
+        return _build(spec, builder, env, explicit=explicit, explicit_host=explicit_host)
 
 
 def _build(
-    spec: BuildSpec, builder: str, env: dict[str, str], logins: Mapping[str, Credentials]
+    spec: BuildSpec,
+    builder: str,
+    env: dict[str, str],
+    *,
+    explicit: Credentials | None,
+    explicit_host: str | None,
 ) -> BuildResult:
     if builder == "auto":
         builder = choose_builder(env)
@@ -118,5 +128,5 @@ def _build(
     if spec.push:
         for tag in spec.tags:
             log.info("pushing %s", tag)
-            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, logins))
+            pushed[tag] = push_with_sdk(client, tag, _auth_for(tag, explicit, explicit_host))
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder=builder)

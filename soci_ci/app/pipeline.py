@@ -76,6 +76,9 @@ class RunOptions:
     probe: bool = False
     gate: bool = True  # False when the config has no `thresholds` section
     ecs_endpoint: str | None = None  # test seam: SOCI_CI_ECS_ENDPOINT (moto)
+    # The one host explicit registry credentials go to (SOCI_CI_REGISTRY_HOST); None: the
+    # repository's host (or, with no repository, the host of the given image).
+    registry_host: str | None = None
     baseline_store: str | None = None  # s3://bucket/prefix or a directory: default-branch results
     comment: bool = True
     summary: bool = True
@@ -165,7 +168,20 @@ class Pipeline:
         log.info("run: %s skipped: %s", name, reason)
         self.state.steps.append(StepRecord(name=name, status=StepStatus.SKIPPED, detail=reason))
 
+    def _credentials_host(self) -> str | None:
+        if self.options.registry_host or not self.options.repository:
+            return self.options.registry_host
+        from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
+
+        try:
+            return parse_reference(self.options.repository).registry
+        except SociCiError:
+            return None
+
     def _execute(self, name: str, argv: list[str]) -> None:
+        host = self._credentials_host() if name in ("build", "index", "verify") else None
+        if host:
+            argv = [*argv, "--registry", host]
         log.info("run: %s: soci-ci %s", name, " ".join(argv))
         start = self.clock()
         outcome = self.runner(argv)

@@ -50,6 +50,7 @@ class RegistryOptions:
     insecure: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    credentials_host: str | None = None  # the one host username/password go to (--registry)
     timeout: float = 60.0
     retry_base: float = 0.5
 
@@ -87,7 +88,9 @@ def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
         )
     client = RegistryClient(
         reference.registry,
-        credentials=ChainedCredentials(explicit=explicit),
+        credentials=ChainedCredentials(
+            explicit=explicit, explicit_host=options.credentials_host or reference.registry
+        ),
         transport=Transport(
             plain_http=options.plain_http,
             ca_file=options.ca_file,

@@ -1,12 +1,12 @@
 """Registry logins for the Docker CLI and buildx: a temporary `DOCKER_CONFIG`.
 
-A container action never sees the host's `docker login` (the runner mounts no
-`~/.docker`), so soci-ci hands the CLI the credentials it already has: the ECR token from
-boto3 for ECR hosts (the push target and ECR base images in `FROM`), and the
-`registry`/`username`/`password` inputs (``SOCI_CI_REGISTRY_HOST``/``_USERNAME``/``_PASSWORD``)
-for that one host only. They go into a fresh directory under the system temp dir (never the
-workspace, mode 0700, `config.json` 0600) that also keeps the user's own config entries
-(`auths`, `credHelpers`) and plugin directories; it is deleted when the build ends.
+A container action never sees the host's `docker login` (the runner mounts no `~/.docker`),
+so soci-ci hands the CLI the credentials it already has: the ECR token from boto3 for ECR
+hosts (the push target and ECR base images in `FROM`), and the `registry`/`username`/
+`password` inputs (read by `soci_ci.cli.registry_args`, which names their one host) for that
+host only. They go into a fresh directory under the system temp dir (never the workspace,
+mode 0700, `config.json` 0600) that also keeps the user's own config entries (`auths`,
+`credHelpers`) and plugin directories; it is deleted when the build ends.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from soci_ci.registry.reference import DOCKER_HUB, parse_reference
 
 log = logging.getLogger(__name__)
 
-REGISTRY_HOST_ENV = "SOCI_CI_REGISTRY_HOST"
-REGISTRY_USERNAME_ENV = "SOCI_CI_REGISTRY_USERNAME"
-REGISTRY_PASSWORD_ENV = "SOCI_CI_REGISTRY_PASSWORD"  # noqa: S105 - a variable name
 HUB_KEY = "https://index.docker.io/v1/"
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<image>\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -66,20 +63,6 @@ def base_image_hosts(dockerfile: str) -> tuple[str, ...]:
         if host not in hosts:
             hosts.append(host)
     return tuple(hosts)
-
-
-def explicit_login(environ: Mapping[str, str], default_host: str | None) -> Login | None:
-    """The `registry`/`username`/`password` inputs, bound to their host (else the push host)."""
-    username = environ.get(REGISTRY_USERNAME_ENV, "").strip()
-    if not username:
-        return None
-    host = environ.get(REGISTRY_HOST_ENV, "").strip().removeprefix("https://")
-    host = host.removeprefix("http://").rstrip("/") or (default_host or "")
-    if not host:
-        return None
-    password = environ.get(REGISTRY_PASSWORD_ENV, "")
-    creds = Credentials(username=username, password=password, source=REGISTRY_USERNAME_ENV)
-    return Login(host=parse_reference(f"{host}/x").registry, credentials=creds)
 
 
 def collect_logins(

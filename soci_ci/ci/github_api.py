@@ -5,7 +5,9 @@ by the token's identity (``GET /user`` when the token may call it, else
 ``github-actions[bot]``, the identity of ``GITHUB_TOKEN``). Comments are listed page by page
 following the ``Link`` header. 5xx, 429 and secondary rate limits are retried with capped
 backoff. A 403 on writing (fork pull requests get a read-only token) is a result, not an
-error: the caller ends neutral and explains. The token is sent in a header and never logged.
+error: the caller ends neutral and explains. The token is sent in a header and never logged,
+and only to the API's own origin (scheme, host, port of ``api_url``): a ``Link`` to another
+origin is not followed. Answers are read with the bounds of soci_ci/limits.py.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from soci_ci.backoff import backoff_delay
 from soci_ci.errors import GitHubError
+from soci_ci.http_body import BodyTooLarge, BodyTooSlow, read_body
+from soci_ci.limits import BODY_SECONDS_MAX, GITHUB_BODY_MAX, GITHUB_PAGES_MAX
+from soci_ci.redaction import redact_url, remember_secret, server_text
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +75,7 @@ def limit_body(body: str, *, limit: int = MAX_COMMENT_CHARS) -> str:
 def _next_link(header: str | None) -> str | None:
     if not header:
         return None
-    for part in header.split(","):
+    for part in header[:16384].split(","):
         section = part.split(";")
         if len(section) < 2:
             continue
@@ -103,10 +110,20 @@ class GitHubClient:
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
+    def __post_init__(self) -> None:
+        remember_secret(self.token)
+        self.session.max_redirects = 5
+
     def _url(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
-            return path_or_url
-        return f"{self.api_url.rstrip('/')}/{path_or_url.lstrip('/')}"
+        if "://" not in path_or_url:
+            return f"{self.api_url.rstrip('/')}/{path_or_url.lstrip('/')}"
+        if _origin(path_or_url) != _origin(self.api_url):
+            raise GitHubError(
+                f"GitHub API: refusing to send the token to {redact_url(path_or_url)}: "
+                f"not the API origin {redact_url(self.api_url)}",
+                hint="a Link header pointed to another host, scheme or port",
+            )
+        return path_or_url
 
     def request(
         self, method: str, path_or_url: str, *, json_body: dict[str, Any] | None = None
@@ -122,14 +139,33 @@ class GitHubClient:
         while True:
             try:
                 response = self.session.request(
-                    method, url, headers=headers, json=json_body, timeout=self.timeout_seconds
+                    method,
+                    url,
+                    headers=headers,
+                    json=json_body,
+                    timeout=self.timeout_seconds,
+                    stream=True,
                 )
-            except requests.RequestException as exc:
-                if attempt >= self.retries:
+                read_body(response, GITHUB_BODY_MAX, seconds=BODY_SECONDS_MAX)
+            except BodyTooSlow:
+                raise GitHubError(
+                    f"GitHub API {method} {redact_url(url)}: the answer took more than "
+                    f"{BODY_SECONDS_MAX:.0f} s",
+                    hint="check GITHUB_API_URL and the network",
+                ) from None
+            except BodyTooLarge:
+                raise GitHubError(
+                    f"GitHub API {method} {redact_url(url)}: the answer is larger than "
+                    f"{GITHUB_BODY_MAX >> 20} MiB",
+                    hint="check GITHUB_API_URL",
+                ) from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
+                transient = isinstance(exc, (requests.ConnectionError, requests.Timeout))
+                if not transient or attempt >= self.retries:
                     raise GitHubError(
-                        f"GitHub API {method} {url} failed: {type(exc).__name__}",
+                        f"GitHub API {method} {redact_url(url)} failed: {type(exc).__name__}",
                         hint="check GITHUB_API_URL and the network",
-                    ) from exc
+                    ) from None
                 self._wait(attempt, None)
                 attempt += 1
                 continue
@@ -161,7 +197,7 @@ class GitHubClient:
             )
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise GitHubError(f"GitHub API answered non-JSON to {what}") from exc
 
     def viewer_login(self) -> str:
@@ -176,13 +212,20 @@ class GitHubClient:
     def list_comments(self, repository: str, number: int) -> list[Comment]:
         url: str | None = f"repos/{repository}/issues/{number}/comments?per_page=100"
         comments: list[Comment] = []
+        pages = 0
         while url is not None:
+            pages += 1
+            if pages > GITHUB_PAGES_MAX:
+                raise GitHubError(
+                    f"GitHub API: more than {GITHUB_PAGES_MAX} pages of comments on #{number}"
+                )
             response = self.request("GET", url)
             data = self._check(response, f"list comments of #{number}")
             if not isinstance(data, list):
                 raise GitHubError("GitHub API: comment list is not a JSON array")
             comments.extend(_comment(item) for item in data if isinstance(item, dict))
-            url = _next_link(response.headers.get("Link"))
+            link = _next_link(response.headers.get("Link"))
+            url = _join(self._url(url), link) if link else None
         return comments
 
     def create_comment(self, repository: str, number: int, body: str) -> Comment:
@@ -201,11 +244,29 @@ class GitHubClient:
 def _message(response: requests.Response) -> str:
     try:
         data = response.json()
-    except ValueError:
-        return response.reason or "no message"
+    except (ValueError, RecursionError):
+        return server_text(response.reason or "no message", limit=200)
     if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return " ".join(data["message"].split())[:200]
-    return response.reason or "no message"
+        return server_text(data["message"], limit=200)
+    return server_text(response.reason or "no message", limit=200)
+
+
+def _join(base: str, reference: str) -> str:
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return "invalid://link"  # refused by the origin check, like any other origin
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
 
 
 def _comment(item: Any) -> Comment:

@@ -18,6 +18,7 @@ from importlib import import_module
 
 from soci_ci import __version__
 from soci_ci.errors import ExitCode, SociCiError, UsageError
+from soci_ci.redaction import redact
 
 # Order is the order shown in `soci-ci --help`.
 COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
@@ -129,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
 
         if debug:
-            print(neutralize("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
-        print(f"error: internal error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
+            lines = "".join(traceback.format_exception(exc)).splitlines()
+            kept = (line[: len(line) - len(line.lstrip())] + redact(line) for line in lines)
+            print(neutralize("\n".join(kept)), file=sys.stderr)
+        text = one_line(redact(f"{type(exc).__name__}: {exc}"))
+        print(f"error: internal error: {text}", file=sys.stderr)
         print("hint: rerun with --debug and report the traceback", file=sys.stderr)
         return int(ExitCode.INTERNAL)

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         parse_pairs,
     )
     from soci_ci.registry.auth import Credentials  # noqa: PLC0415
+    from soci_ci.registry.reference import parse_reference  # noqa: PLC0415
 
     if args.index and not args.push:
         raise UsageError("--index needs the image in a registry: drop --no-push")
@@ -98,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
         explicit = Credentials(
             username=options.username, password=options.password or "", source="--username"
         )
-    result = build_image(spec, explicit=explicit, builder=args.builder)
+    # Explicit credentials go to one host: --registry, else the first tag's registry.
+    explicit_host = options.credentials_host
+    if explicit_host is None and spec.tags:
+        explicit_host = parse_reference(spec.tags[0]).registry
+    result = build_image(spec, explicit=explicit, explicit_host=explicit_host, builder=args.builder)
     report = result.to_json()
     if result.digest:
         repo = (

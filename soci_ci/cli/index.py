@@ -103,7 +103,7 @@ def defaults(*, image: str, registry_args: argparse.Namespace) -> argparse.Names
     sub = parser.add_subparsers()
     register(sub)
     args = parser.parse_args(["index", image])
-    for name in ("plain_http", "ca_file", "insecure", "username", "password_stdin"):
+    for name in ("plain_http", "ca_file", "insecure", "registry", "username", "password_stdin"):
         setattr(args, name, getattr(registry_args, name))
     return args
 

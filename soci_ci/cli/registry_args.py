@@ -7,6 +7,10 @@ import os
 import sys
 
 from soci_ci.app.stores import RegistryOptions
+from soci_ci.redaction import remember_secret
+from soci_ci.registry.reference import parse_registry_host
+
+HOST_ENV = "SOCI_CI_REGISTRY_HOST"
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +27,17 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
         "--insecure", action="store_true", help="skip TLS verification (test registries)"
     )
     group.add_argument(
+        "--registry",
+        metavar="HOST[:PORT]",
+        default=os.environ.get(HOST_ENV) or None,
+        help=f"the one registry host --username/--password are sent to (env {HOST_ENV}); "
+        "default: the host of the image the command names",
+    )
+    group.add_argument(
         "--username",
         default=os.environ.get("SOCI_CI_REGISTRY_USERNAME"),
-        help="registry user (env SOCI_CI_REGISTRY_USERNAME); default: Docker config, ECR",
+        help="registry user (env SOCI_CI_REGISTRY_USERNAME), for the --registry host only; "
+        "other hosts: Docker config, ECR",
     )
     group.add_argument(
         "--password-stdin",
@@ -37,8 +49,11 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
     password = os.environ.get("SOCI_CI_REGISTRY_PASSWORD")
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline(65536).rstrip("\r\n")
+    remember_secret(password)
+    host = getattr(args, "registry", None)
     return RegistryOptions(
+        credentials_host=parse_registry_host(host, what="--registry") if host else None,
         plain_http=args.plain_http,
         ca_file=args.ca_file,
         insecure=args.insecure,

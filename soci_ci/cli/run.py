@@ -72,6 +72,7 @@ INPUTS: dict[str, str] = {
     "password": "SOCI_CI_REGISTRY_PASSWORD",
 }
 ECS_ENDPOINT_ENV = "SOCI_CI_ECS_ENDPOINT"
+REGISTRY_HOST_ENV = "SOCI_CI_REGISTRY_HOST"  # action input `registry`
 _FLAG_SPELLING = {"tags": "--tag"}
 
 
@@ -131,6 +132,7 @@ class RunArguments:
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
     secrets: tuple[tuple[str, str], ...] = ()  # (id, value) from the `secrets` input
+    registry_host: str | None = None  # SOCI_CI_REGISTRY_HOST: where explicit credentials go
 
 
 def _lines(value: str | None) -> tuple[str, ...]:
@@ -218,6 +220,7 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         cache_from=_lines(pick("cache-from")[0]),
         cache_to=_lines(pick("cache-to")[0]),
         secrets=parse_secrets(secrets_text, secrets_where),
+        registry_host=environ.get(REGISTRY_HOST_ENV, "").strip() or None,
     )
 
 
@@ -282,6 +285,7 @@ def run_options(
         probe=bool(config.probe["enabled"]),
         gate=config.has_thresholds,
         ecs_endpoint=arguments.ecs_endpoint,
+        registry_host=arguments.registry_host,
         baseline_store=config.baseline["store"],
         comment=bool(report["comment"]),
         summary=bool(report["summary"]),

@@ -236,6 +236,8 @@ def load_json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply to be a manifest") from None
 
 
 def detect_media_type(data: bytes, declared: str | None) -> str:

@@ -1,5 +1,8 @@
 """A blob download as a file-like object: constant memory, digest checked at the end, and
-resumed with `Range` after a connection reset or a stream that ends early."""
+resumed with `Range` after a connection reset or a stream that ends early.
+
+Exactly the descriptor's `size` bytes are read: a declared `Content-Length` or a body longer
+than that is an error, never a bigger read."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 import requests
 
 from soci_ci.errors import RegistryError
+from soci_ci.http_body import declared_length
+from soci_ci.registry.failures import request_failure
 from soci_ci.registry.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -41,10 +46,21 @@ class BlobStream:
     def position(self) -> int:
         return self._pos
 
+    def _too_long(self, detail: str) -> RegistryError:
+        return RegistryError(
+            f"{self._where}: blob {self._digest[:19]} is larger than its descriptor's "
+            f"{self._size} bytes ({detail})",
+            hint="the registry serves other content under this digest; do not use this image",
+        )
+
     def _open(self) -> None:
         r = self._open_at(self._pos)
         # A server that ignores Range sends the whole blob: drop what we already have.
         skip = self._pos if self._pos and r.status_code == 200 else 0
+        declared = declared_length(r)
+        if declared is not None and declared - skip > self._size - self._pos:
+            r.close()
+            raise self._too_long(f"{declared} bytes declared")
         self._response = r
         self._iter = r.iter_content(CHUNK)
         while skip > 0:
@@ -55,18 +71,37 @@ class BlobStream:
                 self._pending = memoryview(chunk)[skip:]
             skip -= len(chunk)
 
+    def _check_end(self) -> None:
+        """At `size` bytes: the body must end there."""
+        if self._iter is None:
+            return
+        try:
+            extra = next(self._iter, b"")
+        except requests.RequestException:
+            extra = b""
+        if extra:
+            self.close()
+            raise self._too_long("more bytes sent")
+
     def _next_chunk(self) -> memoryview:
         while True:
             if self._pending:
                 pending, self._pending = self._pending, memoryview(b"")
-                return pending[: self._size - self._pos]
+                if len(pending) > self._size - self._pos:
+                    self.close()
+                    raise self._too_long("more bytes sent")
+                return pending
             if self._pos >= self._size:
+                self._check_end()
                 return memoryview(b"")
             if self._iter is None:
                 self._open()
             assert self._iter is not None
             try:
                 chunk: bytes = next(self._iter, b"")
+            except requests.exceptions.ContentDecodingError as exc:
+                self.close()
+                raise request_failure(self._where, "download", self._where, exc) from None
             except (
                 requests.exceptions.ChunkedEncodingError,
                 requests.ConnectionError,
@@ -81,7 +116,10 @@ class BlobStream:
                     type(exc).__name__,
                 )
             if chunk:
-                return memoryview(chunk)[: self._size - self._pos]
+                if len(chunk) > self._size - self._pos:
+                    self.close()
+                    raise self._too_long("more bytes sent")
+                return memoryview(chunk)
             self.close()
             self._resumes += 1
             if not self._retry.can_retry(self._resumes - 1):
@@ -105,6 +143,8 @@ class BlobStream:
                     temporary=True,
                     hint="run again; if it persists, the registry holds a corrupt blob",
                 )
+            self._check_end()
+            self.close()
 
     def readinto(self, view: memoryview | bytearray) -> int:
         chunk = self._next_chunk()

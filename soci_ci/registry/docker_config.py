@@ -48,7 +48,7 @@ def credentials_from_config(
     helper = next((helpers[k] for k in config_keys(host) if k in helpers), None)
     helper = helper or data.get("credsStore")
     if helper:
-        found = parse_helper_output(run_helper(str(helper), host), str(helper))
+        found = parse_helper_output(run_helper(str(helper), host), str(helper), host=host)
         if found is not None:
             return found
     auths = data.get("auths") or {}
@@ -84,15 +84,21 @@ def parse_auth_entry(entry: Mapping[str, Any], source: str) -> Credentials | Non
     return None
 
 
-def parse_helper_output(stdout: str | None, helper: str) -> Credentials | None:
+def parse_helper_output(
+    stdout: str | None, helper: str, *, host: str | None = None
+) -> Credentials | None:
+    """A helper's answer; None when it has nothing, or names another server than `host`."""
     if not stdout:
         return None
     try:
         data = json.loads(stdout)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not data.get("Secret"):
         return None
+    server = str(data.get("ServerURL") or "")
+    if host is not None and server and server not in config_keys(host):
+        return None  # credentials stored for another server: never sent to this one
     return Credentials(
         username=str(data.get("Username", "")),
         password=str(data["Secret"]),

@@ -1,5 +1,8 @@
 """Amazon ECR: recognise its hosts and get registry credentials from
-`ecr:GetAuthorizationToken` (boto3), cached and refreshed well before the 12 h expiry."""
+`ecr:GetAuthorizationToken` (boto3), cached and refreshed well before the 12 h expiry.
+
+A token is asked for the account of the host (`registryIds`) in the host's region, and used
+only for that host: when ECR names another registry (`proxyEndpoint`), it is not used."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from soci_ci.errors import AwsError
 from soci_ci.registry.auth import Credentials
@@ -90,7 +94,9 @@ class EcrTokens:
                 endpoint_url=self.endpoint_url,
                 config=Config(use_fips_endpoint=host.fips, retries={"mode": "standard"}),
             )
-            data = client.get_authorization_token()["authorizationData"][0]
+            answer = client.get_authorization_token(registryIds=[host.account])
+            data = dict(answer["authorizationData"][0])
+            token = str(data["authorizationToken"])
         except (BotoCoreError, ClientError) as exc:
             raise AwsError(
                 f"ECR GetAuthorizationToken failed in {host.region}: {type(exc).__name__}: "
@@ -98,8 +104,22 @@ class EcrTokens:
                 hint="grant ecr:GetAuthorizationToken and configure AWS credentials "
                 "(AWS_PROFILE, AWS_ACCESS_KEY_ID, or an instance/task role)",
             ) from None
-        creds = decode_authorization_token(data["authorizationToken"], host.region)
-        expires = data.get("expiresAt")
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise AwsError(
+                f"ECR GetAuthorizationToken in {host.region} answered without a token"
+            ) from None
+        endpoint = str(data.get("proxyEndpoint") or "")
+        named = endpoint.removeprefix("https://").rstrip("/").lower()
+        named_host = parse_ecr_host(named)
+        names = (named_host.account, named_host.region) if named_host else None
+        if endpoint and names != (host.account, host.region):
+            raise AwsError(
+                f"ECR GetAuthorizationToken for {host.account} in {host.region} answered for "
+                f"another registry ({named[:100]}); its token is not used",
+                hint="check SOCI_CI_ECR_ENDPOINT and the image's registry host",
+            )
+        creds = decode_authorization_token(token, host.region)
+        expires: Any = data.get("expiresAt")
         stamp = (
             expires.timestamp() if hasattr(expires, "timestamp") else self._clock() + TOKEN_LIFETIME
         )

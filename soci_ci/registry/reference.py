@@ -67,3 +67,44 @@ def parse_reference(text: str) -> Reference:
     if registry == "docker.io":
         registry = DOCKER_HUB
     return Reference(registry=registry, repository=repository, tag=tag, digest=digest or None)
+
+
+_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
+_IPV6 = re.compile(r"\[[0-9a-f:.]+\]")
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB})
+
+
+def parse_registry_host(text: str, *, what: str = "registry host") -> str:
+    """A registry host as `--registry` / SOCI_CI_REGISTRY_HOST name it: `host[:port]`
+    (a leading `https://` and a trailing `/` are accepted and dropped); Docker Hub's aliases
+    become its registry host."""
+    raw = text.strip()
+    value = raw.lower()
+    for prefix in ("https://", "http://"):
+        value = value.removeprefix(prefix)
+    value = value.rstrip("/")
+    for suffix in ("/v1", "/v2"):
+        value = value.removesuffix(suffix)
+    name, colon, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
+    if not colon:
+        name, port = value, ""
+    valid_name = bool(_HOST.fullmatch(name) or _IPV6.fullmatch(name))
+    valid_port = not colon or (port.isdigit() and 0 < int(port) < 65536)
+    if not value or not valid_name or not valid_port:
+        raise UsageError(
+            f"invalid {what} {raw[:100]!r}: expected HOST or HOST:PORT "
+            "(e.g. ghcr.io, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, 127.0.0.1:5000)"
+        )
+    return DOCKER_HUB if value in _HUB_ALIASES else value
+
+
+def same_registry(a: str, b: str) -> bool:
+    """One host for credentials: the same name and port (`localhost` is not `127.0.0.1`)."""
+
+    def norm(host: str) -> str:
+        lowered = host.lower()
+        return DOCKER_HUB if lowered in _HUB_ALIASES else lowered
+
+    return norm(a) == norm(b)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from soci_ci.redaction import redact_url
 
 _LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)(:\d+)?$")
-# Query parameters that may carry credentials (pre-signed S3/CloudFront redirects, tokens).
-_SECRET_PARAMS = re.compile(
-    r"(?i)^(x-amz-.*|signature|sig|token|access_token|key-pair-id|policy|expires|_state)$"
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,12 +45,21 @@ def is_loopback(host: str) -> bool:
     return bool(_LOOPBACK.match(host))
 
 
-def redact_url(url: str) -> str:
-    """The URL without user info and with credential-like query values replaced by `***`."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = urlencode(
-        [(k, "***" if _SECRET_PARAMS.match(k) else v) for k, v in parse_qsl(parts.query, True)],
-        safe="*:/",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+Origin = tuple[str, str, int]  # scheme, host name (lower case), port
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> Origin | None:
+    """Who a URL talks to: credentials for one origin never go to another. None: no URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname or scheme not in _DEFAULT_PORT:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORT[scheme]
+
+
+__all__ = ["Origin", "Transport", "is_loopback", "origin", "redact_url"]

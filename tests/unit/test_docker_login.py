@@ -12,7 +12,6 @@ from soci_ci.build.docker_login import (
     base_image_hosts,
     collect_logins,
     docker_env,
-    explicit_login,
     merged_config,
 )
 from soci_ci.registry.auth import Credentials
@@ -34,19 +33,18 @@ def test_from_hosts_skip_stages_args_and_scratch() -> None:
     assert base_image_hosts(dockerfile) == (ECR, "ghcr.io", "registry-1.docker.io")
 
 
-def test_explicit_login_is_bound_to_its_host() -> None:
-    env = {
-        "SOCI_CI_REGISTRY_HOST": "https://Registry.example.com:5000/",
-        "SOCI_CI_REGISTRY_USERNAME": "u",
-        "SOCI_CI_REGISTRY_PASSWORD": "p",
-    }
-    login = explicit_login(env, "push.example.com")
-    assert login is not None and login.host == "Registry.example.com:5000"
-    no_host = {k: v for k, v in env.items() if k != "SOCI_CI_REGISTRY_HOST"}
-    assert explicit_login(no_host, "push.example.com").host == "push.example.com"  # type: ignore[union-attr]
-    assert explicit_login({"SOCI_CI_REGISTRY_PASSWORD": "p"}, "push.example.com") is None
-    hub = explicit_login({**no_host, "SOCI_CI_REGISTRY_HOST": "docker.io"}, None)
-    assert hub is not None and hub.host == "registry-1.docker.io"
+def test_explicit_login_is_bound_to_its_host(tmp_path: Path) -> None:
+    from soci_ci.app.build import build_logins
+    from soci_ci.build.spec import BuildSpec
+
+    (tmp_path / "Dockerfile").write_text("FROM ghcr.io/o/base:1\n")
+    spec = BuildSpec(context=tmp_path, tags=("push.example.com/app:1",))
+    creds = _creds("u")
+    bound = build_logins(spec, explicit=creds, explicit_host="registry.example.com:5000")
+    assert [w.host for w in bound] == ["registry.example.com:5000"]
+    default = build_logins(spec, explicit=creds)
+    assert [w.host for w in default] == ["push.example.com"]  # the push host, not ghcr.io
+    assert build_logins(spec, explicit=None) == ()
 
 
 def test_ecr_tokens_for_ecr_hosts_only_and_explicit_first() -> None:

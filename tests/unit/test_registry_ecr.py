@@ -58,12 +58,17 @@ def test_tokens_are_cached_until_shortly_before_expiry() -> None:
     assert len(ecr.calls) == 2
 
 
-def test_chain_prefers_explicit_then_ecr() -> None:
+def test_chain_prefers_explicit_for_its_host_then_ecr() -> None:
     ecr = FakeEcr(lifetime=3600 * 12)
     explicit = Credentials(username="x", password="y", source="--username")
-    assert ChainedCredentials(explicit=explicit, ecr=ecr).get(HOST) == explicit
+    assert ChainedCredentials(explicit=explicit, explicit_host=HOST, ecr=ecr).get(HOST) == explicit
     found = ChainedCredentials(ecr=ecr).get(HOST)
     assert found is not None and found.password == "pw1"
+    # Bound to another host, the explicit credentials never answer for this one.
+    other = ChainedCredentials(explicit=explicit, explicit_host="ghcr.io", ecr=ecr).get(HOST)
+    assert other is not None and other.password == "pw1"
+    with pytest.raises(ValueError, match="bound"):
+        ChainedCredentials(explicit=explicit)
 
 
 def test_decode_authorization_token() -> None:
