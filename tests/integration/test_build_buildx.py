@@ -138,7 +138,7 @@ def test_ecr_tokens_reach_the_cli_for_push_and_base_hosts(
         f"FROM {other}/base:1 AS build\nFROM ghcr.io/o/tool:1\nFROM build\n"
     )
     spec = BuildSpec(context=ctx, tags=(f"{ECR}/app:1",))
-    logins = build_logins(spec, explicit=None, environ={})
+    logins = build_logins(spec, explicit=None)
     assert [w.host for w in logins] == [ECR, other]
     with docker_env(logins, {"HOME": str(tmp_path)}) as env:
         config_dir = Path(env["DOCKER_CONFIG"])
