@@ -22,10 +22,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Debian 13's docker-cli (26.x: negotiates the API version, so Engine 20.10 to 29.x work)
 # and the buildx plugin (BuildKit: multi-platform, secrets, cache import/export). No engine,
 # containerd, runc or git: the engine is the runner's, reached through /var/run/docker.sock.
+# busybox-static: the probe builds its check image from it (docs/probe.md).
 FROM base AS tools-install
 COPY requirements.lock /opt/soci-ci/requirements.lock
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends docker-cli docker-buildx \
+    && apt-get install -y --no-install-recommends docker-cli docker-buildx busybox-static \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
         /usr/share/doc/docker-* /usr/share/man/* \

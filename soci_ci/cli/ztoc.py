@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from soci_ci.errors import InputError, UsageError
 from soci_ci.oci.atomic_file import write_atomic
+from soci_ci.oci.local_file import open_regular
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE
 from soci_ci.soci.ztoc import (
     Compression,
@@ -48,14 +50,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _compression(layer: Path, media_type: str | None) -> Compression:
+def _compression(source: BinaryIO, media_type: str | None) -> Compression:
     if media_type:
         found = compression_from_media_type(media_type)
         if found is None:
             raise UsageError(f"media type {media_type!r} is not a layer type SOCI can index")
         return found
-    with layer.open("rb") as fh:
-        return sniff_compression(fh.read(4))
+    head = source.read(4)
+    source.seek(0)
+    return sniff_compression(head)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,11 +66,15 @@ def run(args: argparse.Namespace) -> int:
     output: Path = args.output
     if args.span_size <= 0:
         raise UsageError(f"--span-size must be a positive number of bytes, got {args.span_size}")
+    source = open_regular(layer, f"layer {layer}")  # never a FIFO or a device
     try:
-        compression = _compression(layer, args.media_type)
-        source = layer.open("rb")
+        compression = _compression(source, args.media_type)
     except OSError as exc:
+        source.close()
         raise InputError(f"cannot read layer {layer}: {exc.strerror}") from None
+    except BaseException:
+        source.close()
+        raise
     from soci_ci.app.progress import ByteProgress  # noqa: PLC0415
 
     with source:

@@ -35,6 +35,13 @@ TRUSTED_SETTINGS: Mapping[str, str] = MappingProxyType(
         "probe.network.assign_public_ip": "whether the pull request's code gets a public IP",
         "probe.log_group": "the CloudWatch log group written to",
         "probe.baseline_image": "another image run with the probe's roles",
+        "probe.check_image": "another image run in every probe task, with the probe's roles",
+        "probe.create_log_group": "whether the probe creates AWS resources",
+        "probe.tags": "the cost-allocation tags on everything the probe creates",
+        "probe.max_cpu": "the cost cap on task size",
+        "probe.max_memory": "the cost cap on task size",
+        "probe.max_task_seconds": "the cost cap on task time",
+        "probe.max_wall_seconds": "the cost cap on the probe's duration",
         "baseline.store": "where results are read from and written to (S3 or a directory)",
     }
 )

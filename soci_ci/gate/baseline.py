@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from soci_ci.errors import AwsError, InputError
-from soci_ci.probe.model import ArmName, Phase, ProbeResult
+from soci_ci.probe.model import GATE_PHASE, ArmName, Phase, ProbeResult
 
 RECORD_SCHEMA = 1
 
@@ -33,10 +33,25 @@ class Baseline:
     digest: str | None = None
 
 
-def samples_of(result: ProbeResult, arm: ArmName, phase: Phase = Phase.TOTAL) -> tuple[float, ...]:
+def gate_sample(phases: Mapping[Phase, float]) -> float | None:
+    """The gated metric of one run: pull started -> ready (total minus ENI provisioning).
+
+    Results written before that phase existed give total - provisioning, else total."""
+    if GATE_PHASE in phases:
+        return phases[GATE_PHASE]
+    total, provisioning = phases.get(Phase.TOTAL), phases.get(Phase.PROVISIONING)
+    if total is not None and provisioning is not None:
+        return max(0.0, round(total - provisioning, 3))
+    return total
+
+
+def samples_of(result: ProbeResult, arm: ArmName, phase: Phase = GATE_PHASE) -> tuple[float, ...]:
     found = result.arm(arm)
     if found is None:
         return ()
+    if phase is GATE_PHASE:
+        values = (gate_sample(r.phases) for r in found.runs if r.ok)
+        return tuple(v for v in values if v is not None)
     return tuple(r.phases[phase] for r in found.runs if r.ok and phase in r.phases)
 
 

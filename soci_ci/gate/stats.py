@@ -11,10 +11,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 from itertools import combinations
 from statistics import median
 
 EXACT_LIMIT = 200_000
+P_TOLERANCE = 1e-12
 
 
 class Method(StrEnum):
@@ -29,10 +31,20 @@ class Significance:
     p_value: float | None  # one-sided: current is slower than baseline
     confidence: float
     shift_seconds: float | None  # Hodges-Lehmann estimate of current - baseline
+    p_exact: Fraction | None = None  # the exact test's p as a fraction (hits / splits)
 
     @property
     def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < 1.0 - self.confidence
+        """p < 1 - confidence, compared exactly: p = 0.05 is *not* significant at 95 %.
+
+        The confidence is read as the decimal it was written as (0.95 -> 19/20); the exact
+        test's p is a fraction; the normal approximation's p is compared with a tolerance."""
+        if self.p_value is None:
+            return False
+        alpha = 1 - Fraction(repr(self.confidence))
+        if self.p_exact is not None:
+            return self.p_exact < alpha
+        return self.p_value < float(alpha) - P_TOLERANCE
 
     def describe(self) -> str:
         if self.p_value is None:
@@ -82,7 +94,11 @@ def slower(
             if sum(ranks[i] for i in idx) >= observed - 1e-9:
                 hits += 1
         return Significance(
-            method=Method.EXACT, p_value=hits / total, confidence=confidence, shift_seconds=shift
+            method=Method.EXACT,
+            p_value=hits / total,
+            confidence=confidence,
+            shift_seconds=shift,
+            p_exact=Fraction(hits, total),
         )
     u = observed - n * (n + 1) / 2.0
     mean_u = n * m / 2.0

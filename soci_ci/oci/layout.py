@@ -4,6 +4,12 @@ Tags live in `index.json` as `org.opencontainers.image.ref.name` annotations, as
 buildx (`--output type=oci`) and `soci convert --standalone` write them. Blobs are written
 atomically (temp file + rename) and `index.json` last, so an interrupted run leaves at most
 unreferenced blobs, never a tag pointing at something missing.
+
+The directory's content is untrusted: every file is opened through `local_file.open_inside`
+(a regular file whose resolved path is inside the layout; no FIFOs, devices or symlinks out),
+blobs must have the size their descriptor gives, `index.json` and manifests are read only up
+to `limits.MAX_LAYOUT_JSON`, and blobs are written only where the resolved `blobs/` directory
+is inside the layout.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from soci_ci import limits
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.atomic_file import write_atomic
 from soci_ci.oci.digest import check_digest, verify_content
+from soci_ci.oci.local_file import inside, open_inside, read_limited
 from soci_ci.oci.manifest import Descriptor, Index, detect_media_type, load_json
 from soci_ci.oci.store import Fetched
 
@@ -31,6 +39,7 @@ class OciLayout:
     def __init__(self, root: Path, tag: str | None, *, create: bool = False) -> None:
         self.root = root
         self.tag_name = tag
+        self._json_left = limits.MAX_LAYOUT_JSON_TOTAL
         if not (root / LAYOUT_FILE).is_file():
             if not create:
                 raise InputError(
@@ -48,11 +57,23 @@ class OciLayout:
 
     # -- index.json ---------------------------------------------------------------------
     def read_index(self) -> Index:
+        path = self.root / INDEX_FILE
         try:
-            data = (self.root / INDEX_FILE).read_bytes()
+            with open_inside(self.root, path, INDEX_FILE) as fh:
+                data = self._charge(read_limited(fh, limits.MAX_LAYOUT_JSON, str(path)))
         except OSError as exc:
-            raise InputError(f"cannot read {self.root / INDEX_FILE}: {exc.strerror}") from None
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
         return Index.from_json(load_json(data, f"{self.root / INDEX_FILE}"), "index.json")
+
+    def _charge(self, data: bytes) -> bytes:
+        """Count a JSON document against the run's total for this layout."""
+        self._json_left -= len(data)
+        if self._json_left < 0:
+            raise InputError(
+                f"{self.root}: more than {limits.MAX_LAYOUT_JSON_TOTAL >> 20} MiB of manifests "
+                "and indexes read in one run; refused"
+            )
+        return data
 
     def tags(self) -> dict[str, Descriptor]:
         found = {}
@@ -96,9 +117,10 @@ class OciLayout:
     def fetch_manifest(self, digest: str) -> Fetched:
         path = self.blob_path(digest)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"manifest {digest} is missing from {self.root}") from None
+            with open_inside(self.root, path, f"manifest {digest}") as fh:
+                data = self._charge(read_limited(fh, limits.MAX_LAYOUT_JSON, f"manifest {digest}"))
+        except OSError as exc:
+            raise InputError(f"cannot read manifest {digest}: {exc.strerror}") from None
         verify_content(data, digest, what=f"manifest blob {path}")
         return Fetched(data=data, media_type=detect_media_type(data, None), digest=digest)
 
@@ -107,11 +129,7 @@ class OciLayout:
 
     @contextlib.contextmanager
     def _open_blob(self, digest: str, size: int) -> Iterator[BinaryIO]:
-        path = self.blob_path(digest)
-        try:
-            fh = path.open("rb")
-        except FileNotFoundError:
-            raise InputError(f"blob {digest} is missing from {self.root}") from None
+        fh = open_inside(self.root, self.blob_path(digest), f"blob {digest}")
         with fh:
             actual = os.fstat(fh.fileno()).st_size
             if actual != size:
@@ -121,18 +139,28 @@ class OciLayout:
             yield fh
 
     def read_blob_range(self, digest: str, start: int, end: int) -> bytes:
-        with self.blob_path(digest).open("rb") as fh:
+        with open_inside(self.root, self.blob_path(digest), f"blob {digest}") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if not 0 <= start <= end <= size:
+                raise InputError(
+                    f"range [{start}, {end}) is outside blob {digest} ({size} bytes) in {self.root}"
+                )
             fh.seek(start)
             return fh.read(end - start)
 
     # -- ImageSink ----------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
-        return self.blob_path(digest).is_file()
+        path = self.blob_path(digest)
+        return path.is_file() and not path.is_symlink() and bool(inside(self.root, path))
 
     def push_blob(self, digest: str, data: bytes) -> None:
         verify_content(data, digest, what="blob to write")
         path = self.blob_path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        inside(self.root, path.parent)  # before mkdir: nothing is created through a link out
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {path.parent}: {exc.strerror}") from None
         write_atomic(path, data)
 
     def has_manifest(self, digest: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from soci_ci import limits
 from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import check_digest, sha256_digest
@@ -138,12 +139,16 @@ class Descriptor:
         return (self.annotations or {}).get(key)
 
 
-def _descriptors(obj: Mapping[str, Any], key: str, what: str) -> tuple[Descriptor, ...] | None:
+def _descriptors(
+    obj: Mapping[str, Any], key: str, what: str, limit: int
+) -> tuple[Descriptor, ...] | None:
     value = obj.get(key)
     if value is None:
         return None
     if not isinstance(value, list):
         raise InputError(f"{what}: {key!r} must be a list")
+    if len(value) > limit:
+        raise InputError(f"{what} has {len(value)} {key}; at most {limit} are accepted")
     return tuple(Descriptor.from_json(d, f"{what} {key}[{i}]") for i, d in enumerate(value))
 
 
@@ -167,7 +172,7 @@ class Manifest:
             media_type=_str(obj, "mediaType", what) or None,
             artifact_type=_str(obj, "artifactType", what) or None,
             config=Descriptor.from_json(obj.get("config"), f"{what} config"),
-            layers=_descriptors(obj, "layers", what),
+            layers=_descriptors(obj, "layers", what, limits.MAX_MANIFEST_LAYERS),
             subject=Descriptor.from_json(subject, f"{what} subject") if subject else None,
             annotations=_annotations(obj, what),
         )
@@ -205,7 +210,7 @@ class Index:
             schema_version=_schema_version(obj, what),
             media_type=_str(obj, "mediaType", what) or None,
             artifact_type=_str(obj, "artifactType", what) or None,
-            manifests=_descriptors(obj, "manifests", what),
+            manifests=_descriptors(obj, "manifests", what, limits.MAX_INDEX_MANIFESTS),
             subject=Descriptor.from_json(subject, f"{what} subject") if subject else None,
             annotations=_annotations(obj, what),
         )
@@ -231,13 +236,17 @@ def _schema_version(obj: Mapping[str, Any], what: str) -> int:
     return 2
 
 
-def load_json(data: bytes, what: str) -> Any:
+def load_json(data: bytes, what: str, *, limit: int = limits.MAX_LAYOUT_JSON) -> Any:
+    """Parse an untrusted JSON document: bounded in size, and deep nesting or huge numbers
+    (RecursionError, int conversion limits) are bad input like any other syntax error."""
+    if len(data) > limit:
+        raise InputError(f"{what} is {len(data)} bytes; more than the {limit} accepted")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{what} is not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{what} is nested too deeply to be a manifest") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # also int conversion limits
+        raise InputError(f"{what} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def detect_media_type(data: bytes, declared: str | None) -> str:

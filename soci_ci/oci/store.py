@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from soci_ci import limits
 from soci_ci.errors import InputError
 from soci_ci.oci.digest import sha256_digest
 
@@ -72,12 +73,15 @@ class ImageSink(Protocol):
         ...
 
 
-def read_blob(source: ImageSource, digest: str, size: int, *, limit: int | None = None) -> bytes:
-    """A whole (small) blob, checked against its digest; `limit` refuses larger ones."""
-    if limit is not None and size > limit:
+def read_blob(
+    source: ImageSource, digest: str, size: int, *, limit: int = limits.MAX_ZTOC_READ
+) -> bytes:
+    """A whole (small) blob, checked against its digest; `limit` refuses larger ones before
+    anything is read (the default: the largest zTOC soci-ci reads back)."""
+    if size > limit:
         raise InputError(f"blob {digest} is {size} bytes; more than the {limit} expected")
     with source.open_blob(digest, size) as fh:
-        data = fh.read()
-    if sha256_digest(data) != digest:
+        data = fh.read(size + 1)
+    if len(data) != size or sha256_digest(data) != digest:
         raise InputError(f"blob {digest} does not match its digest")
     return data

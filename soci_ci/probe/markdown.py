@@ -9,10 +9,11 @@ from soci_ci.probe.model import (
     Phase,
     PhaseStats,
     ProbeResult,
+    RunResult,
 )
 
 _SOCI_LABEL = {ArmName.NO_SOCI: "no", ArmName.SOCI: "yes", ArmName.BASELINE: "baseline"}
-_COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.TOTAL)
+_COLUMNS = (Phase.CREATED_TO_RUNNING, Phase.RUNNING_TO_READY, Phase.PULL_TO_READY, Phase.TOTAL)
 _PHASE_LABEL = {
     Phase.PROVISIONING: "provisioning (created → pull started)",
     Phase.PULL: "pull",
@@ -21,8 +22,16 @@ _PHASE_LABEL = {
     Phase.TOTAL: "total (created → ready)",
     Phase.CREATED_TO_RUNNING: "created → running",
     Phase.RUNNING_TO_READY: "running → ready",
+    Phase.PULL_TO_READY: "pull → ready (gated: total minus provisioning)",
 }
-_DETAIL = (Phase.PROVISIONING, Phase.PULL, Phase.START, Phase.APP_READY, Phase.TOTAL)
+_DETAIL = (
+    Phase.PROVISIONING,
+    Phase.PULL,
+    Phase.START,
+    Phase.APP_READY,
+    Phase.PULL_TO_READY,
+    Phase.TOTAL,
+)
 
 
 def _num(value: float | None) -> str:
@@ -51,10 +60,14 @@ def _engaged(arm: ArmResult) -> str:
 
 
 def render(result: ProbeResult) -> str:
-    lines = [
-        "| image | SOCI | runs ok | created → running (s) | running → ready (s) | total (s) "
-        "| snapshotter |",
-        "|---|---|---|---|---|---|---|",
+    lines = [f"**Warning:** {w}" for w in result.warnings]
+    lines += [f"**Left behind:** {x}" for x in result.leftovers]
+    if lines:
+        lines.append("")
+    lines += [
+        "| image | SOCI | runs ok | created → running (s) | running → ready (s) "
+        "| pull → ready (s) | total (s) | snapshotter |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for arm in result.arms:
         ok = sum(1 for r in arm.runs if r.ok)
@@ -83,13 +96,26 @@ def render(result: ProbeResult) -> str:
                 + " |"
             )
     lines += _findings(result)
-    failures = [(arm.name, r) for arm in result.arms for r in arm.runs if not r.ok]
+    failures = [(arm.name, r) for arm in result.arms for r in arm.failures]
     if failures:
         lines += ["", "Failed runs:", ""]
-        for name, run in failures:
-            reason = " ".join((run.failure_reason or "").split())
-            lines.append(f"- {name} run {run.index}: {run.failure_kind}: {reason}")
+        lines += [_failure_line(name, run) for name, run in failures]
+    infra = [(arm.name, r) for arm in result.arms for r in arm.infrastructure_failures]
+    infra += [(r.arm, r) for r in result.retried]
+    if infra:
+        lines += ["", "Infrastructure failures (re-run within the budget, not the image's):", ""]
+        lines += [_failure_line(name, run) for name, run in infra]
+    odd = [(arm.name, r) for arm in result.arms for r in arm.runs if r.anomalies]
+    if odd:
+        lines += ["", "ECS timestamps out of order (phases clamped to 0):", ""]
+        lines += [f"- {n} run {r.index}: {'; '.join(r.anomalies)}" for n, r in odd]
     return "\n".join(lines) + "\n"
+
+
+def _failure_line(name: ArmName, run: RunResult) -> str:
+    reason = " ".join((run.failure_reason or "").split())
+    attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
+    return f"- {name} run {run.index}{attempt}: {run.failure_kind}: {reason}"
 
 
 def _findings(result: ProbeResult) -> list[str]:
@@ -97,7 +123,7 @@ def _findings(result: ProbeResult) -> list[str]:
     soci, plain = result.arm(ArmName.SOCI), result.arm(ArmName.NO_SOCI)
     out: list[str] = []
     if soci is not None and plain is not None:
-        broke = [r for r in soci.failures if r.failure_kind is not FailureKind.SOCI_NOT_ENGAGED]
+        broke = list(soci.failures)
         if len(broke) > len(plain.failures):
             out.append(
                 f"**Finding:** {len(broke)} run(s) failed with SOCI against "

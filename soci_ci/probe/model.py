@@ -24,6 +24,12 @@ class Phase(StrEnum):
     TOTAL = "total"  # createdAt -> readyAt
     CREATED_TO_RUNNING = "created_to_running"  # createdAt -> startedAt
     RUNNING_TO_READY = "running_to_ready"  # startedAt -> readyAt (same span as app_ready)
+    # pullStartedAt -> readyAt = total - provisioning: the gate's default metric (ENI
+    # provisioning, ~14 s of noise in the recorded sample, is left out).
+    PULL_TO_READY = "pull_to_ready"
+
+
+GATE_PHASE = Phase.PULL_TO_READY
 
 
 class ArmName(StrEnum):
@@ -40,7 +46,29 @@ class FailureKind(StrEnum):
     CAPACITY = "capacity"
     SOCI_NOT_ENGAGED = "soci_not_engaged"
     RUN_TASK_FAILED = "run_task_failed"
+    QUOTA = "quota"  # vCPU / concurrent task limits of the account
+    SPOT_INTERRUPTION = "spot_interruption"
+    CHECK_CONTAINER = "check_container"  # soci-ci's check container failed, not the app
     OTHER = "other"
+
+    @property
+    def infrastructure(self) -> bool:
+        """Not the image's fault: capacity, quotas, Spot, the check container, task setup.
+
+        Retried within ``probe.infra_retries`` and reported apart from image failures."""
+        return self in _INFRASTRUCTURE
+
+
+_INFRASTRUCTURE = frozenset(
+    {
+        FailureKind.CAPACITY,
+        FailureKind.QUOTA,
+        FailureKind.SPOT_INTERRUPTION,
+        FailureKind.CHECK_CONTAINER,
+        FailureKind.RESOURCE_INITIALIZATION,
+        FailureKind.RUN_TASK_FAILED,
+    }
+)
 
 
 class Snapshotter(StrEnum):
@@ -131,6 +159,18 @@ class RunResult:
     soci_engaged: bool | None = None  # None: the snapshotter is unknown
     timestamps: Mapping[Stamp, datetime | None] = field(default_factory=dict)
     phases: Mapping[Phase, float] = field(default_factory=dict)
+    anomalies: tuple[str, ...] = ()  # ECS timestamps out of order (phases clamped to 0)
+    attempt: int = 1  # > 1: earlier attempts hit infrastructure failures and were re-run
+
+    @property
+    def image_failure(self) -> bool:
+        """A failed run that counts against the image (``allowed_failed_runs``)."""
+        kind = self.failure_kind
+        return (
+            not self.ok
+            and kind is not FailureKind.SOCI_NOT_ENGAGED
+            and not (kind is not None and kind.infrastructure)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +184,8 @@ class RunResult:
             "soci_engaged": self.soci_engaged,
             "timestamps": {str(s): format_time(self.timestamps.get(s)) for s in Stamp},
             "phases": {str(p): self.phases[p] for p in Phase if p in self.phases},
+            "anomalies": list(self.anomalies),
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -163,6 +205,8 @@ class RunResult:
             soci_engaged=None if engaged is None else bool(engaged),
             timestamps={s: parse_time(stamps.get(str(s))) for s in Stamp},
             phases={Phase(k): float(v) for k, v in phases.items() if v is not None},
+            anomalies=tuple(str(a) for a in data.get("anomalies") or ()),
+            attempt=int(data.get("attempt") or 1),
         )
 
 
@@ -176,7 +220,14 @@ class ArmResult:
 
     @property
     def failures(self) -> tuple[RunResult, ...]:
-        return tuple(r for r in self.runs if not r.ok)
+        """Failures that count against the image (not infrastructure, not SOCI engagement)."""
+        return tuple(r for r in self.runs if r.image_failure)
+
+    @property
+    def infrastructure_failures(self) -> tuple[RunResult, ...]:
+        return tuple(
+            r for r in self.runs if r.failure_kind is not None and r.failure_kind.infrastructure
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +257,9 @@ class ProbeResult:
     cluster: str
     arms: tuple[ArmResult, ...]
     schema: int = SCHEMA_VERSION
+    warnings: tuple[str, ...] = ()  # shown in the report (e.g. first-log-line readiness)
+    retried: tuple[RunResult, ...] = ()  # infrastructure failures that were re-run
+    leftovers: tuple[str, ...] = ()  # what cleanup could not remove (empty: all gone)
 
     def arm(self, name: ArmName) -> ArmResult | None:
         return next((a for a in self.arms if a.name == name), None)
@@ -218,6 +272,9 @@ class ProbeResult:
             "region": self.region,
             "cluster": self.cluster,
             "arms": [a.to_json() for a in self.arms],
+            "warnings": list(self.warnings),
+            "retried": [r.to_json() for r in self.retried],
+            "leftovers": list(self.leftovers),
         }
 
     @classmethod
@@ -235,4 +292,7 @@ class ProbeResult:
             region=data.get("region"),
             cluster=str(data["cluster"]),
             arms=tuple(ArmResult.from_json(a) for a in data.get("arms", ())),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+            retried=tuple(RunResult.from_json(r) for r in data.get("retried") or ()),
+            leftovers=tuple(str(x) for x in data.get("leftovers") or ()),
         )

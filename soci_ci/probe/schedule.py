@@ -17,6 +17,7 @@ class Slot:
     arm: ArmName
     index: int  # 1-based run number within the arm
     ordinal: int  # 1-based position in the whole probe
+    attempt: int = 1  # > 1: re-run after an infrastructure failure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

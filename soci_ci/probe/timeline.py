@@ -6,6 +6,11 @@ Phase boundaries (task-level timestamps, see ``notes/aws.md`` 2.2)::
     provisioning     pull             start         app_ready
     |------------ created_to_running ----------|--running_to_ready--|
     |------------------------------ total -------------------------|
+                   |-------------------- pull_to_ready ------------|
+
+ECS timestamps come from different components and can be out of order (e.g. ``startedAt``
+a few ms before ``pullStoppedAt``): a negative phase is clamped to 0 and the run carries an
+anomaly note, so no phase is ever negative and nothing is hidden.
 
 ``readyAt`` is not an ECS field: it is the CloudWatch Logs ``timestamp`` of the ready line
 (or a configured fallback), supplied by the caller.
@@ -13,6 +18,7 @@ Phase boundaries (task-level timestamps, see ``notes/aws.md`` 2.2)::
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,14 +50,33 @@ _PHASES: tuple[tuple[Phase, Stamp, Stamp], ...] = (
     (Phase.TOTAL, Stamp.CREATED, Stamp.READY),
     (Phase.CREATED_TO_RUNNING, Stamp.CREATED, Stamp.STARTED),
     (Phase.RUNNING_TO_READY, Stamp.STARTED, Stamp.READY),
+    (Phase.PULL_TO_READY, Stamp.PULL_STARTED, Stamp.READY),
+)
+# Consecutive stamps that must not go backwards (the anomaly check).
+_ORDER = (
+    Stamp.CREATED,
+    Stamp.CONNECTIVITY,
+    Stamp.PULL_STARTED,
+    Stamp.PULL_STOPPED,
+    Stamp.STARTED,
+    Stamp.READY,
 )
 
+# Lower-cased markers of infrastructure conditions (RunTask failures[].reason, stoppedReason).
+_SPOT_MARKERS = ("spotinterruption", "spot interruption", "spot capacity", "terminationnotice")
+_QUOTA_MARKERS = (
+    "limit on the number of",  # "You've reached the limit on the number of tasks/vCPUs ..."
+    "vcpu limit",
+    "vcpu quota",
+    "service quota",
+)
 _CAPACITY_MARKERS = (
     "capacity is unavailable",
-    "reached the limit on the number of tasks",
     "insufficient capacity",
-    "resource:",  # RunTask failures[].reason such as "RESOURCE:MEMORY"
-    "spotinterruption",
+    "no capacity",
+    "resource:",  # RunTask failures[].reason such as "RESOURCE:ENI", "RESOURCE:MEMORY"
+    "timeout waiting for network interface provisioning",
+    "unable to provision",
 )
 
 
@@ -83,13 +108,25 @@ def task_timestamps(task: Mapping[str, Any]) -> dict[Stamp, datetime | None]:
 
 
 def phases(stamps: Mapping[Stamp, datetime | None]) -> dict[Phase, float]:
-    """Seconds per phase whose two ends are known (ms precision)."""
+    """Seconds per phase whose two ends are known (ms precision), never negative."""
     out: dict[Phase, float] = {}
     for phase, start, end in _PHASES:
         a, b = stamps.get(start), stamps.get(end)
         if a is not None and b is not None:
-            out[phase] = round((b - a).total_seconds(), 3)
+            out[phase] = max(0.0, round((b - a).total_seconds(), 3))
     return out
+
+
+def anomalies(stamps: Mapping[Stamp, datetime | None]) -> tuple[str, ...]:
+    """Pairs of known stamps in the wrong order (each phase between them was clamped)."""
+    known = [(s, stamps.get(s)) for s in _ORDER if stamps.get(s) is not None]
+    notes: list[str] = []
+    for (first, a), (second, b) in itertools.pairwise(known):
+        assert a is not None and b is not None
+        if b < a:
+            gap = (a - b).total_seconds()
+            notes.append(f"{second} is {gap:.3f} s before {first} (clamped)")
+    return tuple(notes)
 
 
 def _reasons(task: Mapping[str, Any]) -> list[str]:
@@ -98,22 +135,79 @@ def _reasons(task: Mapping[str, Any]) -> list[str]:
     return [t for t in texts if t]
 
 
-def classify_stopped(task: Mapping[str, Any], *, container_name: str) -> Failure:
+def _infrastructure(lowered: str, stop_code: str) -> FailureKind | None:
+    if stop_code in {"SpotInterruption", "TerminationNotice"} or any(
+        m in lowered for m in _SPOT_MARKERS
+    ):
+        return FailureKind.SPOT_INTERRUPTION
+    if any(m in lowered for m in _QUOTA_MARKERS):
+        return FailureKind.QUOTA
+    if any(m in lowered for m in _CAPACITY_MARKERS):
+        return FailureKind.CAPACITY
+    return None
+
+
+def _check_container_failure(
+    task: Mapping[str, Any], check_name: str, check_image: str | None
+) -> Failure | None:
+    """The check container (not the app) could not be pulled or started, or died early."""
+    containers = list(task.get("containers") or ())
+    check = next((c for c in containers if c.get("name") == check_name), None)
+    stopped = str(task.get("stoppedReason") or "")
+    pull_failed = (
+        check_image is not None
+        and check_image in stopped
+        and ("cannotpullcontainer" in stopped.lower())
+    )
+    if check is None and not pull_failed:
+        return None
+    reason = "" if check is None else str(check.get("reason") or "")
+    if (
+        pull_failed
+        or "cannotpullcontainer" in reason.lower()
+        or ("cannotstartcontainer" in reason.lower())
+    ):
+        return Failure(
+            kind=FailureKind.CHECK_CONTAINER,
+            reason=f"soci-ci's check container failed, not the app: {reason or stopped}",
+        )
+    return None
+
+
+def classify_stopped(
+    task: Mapping[str, Any],
+    *,
+    container_name: str,
+    check_name: str = "soci-ci-check",
+    check_image: str | None = None,
+) -> Failure:
     """Why a task stopped before it was ready (the raw reasons kept, joined by `; `)."""
     reasons = _reasons(task)
     raw = "; ".join(dict.fromkeys(reasons)) or "task stopped without a reason"
     lowered = raw.lower()
     stop_code = str(task.get("stopCode") or "")
+    containers = list(task.get("containers") or ())
+    app = next((c for c in containers if c.get("name") == container_name), None)
+    app_reason = "" if app is None else str(app.get("reason") or "").lower()
+    check_failure = _check_container_failure(task, check_name, check_image)
+    if check_failure is not None and "cannotpullcontainer" not in app_reason:
+        return check_failure
+    infrastructure = _infrastructure(lowered, stop_code)
+    if infrastructure is not None:
+        return Failure(kind=infrastructure, reason=raw)
     if "cannotpullcontainererror" in lowered:
         return Failure(kind=FailureKind.CANNOT_PULL, reason=raw)
     if "resourceinitializationerror" in lowered:
         return Failure(kind=FailureKind.RESOURCE_INITIALIZATION, reason=raw)
-    if stop_code == "SpotInterruption" or any(m in lowered for m in _CAPACITY_MARKERS):
-        return Failure(kind=FailureKind.CAPACITY, reason=raw)
-    app = next((c for c in task.get("containers") or () if c.get("name") == container_name), None)
     if stop_code == "EssentialContainerExited" or "essential container" in lowered:
-        exit_code = None if app is None else app.get("exitCode")
-        suffix = "" if exit_code is None else f" (exit code {exit_code})"
+        check = next((c for c in containers if c.get("name") == check_name), None)
+        app_exit = None if app is None else app.get("exitCode")
+        if check is not None and check.get("exitCode") is not None and app_exit is None:
+            return Failure(
+                kind=FailureKind.NEVER_READY,
+                reason=f"the task's watchdog ended it at its deadline ({raw})",
+            )
+        suffix = "" if app_exit is None else f" (exit code {app_exit})"
         return Failure(kind=FailureKind.ESSENTIAL_CONTAINER_EXITED, reason=raw + suffix)
     return Failure(kind=FailureKind.OTHER, reason=f"{stop_code}: {raw}" if stop_code else raw)
 
@@ -124,9 +218,8 @@ def classify_run_task_failure(failure: Mapping[str, Any]) -> Failure:
         " ".join(str(failure.get(k)) for k in ("reason", "detail") if failure.get(k))
         or "RunTask failed"
     )
-    if any(m in reason.lower() for m in _CAPACITY_MARKERS):
-        return Failure(kind=FailureKind.CAPACITY, reason=reason)
-    return Failure(kind=FailureKind.RUN_TASK_FAILED, reason=reason)
+    kind = _infrastructure(reason.lower(), "")
+    return Failure(kind=kind or FailureKind.RUN_TASK_FAILED, reason=reason)
 
 
 def engaged(snapshotter: Snapshotter) -> bool | None:
@@ -159,6 +252,7 @@ def build_run(
     ready_at: datetime | None,
     snapshotter: Snapshotter,
     failure: Failure | None,
+    attempt: int = 1,
 ) -> RunResult:
     """Assemble one run's result; a snapshotter mismatch turns a success into a failure."""
     stamps: dict[Stamp, datetime | None] = dict.fromkeys(Stamp)
@@ -178,6 +272,8 @@ def build_run(
         soci_engaged=engaged(snapshotter),
         timestamps={s: stamps[s] for s in Stamp},
         phases=phases(stamps),
+        anomalies=anomalies(stamps),
+        attempt=attempt,
     )
 
 

@@ -7,6 +7,11 @@ been produced yet or more than `span_size` bytes were produced since the last ch
 record {in, out, bits, the 32 KiB window before out}. Concatenated members are read through
 (`inflateReset2`), so bytes after the last member that are not gzip are an error, as upstream.
 
+Checkpoints are 32 KiB each and kept until the zTOC is written, so their number is bounded
+(`soci_ci.limits`): at most MAX_LEADING_CHECKPOINTS before the first uncompressed byte (a
+run of empty gzip members or blocks would otherwise give one per ~20 compressed bytes) and
+MAX_ZTOC_SPANS in all.
+
 Span digests (notes 1c) are SHA-256 of the compressed bytes [in_i - (bits_i != 0), in_{i+1}),
 the last span running to the end of the file; they are computed while the bytes stream by,
 so the layer is read once and never held in memory.
@@ -21,6 +26,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from soci_ci import limits
 from soci_ci.errors import LayerError
 from soci_ci.soci.zlib_binding import (
     GZIP_AUTO_WINDOW_BITS,
@@ -193,6 +199,11 @@ class GzipScanner:
 
     def _add_checkpoint(self, bits: int) -> None:
         in_offset = self.total_in
+        count = len(self.checkpoints)
+        if count >= limits.MAX_ZTOC_SPANS or (
+            self.total_out == 0 and count >= limits.MAX_LEADING_CHECKPOINTS
+        ):
+            raise _too_many_checkpoints(count, in_offset, leading=self.total_out == 0)
         window = self._out_view[self._wpos - WINDOW_SIZE : self._wpos].tobytes()
         self.checkpoints.append(Checkpoint(in_offset, self.total_out, bits, window))
         self._last = self.total_out
@@ -269,6 +280,21 @@ class GzipScanner:
         if self._strm.state:
             self._lib.end(self._strm_ref)
             self._strm.state = None
+
+
+def _too_many_checkpoints(count: int, in_offset: int, *, leading: bool) -> LayerError:
+    if leading:
+        return LayerError(
+            f"the layer has more than {count} gzip members or empty deflate blocks before its "
+            f"first byte of data (at compressed byte {in_offset}); its zTOC would need one "
+            "32 KiB checkpoint for each, and the snapshotter rejects such a zTOC anyway",
+            hint="recompress the layer as one gzip stream",
+        )
+    return LayerError(
+        f"the layer needs more than {count} gzip checkpoints (at compressed byte {in_offset}); "
+        f"the limit is {limits.MAX_ZTOC_SPANS} (32 KiB each)",
+        hint="use a larger --span-size for very large layers",
+    )
 
 
 # A hashing job: (hasher, bytes) feeds bytes; (hasher, list) appends the final digest to the

@@ -128,6 +128,8 @@ def _parse_go_int(value: bytes) -> int:
     """strconv.ParseInt(v, 10, 64)."""
     if not _DECIMAL.fullmatch(value):
         raise _HeaderError("invalid PAX number")
+    if len(value.lstrip(b"+-").lstrip(b"0")) > 19:  # before int(): no huge conversions
+        raise _HeaderError("PAX number out of range")
     x = int(value)
     if not _INT64_MIN <= x <= _INT64_MAX:
         raise _HeaderError("PAX number out of range")
@@ -149,25 +151,33 @@ def _parse_pax_time(value: bytes) -> int:
 
 
 def _parse_pax_records(data: bytes) -> dict[bytes, bytes]:
-    """Go parsePAX: `%d key=value\\n` records; later duplicates win."""
+    """Go parsePAX: `%d key=value\\n` records; later duplicates win.
+
+    Walks `data` by index (no copies of the rest), so it is linear in the header's size.
+    """
     records: dict[bytes, bytes] = {}
     sparse: list[bytes] = []
-    rest = data
-    while rest:
-        n_str, sep, tail = rest.partition(b" ")
-        if not sep or not _DECIMAL.fullmatch(n_str) or n_str[:1] in b"+-":
+    pos = 0
+    end = len(data)
+    find = data.find
+    while pos < end:
+        space = find(b" ", pos)
+        if space < 0:
             raise _HeaderError("invalid PAX record length")
-        n = int(n_str)
-        if n < 5 or n > len(rest):
+        n = _pax_length(data[pos:space])
+        if n < 5 or n > end - pos:
             raise _HeaderError("invalid PAX record length")
-        n -= len(n_str) + 1
+        n -= space - pos + 1  # from an index in the record to one after the space
         if n <= 0:
             raise _HeaderError("invalid PAX record length")
-        record, nl, rest = tail[: n - 1], tail[n - 1 : n], tail[n:]
-        if nl != b"\n":
+        start = space + 1
+        nl_at = start + n - 1
+        if data[nl_at : nl_at + 1] != b"\n":
             raise _HeaderError("PAX record without newline")
+        record = data[start:nl_at]
+        pos = nl_at + 1
         key, eq, value = record.partition(b"=")
-        if not eq or not key or b"=" in key:
+        if not eq or not key:
             raise _HeaderError("invalid PAX record key")
         if key in (b"path", b"linkpath", b"uname", b"gname"):
             if b"\x00" in value:
@@ -184,6 +194,16 @@ def _parse_pax_records(data: bytes) -> dict[bytes, bytes]:
     if sparse:
         records[b"GNU.sparse.map"] = b",".join(sparse)
     return records
+
+
+def _pax_length(text: bytes) -> int:
+    """A PAX record's length field, as Go's strconv.ParseInt(s, 10, 0); -1 when invalid."""
+    if not _DECIMAL.fullmatch(text):
+        return -1
+    digits = text.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 19:  # overflows int64 (and int() on huge strings is slow or refused)
+        return -1
+    return int(text)
 
 
 def _days_to_civil(days: int) -> tuple[int, int, int]:

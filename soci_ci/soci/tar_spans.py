@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import BinaryIO
 
+from soci_ci import limits
+from soci_ci.errors import LayerError
+
 CHUNK = 1 << 20
 
 
@@ -35,6 +38,12 @@ class PlainScanner:
             self._span_fill += take
             view = view[take:]
             if self._span_fill == self._span_size:
+                if len(self.span_digests) >= limits.MAX_ZTOC_SPANS:
+                    raise LayerError(
+                        f"the layer needs more than {limits.MAX_ZTOC_SPANS} spans of "
+                        f"{self._span_size} bytes",
+                        hint="use a larger --span-size for very large layers",
+                    )
                 self.span_digests.append("sha256:" + self._hasher.hexdigest())
                 self._hasher = hashlib.sha256()
                 self._span_fill = 0

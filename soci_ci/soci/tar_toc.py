@@ -9,14 +9,19 @@ headers are parsed here, following Go's reader step by step.
 
 The parser pulls bytes from a `TarStream` (decompressed output or a plain file); it only
 looks at 512-byte headers and meta entries and skips file data, so it never holds more than
-one header (or one PAX/GNU long-name record, capped at 1 MiB as in Go) in memory.
+one header (or one PAX/GNU long-name record, capped at 1 MiB as in Go) in memory besides the
+entries. What the entries may hold is bounded (`soci_ci.limits`): their number, the PAX
+headers and long names of the whole layer together, and the number of PAX records; a layer
+past a limit is refused before it can grow memory or time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
+from soci_ci import limits
 from soci_ci.errors import LayerError
 from soci_ci.soci.tar_fields import (
     _FORMAT_STAR,
@@ -37,7 +42,8 @@ from soci_ci.soci.tar_fields import (
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
-MAX_SPECIAL_FILE_SIZE = 1 << 20  # Go's maxSpecialFileSize for PAX and GNU long names
+MAX_SPECIAL_FILE_SIZE = limits.MAX_TAR_SPECIAL_ENTRY  # Go's maxSpecialFileSize
+LIMITS_HINT = "soci-ci bounds what an untrusted layer may hold; the limits are in SECURITY.md"
 
 # Typeflags (Go archive/tar names).
 TYPE_REG = 0x30  # '0'
@@ -111,6 +117,9 @@ class _Reader:
         self.pos = 0
         self.remaining = 0  # data bytes of the current entry not yet consumed
         self.pad = 0
+        self.special_total = limits.MAX_TAR_SPECIAL_TOTAL  # PAX and long-name bytes allowed
+        self.special_left = self.special_total
+        self.records_left = limits.MAX_PAX_RECORDS
 
     def _read(self, n: int) -> bytes:
         data = self.stream.read(n)
@@ -140,6 +149,13 @@ class _Reader:
         if len(data) > limit:
             raise LayerError(
                 f"tar meta entry at offset {self.pos} is larger than 1 MiB (Go: field too long)"
+            )
+        self.special_left -= len(data)
+        if self.special_left < 0:
+            raise LayerError(
+                f"the PAX headers and long names exceed {self.special_total >> 20} MiB "
+                f"in total (at offset {self.pos})",
+                hint=LIMITS_HINT,
             )
         return data
 
@@ -187,6 +203,13 @@ class _Reader:
                     pax = _parse_pax_records(self._read_entry_data(MAX_SPECIAL_FILE_SIZE))
                 except _HeaderError as exc:
                     raise LayerError(f"invalid PAX header at offset {header_at}: {exc}") from None
+                self.records_left -= len(pax)
+                if self.records_left < 0:
+                    raise LayerError(
+                        f"the layer has more than {limits.MAX_PAX_RECORDS} PAX records "
+                        f"(at offset {header_at})",
+                        hint=LIMITS_HINT,
+                    )
                 if typeflag == TYPE_XGLOBAL:
                     raise LayerError("unsupported input tar entry 'g'")
                 continue
@@ -235,6 +258,27 @@ class _Reader:
             )
         entry.xattrs = sorted(pax.items())
         return mtime_ns
+
+
+class TarWalker(_Reader):
+    """The same Go-rules reader for other tar files (an oci-archive): entries one at a time,
+    each entry's data on request (what is not read is skipped by the next `next()`)."""
+
+    def __init__(self, stream: TarStream, *, special_total: int) -> None:
+        super().__init__(stream)
+        self.special_total = self.special_left = special_total
+
+    def data(self, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The current entry's data, in pieces of at most `chunk` bytes."""
+        while self.remaining:
+            piece = self._read(min(chunk, self.remaining))
+            if not piece:
+                raise LayerError(
+                    f"tar stream ends inside an entry's data at offset {self.pos} "
+                    f"(unexpected EOF, {self.remaining} bytes missing)"
+                )
+            self.remaining -= len(piece)
+            yield piece
 
 
 _NUMBERS = _NUMERIC_CACHE.get
@@ -346,6 +390,15 @@ def read_toc(stream: TarStream) -> TarToc:
     """Read every entry of the tar stream; raise LayerError on what Go (or soci) rejects."""
     reader = _Reader(stream)
     entries: list[FileMetadata] = []
+    append = entries.append
+    room = limits.MAX_TOC_ENTRIES
     while (entry := reader.next()) is not None:
-        entries.append(entry)
+        append(entry)
+        room -= 1
+        if room < 0:
+            raise LayerError(
+                f"the layer has more than {limits.MAX_TOC_ENTRIES} entries "
+                f"(at offset {reader.pos})",
+                hint=LIMITS_HINT,
+            )
     return TarToc(entries=entries, end_offset=reader.pos)

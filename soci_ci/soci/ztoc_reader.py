@@ -1,10 +1,16 @@
-"""Read a zTOC flatbuffer back (for `verify`), defensively: a bad zTOC is an InputError."""
+"""Read a zTOC flatbuffer back (for `verify`), defensively: a bad zTOC is an InputError.
+
+Nothing the buffer declares is allocated before it is checked against the buffer itself:
+every vector length must fit in the bytes that remain, and the entries, their xattrs and the
+checkpoints are bounded as when writing (`soci_ci.limits`).
+"""
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 
+from soci_ci import limits
 from soci_ci.errors import InputError
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.tar_toc import FileMetadata
@@ -40,9 +46,15 @@ class _Table:
     def __init__(self, buf: bytes, pos: int) -> None:
         self.buf = buf
         self.pos = pos
+        if not 0 <= pos <= len(buf) - 4:
+            raise IndexError("table out of bounds")
         (soff,) = struct.unpack_from("<i", buf, pos)
         self.vt = pos - soff
+        if not 0 <= self.vt <= len(buf) - 4:
+            raise IndexError("vtable out of bounds")
         (self.vt_len,) = struct.unpack_from("<H", buf, self.vt)
+        if self.vt + self.vt_len > len(buf):
+            raise IndexError("vtable out of bounds")
 
     def _field(self, slot: int) -> int:
         entry = 4 + 2 * slot
@@ -79,13 +91,22 @@ class _Table:
         at = self._deref(slot)
         return _Table(self.buf, at) if at else None
 
-    def tables(self, slot: int) -> list[_Table]:
+    def _vector(self, slot: int, limit: int, what: str) -> tuple[int, int]:
+        """(position, length) of a vector of offsets, checked against the buffer and `limit`."""
         at = self._deref(slot)
         if not at:
-            return []
+            return 0, 0
         (n,) = struct.unpack_from("<I", self.buf, at)
         if at + 4 + 4 * n > len(self.buf):
             raise IndexError("vector out of bounds")
+        if n > limit:
+            raise InputError(f"zTOC has {n} {what}; the limit is {limit}")
+        return at, n
+
+    def tables(
+        self, slot: int, limit: int = limits.MAX_TOC_ENTRIES, what: str = "entries"
+    ) -> list[_Table]:
+        at, n = self._vector(slot, limit, what)
         out = []
         for i in range(n):
             elem = at + 4 + 4 * i
@@ -93,22 +114,23 @@ class _Table:
             out.append(_Table(self.buf, elem + rel))
         return out
 
-    def strings(self, slot: int) -> list[bytes]:
-        at = self._deref(slot)
-        if not at:
-            return []
-        (n,) = struct.unpack_from("<I", self.buf, at)
+    def strings(self, slot: int, limit: int, what: str) -> list[bytes]:
+        at, n = self._vector(slot, limit, what)
         out = []
         for i in range(n):
             elem = at + 4 + 4 * i
             (rel,) = struct.unpack_from("<I", self.buf, elem)
             s = elem + rel
             (ln,) = struct.unpack_from("<I", self.buf, s)
+            if s + 4 + ln > len(self.buf):
+                raise IndexError("string out of bounds")
             out.append(self.buf[s + 4 : s + 4 + ln])
         return out
 
 
 def parse_ztoc(data: bytes) -> ParsedZtoc:
+    if len(data) > limits.MAX_ZTOC_READ:
+        raise InputError(f"zTOC is {len(data)} bytes; the limit is {limits.MAX_ZTOC_READ}")
     try:
         (root,) = struct.unpack_from("<I", data, 0)
         z = _Table(data, root)
@@ -117,7 +139,10 @@ def parse_ztoc(data: bytes) -> ParsedZtoc:
         if info is None:
             raise InputError("zTOC has no compression info")
         entries = []
+        xattrs_left = limits.MAX_PAX_RECORDS
         for t in toc.tables(0) if toc else []:
+            xattr_tables = t.tables(13, xattrs_left, "xattrs")
+            xattrs_left -= len(xattr_tables)
             entries.append(
                 FileMetadata(
                     name=t.bytes_(0),
@@ -133,7 +158,7 @@ def parse_ztoc(data: bytes) -> ParsedZtoc:
                     mod_time=t.bytes_(10),
                     devmajor=t.scalar(11, "<q"),
                     devminor=t.scalar(12, "<q"),
-                    xattrs=[(x.bytes_(0), x.bytes_(1)) for x in t.tables(13)],
+                    xattrs=[(x.bytes_(0), x.bytes_(1)) for x in xattr_tables],
                 )
             )
         return ParsedZtoc(
@@ -143,7 +168,10 @@ def parse_ztoc(data: bytes) -> ParsedZtoc:
             uncompressed_archive_size=z.scalar(3, "<q"),
             algorithm=info.scalar(0, "<b", ALGORITHM_GZIP),
             max_span_id=info.scalar(1, "<i"),
-            span_digests=[s.decode("ascii", "replace") for s in info.strings(2)],
+            span_digests=[
+                s.decode("ascii", "replace")
+                for s in info.strings(2, limits.MAX_ZTOC_SPANS + 1, "span digests")
+            ],
             checkpoints_blob=info.bytes_(3),
             entries=entries,
         )
@@ -159,6 +187,10 @@ def parse_checkpoints(blob: bytes) -> tuple[int, list[Checkpoint]]:
     body = len(blob) - 12
     if n < 0:
         raise InputError(f"zinfo blob has a negative checkpoint count {n}")
+    if n > limits.MAX_ZTOC_SPANS + 1:
+        raise InputError(
+            f"zinfo blob declares {n} checkpoints; the limit is {limits.MAX_ZTOC_SPANS}"
+        )
     if body == CHECKPOINT_SIZE * n:
         legacy = False
     elif n > 0 and body == CHECKPOINT_SIZE * (n - 1):

@@ -277,6 +277,8 @@ def test_probe_step_against_moto_through_the_documented_seam(
             "probe:\n  enabled: false\n",
             "probe:\n  enabled: true\n  cluster: e2e\n  region: us-east-1\n  runs: 1\n"
             "  execution_role_arn: arn:aws:iam::123456789012:role/exec\n"
+            "  log_group: /soci-ci/probe\n  create_log_group: true\n"
+            f"  check_image: {registry.host}/e2e/probe@sha256:{'c' * 64}\n"
             f"  network: {{subnets: [{subnet}], security_groups: []}}\n"
             "  ready: {log_regex: READY, timeout_seconds: 20}\n",
         )

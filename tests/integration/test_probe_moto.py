@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,8 +23,9 @@ import boto3
 import pytest
 
 from soci_ci.probe.ecs import Retrier
-from soci_ci.probe.logs import LogsApi
+from soci_ci.probe.logs import LogsApi, StreamCursor, first_match, parse_snapshotter
 from soci_ci.probe.model import Snapshotter
+from soci_ci.user_regex import compile_user_regex
 from tests.servers.moto import Moto
 
 pytestmark = pytest.mark.integration
@@ -61,6 +61,8 @@ def write_config(tmp_path: Path, subnet: str, timeout: int) -> Path:
         "  runs: 2\n"
         "  concurrency: 2\n"
         "  execution_role_arn: arn:aws:iam::123456789012:role/soci-probe-exec\n"
+        "  log_group: /soci-ci/probe\n"
+        f"  check_image: {REPO}@sha256:{'c' * 64}\n"
         f"  network: {{subnets: [{subnet}], security_groups: [], assign_public_ip: true}}\n"
         f"  ready: {{log_regex: READY, timeout_seconds: {timeout}}}\n"
     )
@@ -174,34 +176,44 @@ def test_sigterm_mid_run_cleans_up(moto_server: Moto, aws: dict[str, Any], tmp_p
         moto_server.unset_transition("ecs::task")
 
 
-def test_logs_ready_line_and_snapshotter(moto_server: Moto, aws: dict[str, Any]) -> None:
+def test_logs_read_incrementally_ready_line_and_snapshotter(
+    moto_server: Moto, aws: dict[str, Any]
+) -> None:
     logs = aws["logs"]
     api = LogsApi(client(moto_server, "logs"), retrier=Retrier(sleep=time.sleep))
     prefix = "run-logs"
-    app_stream = f"{prefix}/app/0123abcd"
-    side_stream = f"{prefix}/soci-ci-snapshotter/0123abcd"
-    assert api.first_match(LOG_GROUP, app_stream, None) is None  # stream not there yet
-    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=app_stream)
-    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=side_stream)
+    app = StreamCursor(group=LOG_GROUP, stream=f"{prefix}/app/0123abcd")
+    check = StreamCursor(group=LOG_GROUP, stream=f"{prefix}/soci-ci-check/0123abcd")
+    assert api.read(app) == [] and app.at_end  # stream not there yet
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=app.stream)
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=check.stream)
     base = int(time.time() * 1000) - 60_000  # CloudWatch refuses events older than 14 days
     logs.put_log_events(
         logGroupName=LOG_GROUP,
-        logStreamName=app_stream,
+        logStreamName=app.stream,
         logEvents=[
             {"timestamp": base + 115, "message": "Picked up JAVA_TOOL_OPTIONS"},
             {"timestamp": base + 3841, "message": "Started App in 3.7 seconds (READY)"},
-            {"timestamp": base + 4000, "message": "READY again"},
         ],
     )
-    document = {"Containers": [{"Name": "app", "Snapshotter": "soci"}]}
+    first = api.read(app)
+    assert first == [
+        (base + 115, "Picked up JAVA_TOOL_OPTIONS"),
+        (base + 3841, "Started App in 3.7 seconds (READY)"),
+    ]
+    assert first_match(first, compile_user_regex("READY", key="k")) == base + 3841
     logs.put_log_events(
         logGroupName=LOG_GROUP,
-        logStreamName=side_stream,
-        logEvents=[{"timestamp": base + 1000, "message": json.dumps(document)}],
+        logStreamName=app.stream,
+        logEvents=[{"timestamp": base + 4000, "message": "READY again"}],
     )
-
-    assert api.first_match(LOG_GROUP, app_stream, None) == base + 115
-    assert api.first_match(LOG_GROUP, app_stream, re.compile("READY")) == base + 3841
-    assert api.first_match(LOG_GROUP, app_stream, re.compile("never")) is None
-    assert api.snapshotter(LOG_GROUP, side_stream, "app") is Snapshotter.SOCI
-    assert api.snapshotter(LOG_GROUP, app_stream, "app") is Snapshotter.UNKNOWN
+    assert api.read(app) == [(base + 4000, "READY again")]  # only what is new
+    assert api.read(app) == []
+    document = {"Containers": [{"Name": "app", "KnownStatus": "RUNNING", "Snapshotter": "soci"}]}
+    logs.put_log_events(
+        logGroupName=LOG_GROUP,
+        logStreamName=check.stream,
+        logEvents=[{"timestamp": base + 1000, "message": "soci-ci-check " + json.dumps(document)}],
+    )
+    messages = [m for _, m in api.read(check)]
+    assert parse_snapshotter(messages, "app") is Snapshotter.SOCI

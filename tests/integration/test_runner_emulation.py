@@ -132,6 +132,7 @@ def test_image_is_light_current_and_negotiates_with_engine_29(
         "docker --version; docker buildx version; "
         "docker version --format 'api {{.Client.APIVersion}}'; "
         "for b in dockerd containerd runc git; do command -v $b && echo HAS-$b; done; "
+        "test -x /bin/busybox && echo busybox-static; "
         "env PATH=utter-nonsense /usr/local/bin/python3 /opt/soci-ci/entrypoint.py --version; "
         "soci-ci --version; "
         'python3 -c "from importlib import metadata; import boto3, docker, yaml, requests, '
@@ -155,7 +156,7 @@ def test_image_is_light_current_and_negotiates_with_engine_29(
     assert "Docker version 26." in out, out
     assert "github.com/docker/buildx 0." in out, out
     assert "api 1.45" in out and "1.45" in engine29.versions, out
-    assert "HAS-" not in out, out
+    assert "HAS-" not in out and "busybox-static" in out, out
     # zlib-ng (a pinned dependency) is in use; the interpreter path is absolute.
     assert out.count(f"soci-ci {__version__} (inflate: zlib-ng 2.") == 2, out
     pins = _lock()

@@ -58,3 +58,29 @@ def test_too_few_samples() -> None:
 def test_hodges_lehmann() -> None:
     assert hodges_lehmann([2, 4], [1]) == 2.0
     assert hodges_lehmann([], [1]) is None
+
+
+def test_p_of_exactly_alpha_is_not_significant() -> None:
+    """p = 0.05 at 95 % confidence: not significant (1 - 0.95 is 0.05000000000000004 in floats)."""
+    from fractions import Fraction
+
+    from soci_ci.gate.stats import Method, Significance
+
+    at_alpha = Significance(
+        method=Method.EXACT,
+        p_value=0.05,
+        confidence=0.95,
+        shift_seconds=1.0,
+        p_exact=Fraction(1, 20),
+    )
+    assert not at_alpha.significant
+    below = Significance(
+        method=Method.EXACT,
+        p_value=0.0476,
+        confidence=0.95,
+        shift_seconds=1.0,
+        p_exact=Fraction(1, 21),
+    )
+    assert below.significant
+    normal = Significance(method=Method.NORMAL, p_value=0.05, confidence=0.95, shift_seconds=1.0)
+    assert not normal.significant

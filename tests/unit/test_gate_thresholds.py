@@ -91,7 +91,7 @@ SOCI = make_arm(ArmName.SOCI, [20, 21, 22, 23, 24])
 def test_all_pass_and_keep_recommendation() -> None:
     out = evaluate(make_result(PLAIN, SOCI), Thresholds(absolute=()))
     assert out.verdict is Verdict.PASS
-    assert out.recommendation == "keep SOCI: total median 47.6% faster than without"
+    assert out.recommendation == "keep SOCI: pull_to_ready median 47.6% faster than without"
     assert [c.status for c in out.checks] == [
         CheckStatus.PASS,
         CheckStatus.PASS,
@@ -111,7 +111,9 @@ def test_significant_regression_fails() -> None:
     base = Baseline(label="main@abc", samples=(10, 11, 12, 13, 14))
     out = evaluate(make_result(PLAIN, SOCI), Thresholds(), base)
     assert out.verdict is Verdict.FAIL
-    assert out.reasons[0].startswith("regression: soci total median 22.00s vs baseline 12.00s")
+    assert out.reasons[0].startswith(
+        "regression: soci pull_to_ready median 22.00s vs baseline 12.00s"
+    )
     assert out.test == "exact Mann-Whitney U, one-sided p=0.0040, confidence 95%"
 
 
@@ -161,7 +163,7 @@ def test_min_benefit_drop_recommendation() -> None:
     soci = make_arm(ArmName.SOCI, [39, 40, 41])
     out = evaluate(make_result(PLAIN, soci), Thresholds(min_soci_benefit_percent=10))
     assert out.verdict is Verdict.FAIL
-    assert out.recommendation == "drop SOCI: total median only 4.8% faster (want 10%)"
+    assert out.recommendation == "drop SOCI: pull_to_ready median only 4.8% faster (want 10%)"
     assert soci_benefit(make_result(soci)) is None
 
 
@@ -170,3 +172,56 @@ def test_no_probe_is_neutral() -> None:
     assert out.verdict is Verdict.NEUTRAL
     assert out.reasons == ("fork PR: no AWS credentials",)
     assert out.to_json()["verdict"] == "neutral"
+
+
+def test_require_soci_engaged_fails_on_overlayfs_runs() -> None:
+    """Runs where SOCI was not engaged are left out of the timings *and* fail this check."""
+    soci = make_arm(ArmName.SOCI, [20, 21, 22])
+    idle = RunResult(
+        arm=ArmName.SOCI,
+        index=4,
+        task_arn="arn:t/4",
+        ok=False,
+        failure_kind=FailureKind.SOCI_NOT_ENGAGED,
+        failure_reason="Task Metadata v4 reports Snapshotter=overlayfs for the SOCI image",
+        snapshotter=Snapshotter.OVERLAYFS,
+        soci_engaged=False,
+    )
+    arm = ArmResult(
+        name=soci.name,
+        image=soci.image,
+        digest=soci.digest,
+        runs=(*soci.runs, idle),
+        stats=soci.stats,
+    )
+    out = evaluate(make_result(make_arm(ArmName.NO_SOCI, [40, 41, 42]), arm), Thresholds())
+    engaged = next(c for c in out.checks if c.name == "SOCI engaged")
+    assert engaged.status is CheckStatus.FAIL
+    assert engaged.message == "SOCI not engaged in run(s) 4"
+    failed = next(c for c in out.checks if c.name.startswith("failed runs soci"))
+    assert failed.status is CheckStatus.PASS  # not an image failure
+    assert out.verdict is Verdict.FAIL
+
+
+def test_infrastructure_failures_are_reported_not_counted() -> None:
+    soci = make_arm(ArmName.SOCI, [20, 21, 22])
+    lost = RunResult(
+        arm=ArmName.SOCI,
+        index=4,
+        task_arn=None,
+        ok=False,
+        failure_kind=FailureKind.CAPACITY,
+        failure_reason="Capacity is unavailable at this time.",
+    )
+    arm = ArmResult(
+        name=soci.name,
+        image=soci.image,
+        digest=soci.digest,
+        runs=(*soci.runs, lost),
+        stats=soci.stats,
+    )
+    out = evaluate(make_result(make_arm(ArmName.NO_SOCI, [40, 41, 42]), arm), Thresholds())
+    assert out.verdict is Verdict.PASS
+    assert out.findings[0] == (
+        "soci: 1 run(s) lost to infrastructure (capacity), not counted against the image"
+    )

@@ -61,7 +61,9 @@ def test_errors_are_translated() -> None:
     def offline() -> None:
         raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com/")
 
-    with pytest.raises(AwsError, match="DescribeTasks failed: Could not connect"):
+    with pytest.raises(
+        AwsError, match=r"DescribeTasks: no answer after 2 attempts .Could not connect"
+    ):
         retrier.call("DescribeTasks", offline)
 
     def bug() -> None:
@@ -69,3 +71,51 @@ def test_errors_are_translated() -> None:
 
     with pytest.raises(KeyError):
         retrier.call("RunTask", bug)
+
+
+def http_error(code: str, message: str, status: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "RunTask",
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("ThrottlingException", "Rate exceeded"),
+        client_error("Throttling", "Rate exceeded"),
+        http_error("TooManyRequestsException", "Too many requests", 429),
+        client_error("RequestLimitExceeded", "Request limit exceeded."),
+        client_error(
+            "InvalidParameterException",
+            "Error retrieving subnet information for [subnet-0abc]: Request limit exceeded "
+            "(RequestLimitExceeded)",
+        ),
+        client_error("ClientException", "Rate exceeded"),
+        http_error("SomethingNew", "", 429),
+    ],
+    ids=lambda e: f"{e.response['Error']['Code']}",
+)
+def test_every_real_throttling_form(error: ClientError) -> None:
+    assert is_throttle(error)
+
+
+def test_lost_answers_and_real_failures() -> None:
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    from soci_ci.probe.ecs import is_lost_answer
+
+    assert is_lost_answer(http_error("ServerException", "Service unavailable", 500))
+    assert is_lost_answer(http_error("ServiceUnavailableException", "", 503))
+    assert is_lost_answer(ReadTimeoutError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"))
+    assert is_lost_answer(
+        ConnectionClosedError(endpoint_url="https://ecs.us-east-1.amazonaws.com/")
+    )
+    denied = client_error("AccessDeniedException", "not authorized")
+    assert not is_lost_answer(denied) and not is_throttle(denied)
+    subnet = client_error("InvalidParameterException", "subnet-0abc does not exist")
+    assert not is_lost_answer(subnet) and not is_throttle(subnet)

@@ -21,9 +21,10 @@ def test_json_round_trip_and_shape() -> None:
      "timestamps": {"createdAt": "2026-03-14T14:25:20.227Z", "connectivityAt": null,
        "pullStartedAt": null, "pullStoppedAt": null, "startedAt": "2026-03-14T14:25:48.750Z",
        "readyAt": null, "stoppedAt": null},
-     "phases": {"created_to_running": 28.523}}],
+     "phases": {"created_to_running": 28.523}, "anomalies": [], "attempt": 1}],
    "stats": {"total": {"n": 0, "median": null, "mean": null, "p90": null, "min": null,
-     "max": null, "iqr": null}}}]}"""
+     "max": null, "iqr": null}}}],
+ "warnings": [], "retried": [], "leftovers": []}"""
     data = json.loads(text)
     result = ProbeResult.from_json(data)
     run = result.arms[0].runs[0]

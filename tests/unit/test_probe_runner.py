@@ -29,13 +29,29 @@ SOCI_SCRIPT = Script(
 PLAIN_SCRIPT = Script(app_lines=((0.05, "booting"), (0.115, "READY on :8080")))
 
 
+CHECK_IMAGE = f"{REPO}@sha256:{'c' * 64}"
+REQUIRED: dict[str, object] = {
+    "execution_role_arn": "arn:aws:iam::123456789012:role/soci-ci-probe-exec",
+    "log_group": "/soci-ci/probe",
+    "network": {"subnets": ["subnet-0abc"]},
+}
+
+
 def make_probe(
     aws: FakeAws, clock: FakeClock, *, budget: int = 8, **settings: object
 ) -> tuple[Probe, list[str]]:
-    mapping: dict[str, object] = {"runs": 2, "concurrency": 2, "ready": {"log_regex": "READY"}}
+    mapping: dict[str, object] = {
+        **REQUIRED,
+        "runs": 2,
+        "concurrency": 2,
+        "ready": {"log_regex": "READY"},
+    }
     mapping.update(settings)
     lines: list[str] = []
     retrier = Retrier(sleep=clock.sleep, budget=budget)
+    base = None
+    if mapping.get("task_definition"):
+        base = EcsApi(aws.ecs, cluster="default", retrier=retrier).describe_task_definition("x")
     probe = Probe(
         ecs=EcsApi(aws.ecs, cluster="default", retrier=retrier),
         logs=LogsApi(aws.logs, retrier=retrier),
@@ -47,6 +63,8 @@ def make_probe(
         sleep=clock.sleep,
         progress=lines.append,
         poll_seconds=3.0,
+        check_image=CHECK_IMAGE,
+        base_definition=base,
     )
     return probe, lines
 
@@ -77,6 +95,7 @@ def test_interleaved_runs_timed_phase_by_phase_and_cleaned_up() -> None:
         Phase.TOTAL: 28.638,
         Phase.CREATED_TO_RUNNING: 28.523,
         Phase.RUNNING_TO_READY: 0.115,
+        Phase.PULL_TO_READY: 9.115,
     }
     assert first.snapshotter is Snapshotter.OVERLAYFS and first.soci_engaged is False
     assert soci.runs[1].snapshotter is Snapshotter.SOCI and soci.runs[1].soci_engaged is True
@@ -125,7 +144,9 @@ def test_failures_are_results_and_classified() -> None:
         Script(run_failure="Capacity is unavailable at this time. Please try again later."),
     ]
     aws = FakeAws(clock=clock, scripts=scripts)
-    probe, lines = make_probe(aws, clock, ready={"log_regex": "READY", "timeout_seconds": 120})
+    probe, lines = make_probe(
+        aws, clock, infra_retries=0, ready={"log_regex": "READY", "timeout_seconds": 120}
+    )
     result = probe.run()
     runs = {(r.arm, r.index): r for arm in result.arms for r in arm.runs}
     pull = runs[ArmName.NO_SOCI, 1]
@@ -217,14 +238,79 @@ def test_throttling_beyond_budget_is_aws_error_after_cleanup() -> None:
     assert_clean(aws)
 
 
-def test_lost_run_task_answer_is_swept_by_started_by() -> None:
+@pytest.mark.parametrize("lost", ["ServerException", "timeout"])
+def test_lost_run_task_answer_is_recovered_with_the_same_client_token(lost: str) -> None:
     clock = FakeClock()
-    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT, lose_answer_of_run={2})
+    aws = FakeAws(
+        clock=clock,
+        default_script=PLAIN_SCRIPT,
+        lose_answer_of_run={2},
+        lose_answer_code=lost,
+        list_lag=30.0,  # ListTasks would not show the task: only the token finds it
+    )
     probe, _ = make_probe(aws, clock)
-    with pytest.raises(AwsError, match="RunTask failed: ServerException"):
+    result = probe.run()
+    assert len(aws.tasks) == 4  # the retried call did not start a second task
+    assert [len(arm.runs) for arm in result.arms] == [2, 2]
+    assert all(r.task_arn in aws.tasks for arm in result.arms for r in arm.runs)
+    assert result.leftovers == ()
+    assert_clean(aws)
+
+
+def test_run_task_never_answering_is_resolved_at_cleanup() -> None:
+    """RunTask keeps failing after it created the task: cleanup asks again with the token."""
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT, lose_answer_of_run={1}, list_lag=1000.0)
+    aws.throttle_error = (
+        "InvalidParameterException",
+        "Request limit exceeded (RequestLimitExceeded)",
+    )
+    probe, _ = make_probe(aws, clock, budget=0, runs=1)
+    with pytest.raises(AwsError, match="RunTask: no answer after 1 attempts"):
         probe.run()
-    assert len(aws.tasks) == 2  # the second task exists, but we never saw its ARN
-    assert aws.calls.count("ListTasks") >= 1
+    assert len(aws.tasks) == 1
+    assert_clean(aws)  # found through its clientToken, though ListTasks never showed it
+
+
+def test_eventually_consistent_list_tasks_is_swept_until_it_agrees() -> None:
+    """A task whose RunTask answer was lost by an interrupt, hidden from ListTasks for 10 s."""
+    clock = FakeClock()
+    aws = FakeAws(clock=clock, default_script=PLAIN_SCRIPT, list_lag=10.0)
+    probe, _ = make_probe(aws, clock, runs=1)
+    probe.state.register_uncertain = False
+    probe._register()
+    # a task of this run exists, but neither its answer nor its token was kept
+    aws.ecs.run_task(
+        **probe.ecs.run_task_kwargs(
+            task_definition=probe.state.revisions["soci"],
+            count=1,
+            settings=probe.settings,
+            started_by=RUN_ID,
+            client_token="lost",
+            tags={},
+        )
+    )
+    probe.state.last_run_task = clock()
+    assert probe.cleaner.run() == []
+    assert aws.calls.count("ListTasks") >= 2  # the first listing did not show it yet
+    assert_clean(aws)
+
+
+def test_request_limit_exceeded_inside_invalid_parameter_is_throttling() -> None:
+    clock = FakeClock()
+    aws = FakeAws(
+        clock=clock,
+        scripts=[PLAIN_SCRIPT, SOCI_SCRIPT],
+        throttle={"RunTask": 3},
+        throttle_error=(
+            "InvalidParameterException",
+            "Error retrieving subnet information for [subnet-0abc]: Request limit exceeded "
+            "(RequestLimitExceeded)",
+        ),
+    )
+    probe, _ = make_probe(aws, clock, runs=1)
+    result = probe.run()
+    assert all(r.ok for arm in result.arms for r in arm.runs)
     assert_clean(aws)
 
 
@@ -295,7 +381,7 @@ def test_concurrency_limit_holds() -> None:
     probe, _ = make_probe(aws, clock, runs=4, concurrency=3)
     result = probe.run()
     assert sum(r.ok for arm in result.arms for r in arm.runs) == 8
-    spans = [(t.created, t.stop_time()) for t in aws.tasks.values()]
+    spans = [(t.created, t.stopping_time()) for t in aws.tasks.values()]
     for created, _ in spans:
         overlapping = [1 for a, b in spans if b is not None and a <= created < b]
         assert len(overlapping) <= 3

@@ -72,7 +72,10 @@ def test_full_mapping() -> None:
     [
         ({"runs": 0}, "probe.runs must be between 1 and 100, not 0"),
         ({"colour": "red"}, "unknown probe setting(s): colour"),
-        ({"ready": {"log_regex": "("}}, "probe.ready.log_regex is not a regex"),
+        (
+            {"ready": {"log_regex": "("}},
+            "probe.ready.log_regex: not a supported regular expression",
+        ),
         (
             {"capacity_provider": "EC2"},
             "invalid probe setting: 'EC2' is not a valid CapacityProvider",
@@ -90,3 +93,11 @@ def test_overrides() -> None:
     assert (s.runs, s.cluster) == (3, "default")
     with pytest.raises(ConfigError):
         ProbeSettings().with_overrides(runs=1000)
+
+
+def test_a_pull_request_cannot_raise_the_cost_caps_or_swap_the_check_image() -> None:
+    from soci_ci.config.trust import TRUSTED_SETTINGS
+
+    for key in ("check_image", "create_log_group", "tags", "max_cpu", "max_memory"):
+        assert f"probe.{key}" in TRUSTED_SETTINGS
+    assert {"probe.max_task_seconds", "probe.max_wall_seconds"} <= set(TRUSTED_SETTINGS)

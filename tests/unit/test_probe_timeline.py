@@ -10,6 +10,7 @@ import pytest
 from soci_ci.probe.model import ArmName, FailureKind, Phase, Snapshotter, Stamp
 from soci_ci.probe.timeline import (
     Failure,
+    anomalies,
     build_run,
     classify_run_task_failure,
     classify_stopped,
@@ -42,7 +43,57 @@ def test_phases_of_recorded_task() -> None:
         Phase.TOTAL: 32.364,
         Phase.CREATED_TO_RUNNING: 28.523,
         Phase.RUNNING_TO_READY: 3.841,
+        Phase.PULL_TO_READY: 12.841,  # total minus provisioning
     }
+
+
+def test_out_of_order_stamps_are_clamped_and_flagged() -> None:
+    stamps: dict[Stamp, datetime | None] = dict(task_timestamps(RECORDED))
+    stamps[Stamp.STARTED] = datetime(2026, 3, 14, 14, 25, 46, 550000, tzinfo=UTC)  # 0.2 s early
+    stamps[Stamp.READY] = datetime(2026, 3, 14, 14, 25, 46, 500000, tzinfo=UTC)
+    result = phases(stamps)
+    assert result[Phase.START] == 0.0 and result[Phase.APP_READY] == 0.0
+    assert min(result.values()) >= 0.0
+    assert anomalies(stamps) == (
+        "startedAt is 0.200 s before pullStoppedAt (clamped)",
+        "readyAt is 0.050 s before startedAt (clamped)",
+    )
+
+
+def test_check_container_failure_is_not_the_apps() -> None:
+    check_ref = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "c" * 64
+    task = {
+        "lastStatus": "STOPPED",
+        "stopCode": "TaskFailedToStart",
+        "stoppedReason": f"CannotPullContainerError: pull image manifest has been retried 5 "
+        f"time(s): failed to resolve ref {check_ref}: not found",
+        "containers": [
+            {"name": "app", "lastStatus": "STOPPED"},
+            {
+                "name": "soci-ci-check",
+                "lastStatus": "STOPPED",
+                "reason": "CannotPullContainerError",
+            },
+        ],
+    }
+    failure = classify_stopped(task, container_name="app", check_image=check_ref)
+    assert failure.kind is FailureKind.CHECK_CONTAINER and failure.kind.infrastructure
+    assert failure.reason.startswith("soci-ci's check container failed, not the app")
+
+
+def test_watchdog_exit_is_never_ready() -> None:
+    task = {
+        "lastStatus": "STOPPED",
+        "stopCode": "EssentialContainerExited",
+        "stoppedReason": "Essential container in task exited",
+        "containers": [
+            {"name": "app", "lastStatus": "STOPPED"},
+            {"name": "soci-ci-check", "lastStatus": "STOPPED", "exitCode": 1},
+        ],
+    }
+    failure = classify_stopped(task, container_name="app")
+    assert failure.kind is FailureKind.NEVER_READY
+    assert "watchdog" in failure.reason
 
 
 def test_iso_strings_and_missing_fields() -> None:
@@ -95,7 +146,7 @@ def stopped(**fields: Any) -> dict[str, Any]:
         ),
         (
             stopped(stoppedReason="Your Spot Task was interrupted.", stopCode="SpotInterruption"),
-            FailureKind.CAPACITY,
+            FailureKind.SPOT_INTERRUPTION,
             "Your Spot Task was interrupted.",
         ),
         (
@@ -120,7 +171,9 @@ def test_classify_run_task_failures() -> None:
         is FailureKind.CAPACITY
     )
     limit = {"reason": "You've reached the limit on the number of tasks you can run concurrently"}
-    assert classify_run_task_failure(limit).kind is FailureKind.CAPACITY
+    assert classify_run_task_failure(limit).kind is FailureKind.QUOTA
+    vcpu = {"reason": "You’ve reached the limit on the number of vCPUs you can run concurrently"}
+    assert classify_run_task_failure(vcpu).kind is FailureKind.QUOTA
     assert classify_run_task_failure({"arn": "x", "reason": "MISSING"}) == Failure(
         kind=FailureKind.RUN_TASK_FAILED, reason="MISSING"
     )
