@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     BUILD = 5  # docker build / push failed
     AWS = 6  # AWS API error (ECS, ECR, Logs, S3), throttled after retries, probe setup failed
     GITHUB = 7  # GitHub API error while reporting
+    STARTUP = 8  # `startup`: the container could not be run or watched, or never became ready
     INTERNAL = 70  # a bug in soci-ci (EX_SOFTWARE)
     INTERRUPTED = 130  # SIGINT / SIGTERM; cleanup ran
 
@@ -144,6 +145,13 @@ class ProbeError(AwsError):
 class GitHubError(SociCiError):
     exit_code = ExitCode.GITHUB
     default_hint = "check the token's permissions (pull-requests: write) in the workflow"
+
+
+class StartupError(SociCiError):
+    """`soci-ci startup` could not run or watch the container, or it never became ready."""
+
+    exit_code = ExitCode.STARTUP
+    default_hint = "run the image with `docker run` to see how it starts; see docs/startup.md"
 
 
 class Interrupted(SociCiError):

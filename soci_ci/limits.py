@@ -33,6 +33,10 @@ MAX_LEADING_CHECKPOINTS = 64
 # A zTOC read back (verify, reruns); real ones are far smaller (32 KiB per span, ~150 B a file).
 MAX_ZTOC_READ = 512 * MiB
 
+# verify: one Range request reads at most this much of a span (larger spans: several pieces),
+# so its memory is a few of these per worker whatever a zTOC declares.
+VERIFY_RANGE_PIECE = 16 * MiB
+
 # --- archives and OCI layouts on disk ---
 # `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).
 MAX_LAYOUT_JSON = 4 * MiB
@@ -99,3 +103,13 @@ BASE_CONFIG_GIT_SECONDS = 10.0
 DOCKERFILE_SCAN = 1 * MiB  # bytes of a Dockerfile read to find `FROM` hosts that need a login
 BUILD_LOG_LINE = 2000  # characters of one build-log line printed (longer lines are cut)
 BUILD_LOG_TAIL = 200  # last build-log lines kept in memory to name a failed build's error
+
+# --- startup recording (soci-ci startup) ---
+
+# Files recorded per start: more are not recorded (the report says it was cut).
+STARTUP_MAX_FILES = 200_000
+# A container's log line is cut here before the ready pattern sees it (also the helper's lines).
+STARTUP_MAX_LOG_LINE = 64 << 10
+# A zTOC read from the SOCI index, and an image config.
+STARTUP_MAX_ZTOC_BYTES = 256 * MiB
+STARTUP_MAX_CONFIG_BYTES = 4 * MiB

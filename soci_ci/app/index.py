@@ -35,11 +35,19 @@ from soci_ci.errors import InputError, LayerError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.hashing_reader import HashingReader
-from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for, load_json
+from soci_ci.oci.manifest import Descriptor, Index, Manifest, descriptor_for, load_json
+from soci_ci.oci.platform import Platform
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import PlatformSoci, convert
-from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
+from soci_ci.soci.index_manifest import (
+    IndexFormat,
+    ZtocRef,
+    listed_soci_index,
+    soci_index_format,
+    soci_index_manifest,
+)
+from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
 from soci_ci.soci.ztoc import (
     Compression,
     UnsupportedCompression,
@@ -51,41 +59,70 @@ log = logging.getLogger(__name__)
 
 
 def _platform_from_config(source: ImageSource, manifest: Manifest) -> Platform:
+    """The image's platform from its config, normalised (containerd `images.ConfigPlatform`)."""
     cfg = load_json(
         read_blob(source, manifest.config.digest, manifest.config.size, limit=4 << 20),
         "image config",
     )
     if not isinstance(cfg, dict):
         raise InputError("image config is not a JSON object")
-    return Platform.from_json(cfg, "image config")
+    return Platform.from_json(cfg, "image config").normalized()
 
 
 def _parse_manifest(fetched: Fetched, what: str) -> Manifest:
     return Manifest.from_json(load_json(fetched.data, what), what)
 
 
+def _wanted(platform: Platform, platforms: Sequence[Platform]) -> Platform | None:
+    """The first `--platform` that selects `platform` (strict match, as `soci convert`)."""
+    return next((p for p in platforms if platform.matches(p)), None)
+
+
+def _filtered_note(platforms: Sequence[Platform], left: list[str]) -> str:
+    wanted = ", ".join(str(p) for p in platforms)
+    return (
+        f"--platform {wanted}: {len(left)} image manifest(s) not selected, kept unchanged "
+        f"without a SOCI index: {', '.join(left)}"
+    )
+
+
 def select_targets(
     source: ImageSource, root: Fetched, platforms: Sequence[Platform]
 ) -> tuple[list[Target], Index | None, list[str]]:
-    """The image manifests to index, the original image index (if any), and notes."""
+    """The image manifests to index, the original image index (if any), and notes.
+
+    Platforms are written as `soci convert` writes them: a single-manifest image gets its
+    config's platform, normalised; in an image index each entry keeps its own platform;
+    with `--platform`, the SOCI index carries the flag's platform (containerd `Parse`).
+    """
     notes: list[str] = []
     if root.media_type in mt.MANIFEST_TYPES:
         manifest = _parse_manifest(root, "image manifest")
         platform = _platform_from_config(source, manifest)
-        if platforms and not any(platform.matches(p) for p in platforms):
+        wanted = _wanted(platform, platforms)
+        if platforms and wanted is None:
             raise InputError(
                 f"the image is {platform}; no --platform matches "
                 f"({', '.join(str(p) for p in platforms)})"
             )
-        image = Descriptor(media_type=root.media_type, digest=root.digest, size=len(root.data))
-        return [Target(image=image, manifest=manifest, platform=platform)], None, notes
+        image = Descriptor(
+            media_type=root.media_type, digest=root.digest, size=len(root.data), platform=platform
+        )
+        target = Target(image=image, manifest=manifest, platform=wanted or platform)
+        return [target], None, notes
     if root.media_type not in mt.INDEX_TYPES:
         raise InputError(f"unsupported image media type {root.media_type!r}")
     index = Index.from_json(load_json(root.data, "image index"), "image index")
     targets = []
+    left: list[str] = []
     for desc in index.manifests or ():
-        if desc.artifact_type in (c.SOCI_INDEX_V1, c.SOCI_INDEX_V2):
-            continue
+        parsed: Manifest | None = None
+        if listed_soci_index(desc):
+            if desc.artifact_type in (c.SOCI_INDEX_V1, c.SOCI_INDEX_V2):
+                continue
+            parsed = _parse_manifest(source.fetch_manifest(desc.digest), f"entry {desc.digest}")
+            if soci_index_format(desc, parsed) is not None:
+                continue  # a SOCI index whose entry lost its artifactType (skopeo 1.9 copies)
         if desc.annotation(mt.ANNOTATION_REFERENCE_TYPE) == mt.ATTESTATION_MANIFEST:
             continue
         if desc.media_type not in mt.MANIFEST_TYPES:
@@ -93,17 +130,24 @@ def select_targets(
                 f"entry {desc.digest} ({desc.media_type}) is not an image manifest: left as is"
             )
             continue
-        if platforms and (
-            desc.platform is None or not any(desc.platform.matches(p) for p in platforms)
-        ):
+        if platforms and desc.platform is not None and _wanted(desc.platform, platforms) is None:
+            left.append(f"{desc.platform} ({desc.digest[:19]})")
             continue
-        fetched = source.fetch_manifest(desc.digest)
-        manifest = _parse_manifest(fetched, f"manifest {desc.digest}")
-        platform = desc.platform or _platform_from_config(source, manifest)
-        targets.append(Target(image=desc, manifest=manifest, platform=platform))
+        if parsed is None:
+            parsed = _parse_manifest(source.fetch_manifest(desc.digest), f"manifest {desc.digest}")
+        if soci_index_format(None, parsed) is not None:
+            continue  # an unmarked SOCI index: never indexed as an image
+        platform = desc.platform or _platform_from_config(source, parsed)
+        wanted = _wanted(platform, platforms)
+        if platforms and wanted is None:
+            left.append(f"{platform} ({desc.digest[:19]})")
+            continue
+        targets.append(Target(image=desc, manifest=parsed, platform=wanted or platform))
     if not targets:
-        wanted = ", ".join(str(p) for p in platforms) or "any"
-        raise InputError(f"the image index has no image manifest for platform {wanted}")
+        wanted_text = ", ".join(str(p) for p in platforms) or "any"
+        raise InputError(f"the image index has no image manifest for platform {wanted_text}")
+    if left:
+        notes.append(_filtered_note(platforms, left))
     return targets, index, notes
 
 
@@ -142,6 +186,7 @@ def _build_one(
         # Registry streams check the digest as the last byte arrives; hash other sources here.
         checked = getattr(raw, "verifies_digest", False)
         reader: HashingReader | BinaryIO = raw if checked else HashingReader(raw)
+        recorder = LayerRecorder() if options.record_for_verify else None
         try:
             built = build_ztoc(
                 reader,  # type: ignore[arg-type]
@@ -149,6 +194,7 @@ def _build_one(
                 span_size=options.span_size,
                 build_tool_identifier=options.build_tool_identifier,
                 progress=progress.counter(),
+                recorder=recorder,
             )
         except UnsupportedCompression:
             raise
@@ -185,7 +231,9 @@ def _build_one(
         seconds=seconds,
     )
     disable = options.optimize_xattrs and not (built.has_schily_xattrs or built.has_opaque_whiteout)
-    return _Built(data=built.data, report=report, disable_xattrs=disable)
+    # The record is kept only now that the bytes it describes matched the layer digest.
+    record = recorder.record(layer.digest, layer.size, built.data) if recorder else None
+    return _Built(data=built.data, report=report, disable_xattrs=disable, record=record)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +241,7 @@ class _Built:
     data: bytes
     report: LayerReport
     disable_xattrs: bool
+    record: LayerRecord | None = None
 
 
 def _item(data: bytes, media_type: str, *, manifest: bool, what: str) -> PlanItem:
@@ -345,7 +394,8 @@ def build_plan(
             )
         )
 
-    base = _replace(base, layers=tuple(reports), notes=tuple(notes))
+    records = {d: b.record for d, b in built.items() if b.record is not None}
+    base = _replace(base, layers=tuple(reports), notes=tuple(notes), records=records)
     if not items:
         return _replace(
             base,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from soci_ci.oci.manifest import Descriptor, Manifest, Platform
+from soci_ci.oci.manifest import Descriptor, Manifest
+from soci_ci.oci.platform import Platform
 from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat
+from soci_ci.soci.layer_record import LayerRecord
 
 
 class Outcome(StrEnum):
@@ -29,6 +32,9 @@ class IndexOptions:
     tag: str | None = None  # tag of the SOCI-enabled image (v2)
     optimize_xattrs: bool = False
     reuse: bool = True  # rerun pre-check: reuse an equivalent index found before downloading
+    # Keep what verify needs from the layer reads (IndexReport.records): `run` verifies
+    # without downloading the layers again.
+    record_for_verify: bool = False
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
@@ -91,6 +97,9 @@ class IndexReport:
     already_present: int = 0
     message: str = ""
     plan: Plan | None = None
+    # Layer digest -> what the zTOC build's read proved (with `record_for_verify`), for
+    # `verify_image(records=...)` in the same run; not part of the JSON report.
+    records: Mapping[str, LayerRecord] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -23,10 +23,11 @@ from typing import Any
 from soci_ci.ci.context import CiContext, expand_tags
 from soci_ci.ci.run_report import RunSummary, StepRecord, StepStatus, Verdict
 from soci_ci.errors import ExitCode, SociCiError
+from soci_ci.soci.verify import LazyStartSummary
 
 log = logging.getLogger(__name__)
 
-STEPS = ("build", "index", "verify", "probe", "gate")
+STEPS = ("build", "index", "verify", "startup", "probe", "gate")
 CONFIG_COPY = "config.resolved.json"  # JSON is YAML: `soci-ci probe/gate --config` read it
 FORK_REASON = (
     "fork pull request: no AWS credentials or secrets are available to forks, so nothing "
@@ -73,6 +74,11 @@ class RunOptions:
     min_layer_size: int | None = None
     verify: bool = True
     verify_sample: int | None = None
+    # startup: None = when a Docker engine is reachable; its sections as the loader gave them
+    startup: bool | None = None
+    startup_config: Mapping[str, Any] = field(default_factory=dict)
+    probe_config: Mapping[str, Any] = field(default_factory=dict)
+    startup_limits: tuple[Mapping[str, Any], ...] = ()
     probe: bool = False
     gate: bool = True  # False when the config has no `thresholds` section
     ecs_endpoint: str | None = None  # test seam: SOCI_CI_ECS_ENDPOINT (moto)
@@ -98,11 +104,13 @@ class _State:
     gate_markdown: str | None = None
     gate_junit: str | None = None
     gate_verdict: Verdict | None = None
+    startup: Any = None  # soci_ci.startup.step.StartupStepResult
     gate_reason: str = ""
     medians: dict[str, dict[str, float]] = field(default_factory=dict)
     failed: str | None = None
     failed_code: int = 0
     steps: list[StepRecord] = field(default_factory=list)
+    lazy_start: LazyStartSummary | None = None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -135,12 +143,14 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.monotonic,
         gate_available: Callable[[], bool] = lambda: find_spec("soci_ci.gate") is not None,
+        engine_available: Callable[[], bool] | None = None,
     ) -> None:
         self.options = options
         self.ctx = ctx
         self.runner = runner
         self.clock = clock
         self.gate_available = gate_available
+        self.engine_available = engine_available
         self.state = _State()
         self.work = options.work_dir
 
@@ -153,9 +163,14 @@ class Pipeline:
             return self._summary(Verdict.NEUTRAL, reason), int(ExitCode.OK)
         self.work.mkdir(parents=True, exist_ok=True)
         for name in STEPS:
-            method: Callable[[], tuple[list[str] | None, str]] = getattr(self, f"_plan_{name}")
+            method: Callable[[], tuple[list[str] | None, str]] = getattr(
+                self, f"_plan_{name}", lambda: (None, "")
+            )
             if state.failed is not None:
                 self._skip(name, f"{state.failed} failed")
+                continue
+            if name == "startup":
+                self._startup()
                 continue
             argv, reason = method()
             if argv is None:
@@ -319,7 +334,73 @@ class Pipeline:
         return [*argv, "--output-json", str(self.work / "verify.json")], ""
 
     def _after_verify(self, outcome: StepOutcome) -> str:
+        self.state.lazy_start = LazyStartSummary.from_json(_read_json(self.work / "verify.json"))
         return "index matches the layers"
+
+    # -- startup (a typed call of soci_ci.startup.step, not a command line) -------------
+    def _startup(self) -> None:
+        opts = self.options
+        if opts.startup is False:
+            self._skip("startup", "disabled (startup.enabled: false)")
+            return
+        if not self.state.image_ref:
+            self._skip("startup", "no image in a registry")
+            return
+        from soci_ci.startup import step as startup_step  # noqa: PLC0415 - Docker SDK lazily
+
+        reachable = self.engine_available or startup_step.engine_reachable
+        if opts.startup is None and not reachable():
+            self._skip("startup", "no Docker engine reachable (startup.enabled: auto)")
+            return
+        start = self.clock()
+        try:
+            result = startup_step.run_startup_step(self._startup_step(startup_step))
+        except SociCiError as exc:
+            detail = " ".join(str(exc).split())
+            log.warning("run: startup failed: %s", detail)
+            self.state.steps.append(
+                StepRecord(
+                    name="startup",
+                    status=StepStatus.FAILED,
+                    detail=detail,
+                    seconds=round(self.clock() - start, 3),
+                )
+            )
+            self.state.failed, self.state.failed_code = "startup", int(exc.exit_code)
+            return
+        self.state.startup = result
+        self.state.steps.append(
+            StepRecord(
+                name="startup",
+                status=StepStatus.RAN,
+                detail=result.detail,
+                seconds=round(self.clock() - start, 3),
+            )
+        )
+
+    def _startup_step(self, startup_step: Any) -> Any:
+        from soci_ci.startup.settings import startup_options  # noqa: PLC0415
+        from soci_ci.startup.thresholds import parse_limits  # noqa: PLC0415
+
+        opts, ctx = self.options, self.ctx
+        options = startup_options(
+            str(self.state.image_ref),
+            soci_image=self.state.soci_image_ref,
+            probe=opts.probe_config,
+            startup=opts.startup_config,
+        )
+        return startup_step.StartupStep(
+            options=options,
+            limits=parse_limits(opts.startup_limits),
+            store=opts.baseline_store,
+            repository=ctx.repository,
+            branch=ctx.branch,
+            base_branch=ctx.base_ref or ctx.branch,
+            image_name=opts.repository or _repo_of(str(self.state.image_ref)),
+            commit=ctx.sha,
+            pull_request=ctx.pr_number is not None,
+            output_json=self.work / "startup.json",
+        )
 
     # -- probe -------------------------------------------------------------------------
     def _plan_probe(self) -> tuple[list[str] | None, str]:
@@ -436,6 +517,12 @@ class Pipeline:
             if state.failed == "verify" and state.failed_code == ExitCode.CHECK_FAILED:
                 return self._summary(Verdict.FAIL, reason), int(ExitCode.CHECK_FAILED)
             return self._summary(Verdict.ERROR, reason), state.failed_code
+        if state.startup is not None and state.startup.failed:
+            names = ", ".join(c.name for c in state.startup.checks if c.outcome == "fail")
+            reason = f"startup threshold(s) failed: {names}"
+            if state.gate_verdict is Verdict.FAIL:
+                reason += f"; {state.gate_reason}"
+            return self._summary(Verdict.FAIL, reason), int(ExitCode.CHECK_FAILED)
         if state.gate_verdict is not None:
             code = ExitCode.CHECK_FAILED if state.gate_verdict is Verdict.FAIL else ExitCode.OK
             return self._summary(state.gate_verdict, state.gate_reason), int(code)
@@ -460,5 +547,9 @@ class Pipeline:
             probe_markdown=state.probe_markdown,
             gate_markdown=state.gate_markdown,
             gate_junit=state.gate_junit,
+            startup_markdown=(
+                state.startup.markdown(state.medians) if state.startup is not None else None
+            ),
             context_line=self.ctx.describe(),
+            lazy_start=state.lazy_start,
         )

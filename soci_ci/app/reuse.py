@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from soci_ci.app.index_model import LayerReport, LayerRows, TagReader, Target
@@ -33,7 +33,13 @@ from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
 from soci_ci.oci.store import Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.convert import Conversion, PlatformSoci, convert
-from soci_ci.soci.index_manifest import IndexFormat, ZtocRef, soci_index_manifest
+from soci_ci.soci.index_manifest import (
+    IndexFormat,
+    ZtocRef,
+    listed_soci_index,
+    soci_index_format,
+    soci_index_manifest,
+)
 from soci_ci.soci.ztoc_reader import parse_ztoc
 
 log = logging.getLogger(__name__)
@@ -153,7 +159,9 @@ class _Checker:
             candidates = [
                 d
                 for d in existing.manifests or ()
-                if d.artifact_type == c.SOCI_INDEX_V2 and d.platform == target.platform
+                if listed_soci_index(d)
+                and d.platform is not None
+                and d.platform.matches(target.platform)
             ]
             matches.append(self._first_match(target, layers, candidates, subject=None))
         conversion = convert(
@@ -169,7 +177,12 @@ class _Checker:
             original_index,
         )
         if conversion.index_digest != current.digest:
-            raise NotReusable(f"tag {tag} points at another image index")
+            if current.data != without_artifact_types(conversion.index):
+                raise NotReusable(f"tag {tag} points at another image index")
+            # The same image index as copied by an image-spec 1.0 client (skopeo 1.9), which
+            # drops `artifactType`: equivalent for every consumer (they find the SOCI index
+            # through the manifest annotation), so it stays.
+            conversion = replace(conversion, index=current.data, index_digest=current.digest)
         return matches, conversion
 
     def v1(self, wanted: list[tuple[Target, list[Descriptor]]]) -> list[_Match]:
@@ -186,7 +199,7 @@ class _Checker:
             candidates = [
                 d
                 for d in _index(listed, "referrers").manifests or ()
-                if d.artifact_type == c.SOCI_INDEX_V1
+                if d.artifact_type in (None, c.SOCI_INDEX_V1)  # copies may drop it
             ]
             matches.append(self._first_match(target, layers, candidates, subject=subject))
         return matches
@@ -213,6 +226,8 @@ class _Checker:
     ) -> tuple[ZtocRef, ...] | None:
         """The zTOC refs if `data` is exactly the index this run would write, else None."""
         manifest = Manifest.from_json(load_json(data, "SOCI index"), "SOCI index")
+        if soci_index_format(None, manifest) is not self.index_format:
+            return None
         by_layer: dict[str, Descriptor] = {}
         for desc in manifest.layers or ():
             layer_digest = desc.annotation(c.ANNOTATION_IMAGE_LAYER_DIGEST)
@@ -267,6 +282,16 @@ class _Checker:
             if not there:
                 raise NotReusable(f"{what} {digest[:19]} is missing")
         return len(matches) + len(checks) + (1 if conversion else 0)
+
+
+def without_artifact_types(data: bytes) -> bytes:
+    """The image index as a client on image-spec 1.0 re-serializes it: no `artifactType`."""
+    index = Index.from_json(load_json(data, "image index"))
+    return replace(
+        index,
+        artifact_type=None,
+        manifests=tuple(replace(d, artifact_type=None) for d in index.manifests or ()),
+    ).to_json()
 
 
 def _index(fetched: Fetched, what: str) -> Index:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from xml.sax.saxutils import escape as xml_escape
 
+from soci_ci.report.markdown import render_lazy_start
+from soci_ci.soci.verify import LazyStartSummary
+
 
 class StepStatus(StrEnum):
     RAN = "ran"
@@ -49,8 +52,10 @@ class RunSummary:
     medians: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     probe_markdown: str | None = None
     gate_markdown: str | None = None
+    startup_markdown: str | None = None  # `soci-ci startup`'s section (soci_ci/startup/markdown.py)
     gate_junit: str | None = None  # the gate's JUnit (one case per threshold), merged in
     context_line: str = ""
+    lazy_start: LazyStartSummary | None = None  # from verify
     notes: tuple[str, ...] = ()  # e.g. trusted settings ignored from a pull request's config
 
 
@@ -110,6 +115,10 @@ def render_markdown(summary: RunSummary, *, marker: str | None = None) -> str:
     if present:
         lines += ["", "| artifact | reference |", "|---|---|"]
         lines += [f"| {k} | `{v.replace('`', '')}` |" for k, v in present]
+    if summary.lazy_start is not None:
+        lines += ["", *render_lazy_start(summary.lazy_start)]
+    if summary.startup_markdown:
+        lines += ["", summary.startup_markdown.strip()]
     if summary.probe_markdown and not summary.gate_markdown:  # the gate's report has it
         lines += ["", "### Cold starts", "", summary.probe_markdown.strip()]
     if summary.gate_markdown:

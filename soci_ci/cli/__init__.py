@@ -21,7 +21,17 @@ from soci_ci.errors import ExitCode, SociCiError, UsageError
 from soci_ci.redaction import redact
 
 # Order is the order shown in `soci-ci --help`.
-COMMAND_MODULES = ("ztoc", "index", "verify", "example", "build", "probe", "gate", "run")
+COMMAND_MODULES = (
+    "ztoc",
+    "index",
+    "verify",
+    "example",
+    "build",
+    "probe",
+    "gate",
+    "startup",
+    "run",
+)
 
 log = logging.getLogger("soci_ci")
 INFLATE_ENV = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib

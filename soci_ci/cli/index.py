@@ -15,7 +15,7 @@ from soci_ci.app.registry_index import check_tag_policy, source_tag
 from soci_ci.app.stores import ImageRef, open_store, parse_image_ref
 from soci_ci.cli.registry_args import add_registry_arguments, registry_options
 from soci_ci.errors import UsageError
-from soci_ci.oci.manifest import Platform
+from soci_ci.oci.platform import Platform
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, DEFAULT_SPAN_SIZE
 from soci_ci.soci.index_manifest import IndexFormat
 
@@ -128,12 +128,15 @@ def run(args: argparse.Namespace) -> int:
         tag=tag,
         optimize_xattrs="xattr" in args.optimizations,
         reuse=not args.force,
+        record_for_verify=getattr(args, "run_records", None) is not None,
         **({"workers": args.workers} if args.workers else {}),
     )
     with open_store(ref, registry_options(args)) as store:
         report = build_plan(store, options, destination=store)
         if report.outcome is not Outcome.NOT_APPLICABLE:
             report = apply_plan(store, report)
+    if getattr(args, "run_records", None) is not None:
+        args.run_records.update(report.records)  # for the verify step of `soci-ci run`
     print_report(report)
     if args.output_json:
         args.output_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -282,6 +282,10 @@ def run_options(
         min_layer_size=int(soci["min_layer_size"]),
         verify=bool(verify["enabled"]),
         verify_sample=int(verify["sample"]),
+        startup=config.data.get("startup", {}).get("enabled"),
+        startup_config=dict(config.data.get("startup") or {}),
+        probe_config=dict(config.probe),
+        startup_limits=tuple(config.data.get("thresholds", {}).get("startup") or ()),
         probe=bool(config.probe["enabled"]),
         gate=config.has_thresholds,
         ecs_endpoint=arguments.ecs_endpoint,
@@ -299,8 +303,12 @@ def run_options(
     )
 
 
-def _run_step(argv: list[str]) -> StepOutcome:
-    """One documented command, in-process; errors become an outcome with their message."""
+def _run_step(argv: list[str], records: dict[str, Any] | None = None) -> StepOutcome:
+    """One documented command, in-process; errors become an outcome with their message.
+
+    `records` is shared by the steps of one run: `index` leaves there what its layer reads
+    proved, and `verify` uses it instead of downloading the layers again.
+    """
     from soci_ci.app.pipeline import StepOutcome  # noqa: PLC0415
     from soci_ci.cli import build_parser, report_error  # noqa: PLC0415
 
@@ -308,6 +316,7 @@ def _run_step(argv: list[str]) -> StepOutcome:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return StepOutcome(code=int(exc.code or 2), message="bad arguments: " + " ".join(argv))
+    args.run_records = records
     try:
         return StepOutcome(code=int(args.func(args)))
     except SociCiError as exc:
@@ -380,7 +389,8 @@ def _run(args: argparse.Namespace, arguments: RunArguments, work_dir: Path) -> i
     )
     if not options.comment:
         ctx = replace(ctx, token=None)
-    summary, code = Pipeline(options, ctx, _run_step).run()
+    records: dict[str, Any] = {}  # index -> verify, in this process (see _run_step)
+    summary, code = Pipeline(options, ctx, lambda argv: _run_step(argv, records)).run()
     summary = replace(summary, notes=tuple(notes))
     published = publish(
         summary,

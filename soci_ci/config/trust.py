@@ -43,6 +43,8 @@ TRUSTED_SETTINGS: Mapping[str, str] = MappingProxyType(
         "probe.max_task_seconds": "the cost cap on task time",
         "probe.max_wall_seconds": "the cost cap on the probe's duration",
         "baseline.store": "where results are read from and written to (S3 or a directory)",
+        "startup.helper_image": "the image run with CAP_SYS_ADMIN and the engine's data read-only",
+        "startup.network": "what the pull request's image may reach while it is recorded",
     }
 )
 

@@ -17,6 +17,19 @@ from soci_ci.errors import InputError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import check_digest, sha256_digest
 from soci_ci.oci.gojson import NULL, Ordered, marshal
+from soci_ci.oci.platform import Platform
+
+# Platform lives in oci/platform.py (containerd's rules); it is re-exported for descriptors' users.
+__all__ = [
+    "Descriptor",
+    "Index",
+    "Manifest",
+    "Platform",
+    "descriptor_for",
+    "detect_media_type",
+    "load_json",
+    "with_annotations",
+]
 
 
 def _str(obj: Mapping[str, Any], key: str, what: str, *, required: bool = False) -> str | None:
@@ -37,57 +50,6 @@ def _annotations(obj: Mapping[str, Any], what: str) -> dict[str, str] | None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise InputError(f"{what}: 'annotations' must be a map of strings")
     return dict(value)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Platform:
-    architecture: str
-    os: str
-    os_version: str | None = None
-    os_features: tuple[str, ...] = ()
-    variant: str | None = None
-
-    @classmethod
-    def from_json(cls, obj: Any, what: str = "platform") -> Platform:
-        if not isinstance(obj, dict):
-            raise InputError(f"{what} must be an object")
-        features = obj.get("os.features") or ()
-        if not isinstance(features, list | tuple) or not all(isinstance(f, str) for f in features):
-            raise InputError(f"{what}: 'os.features' must be a list of strings")
-        return cls(
-            architecture=_str(obj, "architecture", what) or "",
-            os=_str(obj, "os", what) or "",
-            os_version=_str(obj, "os.version", what) or None,
-            os_features=tuple(features),
-            variant=_str(obj, "variant", what) or None,
-        )
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        """`os/arch[/variant]`, as in `--platform linux/arm64/v8`."""
-        parts = text.strip().split("/")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise InputError(f"invalid platform {text!r}: expected os/arch[/variant]")
-        return cls(
-            os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else None
-        )
-
-    def matches(self, wanted: Platform) -> bool:
-        if (self.os, self.architecture) != (wanted.os, wanted.architecture):
-            return False
-        return wanted.variant is None or wanted.variant == self.variant
-
-    def go(self) -> Ordered:
-        return Ordered(
-            ("architecture", self.architecture),
-            ("os", self.os),
-            ("os.version", self.os_version or None),
-            ("os.features", list(self.os_features) or None),
-            ("variant", self.variant or None),
-        )
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

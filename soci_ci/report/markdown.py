@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from soci_ci.gate.baseline import Baseline
 from soci_ci.gate.verdict import CheckStatus, GateOutcome, Verdict
 from soci_ci.probe.model import Phase, ProbeResult
+from soci_ci.soci.verify import LazyStartSummary
 
 LIMIT = 65_000  # GitHub's limit is 65,536; keep a margin
 ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NEUTRAL: "⚪"}
@@ -159,3 +160,34 @@ def render_markdown(data: ReportInput) -> str:
     rest = "\n".join(body)
     cut = rest[:room].rsplit("\n", 1)[0]
     return short + cut + note
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def render_lazy_start(summary: LazyStartSummary) -> list[str]:
+    """What SOCI gains on this image, from `verify` alone (no AWS): a section of the comment."""
+    layers = max(summary.indexed_bytes, 1)
+
+    def share(n: float) -> str:
+        return f"{_size(n)} ({100 * n / layers:.1f} % of the indexed layers)"
+
+    change = summary.image_bytes_change
+    if change is None:
+        vs_base = "no baseline"
+    else:
+        vs_base = f"{'+' if change >= 0 else '-'}{_size(abs(change))} vs the base branch"
+    return [
+        "### Lazy loading (from verify)",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| deploy | {md_escape(summary.image)} |",
+        f"| digest | {md_escape(summary.digest)} |",
+        f"| layers indexed / skipped | {summary.layers_indexed} / {summary.layers_skipped} |",
+        f"| files in indexed layers | {summary.files} |",
+        f"| fetched to read one file, median | {share(summary.median_fetch)} |",
+        f"| fetched to read one file, p90 | {share(summary.p90_fetch)} |",
+        f"| image size (compressed layers) | {_size(summary.image_bytes)} ({vs_base}) |",
+    ]

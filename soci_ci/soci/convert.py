@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from soci_ci.oci import media_types as mt
-from soci_ci.oci.manifest import Descriptor, Index, Manifest, Platform, descriptor_for
+from soci_ci.oci.manifest import Descriptor, Index, Manifest, descriptor_for
+from soci_ci.oci.platform import Platform
 from soci_ci.soci import constants as c
+from soci_ci.soci.index_manifest import listed_soci_index
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +80,9 @@ def convert(items: Sequence[PlatformSoci], original_index: Index | None) -> Conv
             digest=descriptor_for(data, "").digest,
             size=len(data),
             annotations=dict(new_manifest.annotations or {}),
-            platform=item.image.platform or item.platform,
+            # A single manifest gets the platform of its config (upstream sets it on the
+            # target); index entries keep theirs, or none.
+            platform=item.image.platform or (item.platform if original_index is None else None),
         )
         rewritten[item.image.digest] = desc
         soci_descriptors.append(_soci_descriptor(item, desc.digest))
@@ -89,15 +93,22 @@ def convert(items: Sequence[PlatformSoci], original_index: Index | None) -> Conv
         base = Index(media_type=mt.OCI_INDEX, manifests=())
     else:
         entries = []
-        replaced_platforms = {str(i.platform) for i in items}
+        pending = list(zip(items, soci_descriptors, strict=True))
         for desc in original_index.manifests or ():
             if desc.digest in rewritten:
                 entries.append(rewritten[desc.digest])
                 continue
-            if desc.artifact_type == c.SOCI_INDEX_V2 and (
-                desc.platform is None or str(desc.platform) in replaced_platforms
-            ):
-                continue  # an older SOCI index for a platform indexed again
+            if listed_soci_index(desc):
+                # An older SOCI index for a platform indexed again: replaced in place (as
+                # upstream's addSociIndexes); further ones for that platform are dropped.
+                hit = next(
+                    (k for k, (item, _) in enumerate(pending) if _same(desc.platform, item)), None
+                )
+                if hit is not None:
+                    entries.append(pending.pop(hit)[1])
+                    continue
+                if desc.platform is None or any(_same(desc.platform, i) for i in items):
+                    continue
             ref = desc.annotation(mt.ANNOTATION_REFERENCE_DIGEST)
             if ref in rewritten:
                 annotations = dict(desc.annotations or {})
@@ -106,6 +117,7 @@ def convert(items: Sequence[PlatformSoci], original_index: Index | None) -> Conv
                 updated.append(desc.digest)
                 continue
             entries.append(desc)
+        soci_descriptors = [d for _, d in pending]
         base = replace(original_index, media_type=mt.OCI_INDEX)
     index = replace(base, schema_version=2, manifests=tuple(entries + soci_descriptors))
     data = index.to_json()
@@ -116,6 +128,11 @@ def convert(items: Sequence[PlatformSoci], original_index: Index | None) -> Conv
         manifest_digests={k: v.digest for k, v in rewritten.items()},
         attestations_updated=tuple(updated),
     )
+
+
+def _same(platform: Platform | None, item: PlatformSoci) -> bool:
+    """containerd `OnlyStrict(normalised SOCI index platform)`, as `addSociIndexes` matches."""
+    return platform is not None and platform.matches(item.platform)
 
 
 def _loads(data: bytes) -> object:

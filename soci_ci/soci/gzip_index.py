@@ -23,6 +23,7 @@ import ctypes
 import hashlib
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -242,7 +243,8 @@ class GzipScanner:
             self._rpos += take
         return bytes(out)
 
-    def skip(self, n: int) -> int:
+    def skip(self, n: int, sink: Callable[[memoryview], object] | None = None) -> int:
+        """Discard up to `n` bytes (shown to `sink` first, without a copy, if given)."""
         done = 0
         while done < n:
             if self._rpos == self._wpos:
@@ -251,6 +253,8 @@ class GzipScanner:
                 self._step()
                 continue
             take = min(n - done, self._wpos - self._rpos)
+            if sink is not None:
+                sink(self._out_view[self._rpos : self._rpos + take])
             self._rpos += take
             done += take
         return done

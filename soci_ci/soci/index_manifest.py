@@ -63,3 +63,40 @@ def soci_index_manifest(
         subject=subject if index_format is IndexFormat.V1 else None,
         annotations={c.ANNOTATION_BUILD_TOOL: build_tool_identifier},
     )
+
+
+def listed_soci_index(desc: Descriptor) -> bool:
+    """Could this image index entry be a SOCI index (so that it must not be read as an image)?
+
+    `soci convert` marks its entries with `artifactType`; clients built on image-spec 1.0
+    (skopeo 1.9) drop that field when they copy an index, and what is left is an OCI manifest
+    entry with the `com.amazon.soci.image-manifest-digest` annotation. Either is enough to
+    look at the manifest itself (`soci_index_format`), as the snapshotter does.
+    """
+    if desc.artifact_type in (c.SOCI_INDEX_V1, c.SOCI_INDEX_V2):
+        return True
+    return (
+        desc.media_type == mt.OCI_MANIFEST
+        and desc.annotation(c.ANNOTATION_IMAGE_MANIFEST_DIGEST) is not None
+    )
+
+
+def soci_index_format(
+    desc: Descriptor | None, manifest: Manifest | None = None
+) -> IndexFormat | None:
+    """The SOCI index version of an index entry (with its manifest if read), else None.
+
+    The one place index, the rerun check and verify recognise SOCI indexes: by the entry's
+    `artifactType`, else by the manifest's own `artifactType` or config media type (what the
+    snapshotter checks when it loads an index: `unknown index version` otherwise).
+    """
+    for kind in (
+        desc.artifact_type if desc else None,
+        manifest.artifact_type if manifest else None,
+        manifest.config.media_type if manifest else None,
+    ):
+        if kind == c.SOCI_INDEX_V2:
+            return IndexFormat.V2
+        if kind == c.SOCI_INDEX_V1:
+            return IndexFormat.V1
+    return None

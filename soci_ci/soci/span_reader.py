@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from soci_ci.errors import InputError
@@ -31,11 +31,29 @@ OUT_CHUNK = 1 << 18
 def hash_from_checkpoint(
     chunks: Iterator[bytes], checkpoint: Checkpoint, skip: int, length: int
 ) -> str:
-    """SHA-256 (hex) of the uncompressed bytes [out+skip, out+skip+length).
+    """SHA-256 (hex) of the uncompressed bytes [out+skip, out+skip+length)."""
+    hasher = hashlib.sha256()
+    produced = [0]
+
+    def sink(view: memoryview) -> None:
+        lo, hi = max(skip - produced[0], 0), min(skip + length - produced[0], len(view))
+        if hi > lo:
+            hasher.update(view[lo:hi])
+        produced[0] += len(view)
+
+    inflate_from_checkpoint(chunks, checkpoint, skip + length, sink)
+    return hasher.hexdigest()
+
+
+def inflate_from_checkpoint(
+    chunks: Iterator[bytes], checkpoint: Checkpoint, length: int, sink: Callable[[memoryview], None]
+) -> None:
+    """Inflate `length` uncompressed bytes from the checkpoint's `out`, handing them to `sink`.
 
     `chunks` yields the compressed bytes in order, starting at the checkpoint's `in` - 1 when
-    `bits` != 0, else at `in`; they are inflated as they arrive, so memory stays at one chunk
-    and one output buffer whatever the file's size.
+    `bits` != 0, else at `in`; they are inflated as they arrive into one reused output
+    buffer, so memory stays at one chunk and one buffer whatever the sizes (the view passed
+    to `sink` is only valid during the call).
     """
     lib = inflater()
     strm = lib.new_stream(RAW_WINDOW_BITS)
@@ -52,7 +70,6 @@ def hash_from_checkpoint(
         buf = keep[0]
         return bytes(buf.raw[len(buf.raw) - strm.avail_in :]) if buf is not None else b""
 
-    hasher = hashlib.sha256()
     try:
         first = next(chunks, b"")
         if checkpoint.bits:
@@ -64,11 +81,11 @@ def hash_from_checkpoint(
             raise InputError("zlib refused the checkpoint window")
         set_input(first)
         out = ctypes.create_string_buffer(OUT_CHUNK)
+        view = memoryview(out).cast("B")
         produced = 0
-        want_end = skip + length
         output_full = False
         raw = True  # the checkpoint's member is inflated raw; later members as gzip
-        while produced < want_end:
+        while produced < length:
             if strm.avail_in == 0 and not output_full:
                 chunk = next(chunks, b"")
                 if not chunk:
@@ -79,13 +96,12 @@ def hash_from_checkpoint(
             ret = lib.inflate(ref, Z_NO_FLUSH)
             n = OUT_CHUNK - strm.avail_out
             output_full = strm.avail_out == 0
-            lo = max(skip - produced, 0)
-            hi = min(want_end - produced, n)
-            if hi > lo:
-                hasher.update(memoryview(out)[lo:hi])
+            take = min(n, length - produced)
+            if take:
+                sink(view[:take])
             produced += n
             if ret == Z_STREAM_END:
-                if produced >= want_end:
+                if produced >= length:
                     break
                 # The member ended inside the range: the next one follows its 8-byte trailer,
                 # which raw inflate (the checkpoint's member) leaves unread and gzip mode (the
@@ -106,7 +122,6 @@ def hash_from_checkpoint(
                 continue  # needs the next chunk
             if ret != Z_OK:
                 raise InputError(f"inflate from checkpoint failed ({ret})")
-        return hasher.hexdigest()
     finally:
         lib.end(ref)
 

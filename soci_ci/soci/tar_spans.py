@@ -8,6 +8,7 @@ bytes stream by.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 from soci_ci import limits
@@ -68,7 +69,8 @@ class PlainScanner:
         self._pos += len(out)
         return out
 
-    def skip(self, n: int) -> int:
+    def skip(self, n: int, sink: Callable[[memoryview], object] | None = None) -> int:
+        """Discard up to `n` bytes (shown to `sink` first, if given)."""
         done = 0
         while done < n:
             avail = len(self._buf) - self._pos
@@ -78,6 +80,8 @@ class PlainScanner:
                     break
                 continue
             take = min(avail, n - done)
+            if sink is not None:
+                sink(memoryview(self._buf)[self._pos : self._pos + take])
             self._pos += take
             done += take
         return done

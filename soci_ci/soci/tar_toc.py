@@ -17,7 +17,7 @@ past a limit is refused before it can grow memory or time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -386,13 +386,18 @@ def _show(name: bytes) -> str:
     return repr(name.decode("utf-8", "replace"))[:200]
 
 
-def read_toc(stream: TarStream) -> TarToc:
-    """Read every entry of the tar stream; raise LayerError on what Go (or soci) rejects."""
+def read_toc(stream: TarStream, on_entry: Callable[[FileMetadata], None] | None = None) -> TarToc:
+    """Read every entry of the tar stream; raise LayerError on what Go (or soci) rejects.
+
+    `on_entry` sees each entry before its data is skipped (verify's record taps the data).
+    """
     reader = _Reader(stream)
     entries: list[FileMetadata] = []
     append = entries.append
     room = limits.MAX_TOC_ENTRIES
     while (entry := reader.next()) is not None:
+        if on_entry is not None:
+            on_entry(entry)
         append(entry)
         room -= 1
         if room < 0:

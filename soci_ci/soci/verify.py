@@ -3,30 +3,34 @@
 Structural rules: index config media type, zTOC decodes, compression algorithm, checkpoint
 blob length, `max_span_id` against the checkpoints, one digest per span, strictly increasing
 spans (all but the last), a gzip header in front of span 0, TOC entries that do not overlap.
-Then one sequential read of the whole layer gives the span digests (compared with the zTOC's)
-and the truth for every regular file (or a sample); each of those files is then read using
-only its spans' compressed bytes and checkpoint, one range request per span, and compared.
-So a registry layer is downloaded once, plus what the lazy reads fetch. Works on any
-`ImageSource`.
+The truth is one sequential read of the layer (`LayerRecord`: the digest of each span's
+compressed bytes and of each regular file): the record the zTOC builder kept when `run`
+indexed the layer in the same process, else one streaming read here. The zTOC's span
+digests are compared with it; then each span the checked files need is read once, from its
+checkpoint, through one Range request (soci/lazy_read.py), and every file in it compared.
+So a run reads a layer once for index + verify plus the spans; `verify` alone twice.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
+import os
 import random
-import zlib
-from collections.abc import Callable, Iterator
+import statistics
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from pathlib import PurePosixPath
+from typing import Any, BinaryIO
 
-from soci_ci.errors import InputError
+from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
-from soci_ci.soci.span_reader import gzip_header_length, hash_from_checkpoint
+from soci_ci.soci.layer_record import LayerRecord, LayerRecorder, SpanTap
+from soci_ci.soci.lazy_read import Cost, file_costs, lazy_pass
+from soci_ci.soci.span_reader import gzip_header_length
 from soci_ci.soci.tar_toc import FileMetadata
+from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import (
     ALGORITHM_GZIP,
     ALGORITHM_UNCOMPRESSED,
@@ -37,7 +41,8 @@ from soci_ci.soci.ztoc_reader import (
 )
 
 HEADER_ONLY = {b"hardlink", b"symlink", b"char", b"block", b"dir", b"fifo"}
-LAZY_READ_WORKERS = 8  # files read lazily at once
+SEQUENTIAL_SPAN = 1 << 62  # the sequential read keeps no checkpoint of its own
+MAX_LINK_HOPS = 8  # links followed from a working-set path to a file of the same layer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,10 +73,63 @@ class LayerCheck:
     files_total: int = 0
     problems: list[str] = field(default_factory=list)
     files: list[FileCheck] = field(default_factory=list)
+    # What a lazy start costs per regular file (all of them, from the zTOC), in bytes.
+    lazy_median: float = 0.0
+    lazy_p90: float = 0.0
+    costs: list[int] = field(default_factory=list, repr=False)  # per regular file, bytes
+    truth: str = ""  # "record" (index's read in this run) or "layer" (read here)
+    sequential_bytes: int = 0  # bytes of the layer read sequentially by verify
+    range_bytes: int = 0  # compressed bytes read by Range requests (lazy reads, gzip header)
+    range_requests: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems and all(f.ok for f in self.files)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LazyStartSummary:
+    """What SOCI gains on this image, from verify alone (no AWS needed): the PR comment's
+    figures. Fetch sizes are per regular file of the indexed layers, computed from the zTOCs:
+    the compressed bytes a lazy start fetches to read that file."""
+
+    image: str  # the SOCI-enabled image to deploy
+    digest: str
+    layers_indexed: int
+    layers_skipped: int
+    files: int
+    median_fetch: float
+    p90_fetch: float
+    indexed_bytes: int  # compressed size of the indexed layers
+    image_bytes: int  # compressed size of all the image's layers
+    baseline_image_bytes: int | None = None  # the base branch's, when a baseline has it
+
+    @classmethod
+    def from_json(cls, obj: Any) -> LazyStartSummary | None:
+        """From `soci-ci verify --output-json` (its `image`, `digest` and `summary`)."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("summary"), dict):
+            return None
+        s = obj["summary"]
+        try:
+            return cls(
+                image=str(obj["image"]),
+                digest=str(obj["digest"]),
+                layers_indexed=int(s["layers_indexed"]),
+                layers_skipped=int(s["layers_skipped"]),
+                files=int(s["files"]),
+                median_fetch=float(s["lazy_fetch_median"]),
+                p90_fetch=float(s["lazy_fetch_p90"]),
+                indexed_bytes=int(s["indexed_bytes"]),
+                image_bytes=int(s["image_bytes"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def image_bytes_change(self) -> int | None:
+        if self.baseline_image_bytes is None:
+            return None
+        return self.image_bytes - self.baseline_image_bytes
 
 
 class BlobReader:
@@ -183,147 +241,113 @@ def check_structure(
     return spans
 
 
-def check_span_digests(spans: list[Span], digests: list[str], check: LayerCheck) -> None:
-    """Compare the span digests computed while the layer streamed by with the zTOC's."""
-    for i, (span, actual) in enumerate(zip(spans, digests, strict=True)):
+def _name(e: FileMetadata) -> str:
+    return e.name.decode("utf-8", "replace")
+
+
+def check_span_digests(spans: list[Span], truth: LayerRecord, check: LayerCheck) -> None:
+    """Compare the zTOC's span digests with the layer's bytes (as the sequential read saw them)."""
+    for i, span in enumerate(spans):
+        actual = truth.spans.get((span.c_start, span.c_end))
         if actual != span.digest:
             check.problems.append(
                 f"span {i} digest mismatch: zTOC {span.digest or '(none)'}, layer {actual}"
             )
 
 
-def _name(e: FileMetadata) -> str:
-    return e.name.decode("utf-8", "replace")
+def read_layer(
+    reader: BlobReader,
+    layer: Descriptor,
+    gzip: bool,
+    spans: list[Span],
+    files: Sequence[FileMetadata] | None = None,
+) -> LayerRecord:
+    """One streaming read of the layer: the digests of the zTOC's spans and of every file.
 
-
-class _SpanHasher:
-    """SHA-256 of each span's compressed bytes [c_start, c_end), fed the layer front to back
-    (consecutive spans may share one byte: a non-zero `bits` starts a span a byte early)."""
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.spans = spans
-        self.hashers = [hashlib.sha256() for _ in spans]
-        self.first = 0  # spans before this one are complete
-
-    def update(self, at: int, raw: bytes) -> None:
-        end = at + len(raw)
-        k = self.first
-        while k < len(self.spans) and self.spans[k].c_start < end:
-            span = self.spans[k]
-            lo, hi = max(span.c_start, at), min(span.c_end, end)
-            if hi > lo:
-                self.hashers[k].update(memoryview(raw)[lo - at : hi - at])
-            if span.c_end <= end and k == self.first:
-                self.first += 1
-            k += 1
-
-    def digests(self) -> list[str]:
-        return ["sha256:" + h.hexdigest() for h in self.hashers]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SequentialRead:
-    files: dict[int, str]  # uncompressed offset -> sha256 hex of the file's bytes
-    span_digests: list[str]
-    error: str | None  # the layer stopped decompressing (spans were still hashed)
-
-
-def sequential_hashes(
-    stream: BinaryIO, gzip: bool, files: list[FileMetadata], spans: list[Span]
-) -> SequentialRead:
-    """One pass over the whole layer, front to back: sha256 of each file's bytes, and the
-    digest of each span's compressed bytes."""
-    wanted = sorted(files, key=lambda e: e.uncompressed_offset)
-    hashes: dict[int, hashlib._Hash] = {}
-    span_hasher = _SpanHasher(spans)
-    at = 0
-    pos = 0
-    k = 0
-    active: list[FileMetadata] = []
-    d = zlib.decompressobj(47) if gzip else None
+    The bytes go through the zTOC builder's own reader (bounded memory whatever the layer
+    decompresses to); its zTOC is dropped. Only `files` (default: all) are hashed. A layer
+    that stops decompressing is still read to the end, so every span digest is known.
+    """
+    wanted = (
+        None if files is None else {(e.uncompressed_offset, e.uncompressed_size) for e in files}
+    )
+    recorder = LayerRecorder(wanted)
     error = None
-    while True:
-        raw = stream.read(1 << 20)
-        if not raw:
-            break
-        span_hasher.update(at, raw)
-        at += len(raw)
-        chunks = [raw]
-        if gzip:
-            chunks = []
-            data = raw
-            try:
-                while data and d is not None:
-                    chunks.append(d.decompress(data))
-                    data = d.unused_data
-                    if data:
-                        d = zlib.decompressobj(47)
-            except zlib.error as exc:
-                error, d = str(exc), None  # keep reading: the span digests still count
-        for chunk in chunks:
-            end = pos + len(chunk)
-            while k < len(wanted) and wanted[k].uncompressed_offset < end:
-                active.append(wanted[k])
-                k += 1
-            still = []
-            for e in active:
-                lo = max(e.uncompressed_offset, pos)
-                hi = min(e.uncompressed_offset + e.uncompressed_size, end)
-                if hi > lo:
-                    hashes.setdefault(e.uncompressed_offset, hashlib.sha256()).update(
-                        chunk[lo - pos : hi - pos]
-                    )
-                if e.uncompressed_offset + e.uncompressed_size > end:
-                    still.append(e)
-            active = still
-            pos = end
-    return SequentialRead(
-        files={off: h.hexdigest() for off, h in hashes.items()},
-        span_digests=span_hasher.digests(),
-        error=error,
+    with reader.open_stream() as stream:
+        tap = SpanTap(stream, [(s.c_start, s.c_end) for s in spans])
+        try:
+            build_ztoc(
+                tap,  # type: ignore[arg-type]
+                compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
+                span_size=SEQUENTIAL_SPAN,
+                build_tool_identifier="soci-ci verify",
+                recorder=recorder,
+            )
+        except LayerError as exc:
+            error = exc.message
+        tap.drain()
+    return LayerRecord(
+        layer=layer.digest, size=layer.size, spans=tap.digests(), files=recorder.files, error=error
     )
 
 
-def lazy_read(reader: BlobReader, spans: list[Span], e: FileMetadata) -> tuple[str, int, int]:
-    """The SHA-256 of the file's bytes read through its spans only, as a lazy loader reads
-    them: one range request per span, inflated as it arrives (memory stays at one span).
-    Returns (hex digest, compressed bytes fetched, requests)."""
-    starts = [s.u_start for s in spans]
-    off, size = e.uncompressed_offset, e.uncompressed_size
-    i = max(bisect.bisect_right(starts, off) - 1, 0)
-    j = max(bisect.bisect_right(starts, off + size - 1) - 1, i)
-    fetched = [0, 0]  # bytes, requests
-
-    def chunks() -> Iterator[bytes]:
-        pos = spans[i].c_start
-        for span in spans[i : j + 1]:
-            if span.c_end > pos:  # spans overlap by the byte a non-zero `bits` needs
-                data = reader.read_range(pos, span.c_end)
-                fetched[0] += len(data)
-                fetched[1] += 1
-                pos = span.c_end
-                yield data
-
-    first = spans[i]
-    if first.checkpoint is None:
-        digest = _hash_slice(chunks(), off - first.u_start, size)
-    else:
-        digest = hash_from_checkpoint(chunks(), first.checkpoint, off - first.u_start, size)
-    return digest, fetched[0], fetched[1]
+def _fits(record: LayerRecord | None, spans: list[Span], chosen: list[FileMetadata]) -> bool:
+    """Does the record of this run's zTOC build describe these spans and files?"""
+    if record is None:
+        return False
+    return all((s.c_start, s.c_end) in record.spans for s in spans) and all(
+        (e.uncompressed_offset, e.uncompressed_size) in record.files for e in chosen
+    )
 
 
-def _hash_slice(chunks: Iterator[bytes], skip: int, length: int) -> str:
-    """SHA-256 of bytes [skip, skip+length) of the concatenated chunks (uncompressed layers)."""
-    hasher = hashlib.sha256()
-    at = 0
-    for chunk in chunks:
-        lo, hi = max(skip - at, 0), min(skip + length - at, len(chunk))
-        if hi > lo:
-            hasher.update(memoryview(chunk)[lo:hi])
-        at += len(chunk)
-        if at >= skip + length:
-            return hasher.hexdigest()
-    raise InputError("span range ended before the file's last byte")
+def _clean(name: bytes) -> str:
+    """The path the snapshotter gives an entry (`filepath.Clean("/" + name)`)."""
+    return os.path.normpath("/" + name.decode("utf-8", "surrogateescape")).replace("//", "/")
+
+
+def choose_files(
+    entries: list[FileMetadata],
+    files: list[FileMetadata],
+    *,
+    sample: int | None,
+    seed: int,
+    paths: Sequence[str] | None,
+) -> list[FileMetadata]:
+    """The files to read lazily: a startup working set, a sample, or all of them."""
+    if paths is not None:
+        by_name = {_clean(e.name): e for e in files}
+        links: dict[str, str] = {}
+        for e in entries:
+            if e.type == b"hardlink":
+                links[_clean(e.name)] = _clean(e.linkname)
+            elif e.type == b"symlink":  # relative to the link's directory, or absolute
+                base = str(PurePosixPath(_clean(e.name)).parent).encode()
+                target = e.linkname if e.linkname.startswith(b"/") else base + b"/" + e.linkname
+                links[_clean(e.name)] = _clean(target)
+        chosen: dict[int, FileMetadata] = {}
+        for p in paths:
+            name = os.path.normpath("/" + p).replace("//", "/")
+            for _ in range(MAX_LINK_HOPS):  # links inside this layer (the app reads targets)
+                if name in by_name or name not in links:
+                    break
+                name = links[name]
+            if name in by_name:
+                chosen[id(by_name[name])] = by_name[name]
+        return sorted(chosen.values(), key=lambda e: e.uncompressed_offset)
+    if sample is not None and sample < len(files):
+        return sorted(
+            random.Random(seed).sample(files, sample), key=lambda e: e.uncompressed_offset
+        )
+    return files
+
+
+def quantile(values: list[int], q: float) -> float:
+    """The q-quantile (0.5: median, 0.9: p90), interpolated as `statistics.quantiles`."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1])
 
 
 def verify_layer(
@@ -334,7 +358,11 @@ def verify_layer(
     *,
     sample: int | None,
     seed: int = 0,
+    record: LayerRecord | None = None,
+    paths: Sequence[str] | None = None,
 ) -> LayerCheck:
+    """Check one layer's zTOC; `record` is this run's sequential read (else the layer is read),
+    `paths` the files to read lazily (a startup working set), else `sample` or all files."""
     check = LayerCheck(layer=layer.digest, layer_size=layer.size, ztoc=ztoc_digest)
     try:
         z = parse_ztoc(ztoc_bytes)
@@ -342,42 +370,70 @@ def verify_layer(
         check.problems.append(str(exc))
         return check
     spans = check_structure(z, layer.size, reader, check)
+    if spans and z.algorithm == ALGORITHM_GZIP:
+        check.range_bytes, check.range_requests = spans[0].c_start, 1
     files = [e for e in z.entries if e.type == b"reg" and e.uncompressed_size > 0]
     check.files_total = len(files)
     if not spans or check.problems:
         return check
-    chosen = files
-    if sample is not None and sample < len(files):
-        chosen = random.Random(seed).sample(files, sample)
-    with reader.open_stream() as stream:
-        read = sequential_hashes(stream, z.algorithm == ALGORITHM_GZIP, chosen, spans)
-    check_span_digests(spans, read.span_digests, check)
-    if read.error is not None:
-        check.problems.append(f"the layer does not decompress: {read.error}")
+    all_costs = file_costs(spans, files)
+    check.costs = sorted(c.fetched for c in all_costs)
+    check.lazy_median, check.lazy_p90 = quantile(check.costs, 0.5), quantile(check.costs, 0.9)
+    chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
+    costs = file_costs(spans, chosen)
+    if _fits(record, spans, chosen):
+        assert record is not None
+        truth, check.truth = record, "record"
+        result = lazy_pass(reader, spans, chosen, costs)
+    else:
+        # No record from this run: read the layer here, while the lazy reads go on (the
+        # comparison waits for both; the network and both cores are busy at once).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            gzip = z.algorithm == ALGORITHM_GZIP
+            sequential = pool.submit(read_layer, reader, layer, gzip, spans, chosen)
+            result = lazy_pass(reader, spans, chosen, costs)
+            truth = sequential.result()
+        check.truth, check.sequential_bytes = "layer", layer.size
+    check.range_bytes += result.fetched
+    check.range_requests += result.requests
+    check_span_digests(spans, truth, check)
+    if truth.error is not None:
+        check.problems.append(f"the layer does not decompress: {truth.error}")
     if check.problems:
         return check
-    truth = read.files
-
-    def one(e: FileMetadata) -> tuple[str | None, int, int, str | None]:
-        try:
-            return (*lazy_read(reader, spans, e), None)
-        except InputError as exc:
-            return None, 0, 0, str(exc)
-
-    # Several files at once, as a lazy loader would: round trips overlap, and inflate
-    # releases the GIL. Each read holds one span at a time.
-    ordered = sorted(chosen, key=lambda e: e.uncompressed_offset)
-    with ThreadPoolExecutor(max_workers=LAZY_READ_WORKERS) as pool:
-        results = list(pool.map(one, ordered))
-    for e, (digest, fetched, requests, error) in zip(ordered, results, strict=True):
-        if error is not None:
-            check.problems.append(f"{_name(e)}: {error}")
-        ok = digest is not None and digest == truth.get(e.uncompressed_offset)
+    for k, actual in sorted(result.ranges.items()):
+        span = spans[k]
+        expected = truth.spans.get((span.c_start, span.c_end))
+        if actual != expected:
+            check.problems.append(
+                f"span {k}: a Range read of bytes {span.c_start}-{span.c_end} gave other bytes "
+                f"than the layer ({actual}, layer {expected})"
+            )
+    for e, cost in zip(chosen, costs, strict=True):
         check.files.append(
-            FileCheck(
-                name=_name(e), size=e.uncompressed_size, fetched=fetched, requests=requests, ok=ok
+            _file_check(
+                e, cost, digests=result.digests, errors=result.errors, truth=truth, check=check
             )
         )
-        if not ok:
-            check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
     return check
+
+
+def _file_check(
+    e: FileMetadata,
+    cost: Cost,
+    *,
+    digests: dict[int, bytes],
+    errors: dict[int, str],
+    truth: LayerRecord,
+    check: LayerCheck,
+) -> FileCheck:
+    key = (e.uncompressed_offset, e.uncompressed_size)
+    got = digests.get(e.uncompressed_offset)
+    ok = got is not None and got == truth.files.get(key)
+    if e.uncompressed_offset in errors:
+        check.problems.append(f"{_name(e)}: {errors[e.uncompressed_offset]}")
+    elif not ok:
+        check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
+    return FileCheck(
+        name=_name(e), size=e.uncompressed_size, fetched=cost.fetched, requests=cost.requests, ok=ok
+    )

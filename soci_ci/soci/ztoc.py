@@ -12,8 +12,9 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE, ZTOC_VERSION
 from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
+from soci_ci.soci.layer_record import LayerRecorder, gzip_span_ranges, plain_span_ranges
 from soci_ci.soci.tar_spans import PlainScanner
-from soci_ci.soci.tar_toc import read_toc
+from soci_ci.soci.tar_toc import TarStream, TarToc, read_toc
 from soci_ci.soci.ztoc_writer import (
     ALGORITHM_GZIP,
     ALGORITHM_UNCOMPRESSED,
@@ -114,6 +115,12 @@ def _readinto(source: BinaryIO, view: memoryview) -> int:
     return len(data)
 
 
+def _read_toc(scanner: TarStream, recorder: LayerRecorder | None) -> TarToc:
+    if recorder is None:
+        return read_toc(scanner)
+    return read_toc(recorder.tap(scanner), on_entry=recorder.entry)
+
+
 def build_ztoc(
     stream: BinaryIO,
     *,
@@ -121,8 +128,12 @@ def build_ztoc(
     span_size: int = DEFAULT_SPAN_SIZE,
     build_tool_identifier: str = DEFAULT_BUILD_TOOL,
     progress: Callable[[int], None] | None = None,
+    recorder: LayerRecorder | None = None,
 ) -> ZtocBuild:
-    """Read the layer once from `stream` and return the zTOC bytes upstream would write."""
+    """Read the layer once from `stream` and return the zTOC bytes upstream would write.
+
+    A `recorder` also keeps what verify needs from this read (soci/layer_record.py).
+    """
     if span_size <= 0:
         raise LayerError(f"span size must be positive, got {span_size}")
     if compression is Compression.ZSTD:
@@ -136,16 +147,17 @@ def build_ztoc(
     if compression is Compression.GZIP:
         scanner = GzipScanner(source, span_size)
         try:
-            toc = read_toc(scanner)
+            toc = _read_toc(scanner, recorder)
             scanner.finish()
         finally:
             scanner.close()
         checkpoints: bytes | list[bytes] = zinfo_pieces(scanner.checkpoints, span_size)
         algorithm = ALGORITHM_GZIP
         span_count = len(scanner.checkpoints)
+        size = scanner.compressed_size
     else:
         scanner = PlainScanner(source, span_size)
-        toc = read_toc(scanner)
+        toc = _read_toc(scanner, recorder)
         scanner.finish()
         checkpoints = serialize_tar_zinfo(span_size=span_size, size=scanner.compressed_size)
         algorithm = ALGORITHM_UNCOMPRESSED
@@ -154,6 +166,13 @@ def build_ztoc(
     digests = scanner.span_digests
     if len(digests) != span_count:
         raise LayerError(f"internal: {len(digests)} span digests for {span_count} spans")
+    if recorder is not None:
+        recorder.set_spans(
+            gzip_span_ranges([(cp.in_offset, cp.bits) for cp in scanner.checkpoints], size)
+            if isinstance(scanner, GzipScanner)
+            else plain_span_ranges(span_size, size),
+            digests,
+        )
     data = serialize_ztoc(
         version=ZTOC_VERSION,
         build_tool_identifier=build_tool_identifier,

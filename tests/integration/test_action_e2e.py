@@ -109,6 +109,8 @@ def workspace(tmp_path: Path, base_image: str, registry: Registry) -> Path:
         "  verify: {enabled: true, sample: 20}\n"
         "probe:\n"
         "  enabled: false\n"
+        "startup:\n"  # covered by tests/integration/test_startup_run.py
+        "  enabled: false\n"
         "report:\n"
         "  comment: true\n"
     )
@@ -325,5 +327,5 @@ def test_probe_step_against_moto_through_the_documented_seam(
     assert steps["gate"]["status"] == "ran"
     assert "### Thresholds" in body
     assert "::error file=.soci-ci.yml,title=soci-ci%3A check failed::" in result.stdout
-    assert '<testsuite name="soci-ci.pipeline" tests="5" failures="0" skipped="0"' in junit
+    assert '<testsuite name="soci-ci.pipeline" tests="6" failures="0" skipped="1"' in junit
     assert junit.count("<testsuite ") >= 2

@@ -17,6 +17,7 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.registry.client import RegistryClient
+from tests.conftest import skopeo
 from tests.integration.test_registry_images import image_layers, push_layout
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
@@ -184,3 +185,49 @@ def test_v1_rerun_downloads_no_layer(
     assert code == 0 and other["outcome"] == "indexed" and runs.layer_gets() == 1
     code, again = runs.run("--format", "v1", "--span-size", "1048576")
     assert code == 0 and again["outcome"] == "up-to-date" and runs.layer_gets() == 0
+
+
+def test_skopeo_copy_of_a_soci_image_is_up_to_date(
+    registry: Registry, proxy: FaultProxy, layout: Path, tmp_path: Path
+) -> None:
+    """skopeo 1.9 drops `artifactType` from the SOCI index entries when it copies the image
+    index: the copy is still recognised (index, rerun check and verify), nothing moves."""
+    client = RegistryClient(registry.host)
+    runs = make_runs(client, proxy, layout, "rerun/skopeo-src", tmp_path)
+    code, first = runs.run()
+    assert code == 0 and first["outcome"] == "indexed"
+    flags = ["--all", "--src-tls-verify=false", "--dest-tls-verify=false"]
+    for tag in ("v1", "v1-soci"):
+        skopeo(
+            "copy",
+            *flags,
+            f"docker://{registry.host}/rerun/skopeo-src:{tag}",
+            f"docker://{registry.host}/rerun/skopeo-copy:{tag}",
+        )
+    copied = client.get_manifest("rerun/skopeo-copy", "v1-soci")
+    assert copied.digest != first["soci_image"]["digest"]  # the copy lost artifactType
+    assert b"artifactType" not in copied.data
+    runs.repo = "rerun/skopeo-copy"
+    code, again = runs.run()
+    assert code == 0 and again["outcome"] == "up-to-date", again["message"]
+    assert runs.layer_gets() == 0 and runs.writes() == []
+    assert again["soci_image"] == {"digest": copied.digest, "tag": "v1-soci"}
+    # The copy itself, re-indexed (its SOCI index entries are not read as images) ...
+    out = tmp_path / "copy.json"
+    argv = ["index", f"{registry.host}/rerun/skopeo-copy:v1-soci", "--tag", "again"]
+    assert main([*argv, "--output-json", str(out)]) == 0
+    again_copy = json.loads(out.read_text())
+    assert again_copy["outcome"] == "indexed"
+    assert sorted(i["platform"] for i in again_copy["soci_indexes"]) == [
+        "linux/amd64",
+        "linux/arm64",
+    ]
+    written = json.loads(client.get_manifest("rerun/skopeo-copy", "again").data)
+    soci = [
+        m
+        for m in written["manifests"]
+        if "com.amazon.soci.image-manifest-digest" in (m.get("annotations") or {})
+    ]
+    assert len(soci) == 2 and all(m.get("artifactType") for m in soci)  # replaced, not doubled
+    # ... and verified.
+    assert main(["verify", f"{registry.host}/rerun/skopeo-copy:v1-soci", "--sample", "3"]) == 0

@@ -21,7 +21,8 @@ APPLETS = ("sh", "ls", "cat", "echo", "sleep", "true", "mkdir", "cp", "wget", "e
 
 
 class Dockerd:
-    def __init__(self) -> None:
+    def __init__(self, storage_driver: str = "vfs") -> None:
+        self.storage_driver = storage_driver
         self.dir = Path(tempfile.mkdtemp(prefix="soci-ci-dockerd-"))
         self.sock = self.dir / "docker.sock"
         self.host = f"unix://{self.sock}"
@@ -36,7 +37,7 @@ class Dockerd:
             [
                 binary,
                 "--storage-driver",
-                "vfs",
+                self.storage_driver,
                 "--bridge=none",
                 "--iptables=false",
                 "--ip6tables=false",

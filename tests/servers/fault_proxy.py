@@ -3,7 +3,9 @@
 Rules match a method and a path substring and apply to the next `times` matching requests:
 `status` (answer with that HTTP status, optional Retry-After), `reset_request` (drop the
 connection before forwarding), `reset_response` (forward, then cut the body after `after`
-bytes), `stall` (sleep before answering). Everything else is forwarded unchanged.
+bytes), `stall` (sleep before answering), `ignore_range` (forward without the `Range`
+header: the registry answers 200 with the whole blob), `corrupt_range` (forward; flip the
+last byte of a 206 body). Everything else is forwarded unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tests.servers.ports import free_port
 class Rule:
     method: str
     path: str
-    action: str  # status | reset_request | reset_response | stall
+    action: str  # status | reset_request | reset_response | stall | ignore_range | corrupt_range
     times: int = 1
     status: int = 500
     retry_after: str | None = None
@@ -90,9 +92,13 @@ class FaultProxy:
                     if k.lower() not in ("host", "connection"):
                         headers[k] = f"{headers[k]}, {v}" if k in headers else v
                 headers["Host"] = f"127.0.0.1:{outer.port}"
+                if rule and rule.action == "ignore_range":
+                    headers = {k: v for k, v in headers.items() if k.lower() != "range"}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
+                if rule and rule.action == "corrupt_range" and resp.status == 206 and data:
+                    data = data[:-1] + bytes([data[-1] ^ 0xFF])
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() in ("connection", "transfer-encoding", "content-length"):

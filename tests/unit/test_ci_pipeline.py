@@ -70,7 +70,11 @@ class FakeRunner:
 
 
 def _options(tmp_path: Path, **changes: object) -> RunOptions:
-    base: dict[str, object] = {"repository": "127.0.0.1:5000/app", "work_dir": tmp_path}
+    base: dict[str, object] = {
+        "repository": "127.0.0.1:5000/app",
+        "work_dir": tmp_path,
+        "startup": False,
+    }
     base.update(changes)
     return RunOptions(**base)  # type: ignore[arg-type]
 
@@ -96,6 +100,7 @@ def test_full_plan_without_probe(tmp_path: Path) -> None:
         ("build", StepStatus.RAN, "pushed 127.0.0.1:5000/app@sha256:aa"),
         ("index", StepStatus.RAN, "indexed: 1 zTOC(s), 2 layer(s) skipped"),
         ("verify", StepStatus.RAN, "index matches the layers"),
+        ("startup", StepStatus.SKIPPED, "disabled (startup.enabled: false)"),
         ("probe", StepStatus.SKIPPED, "disabled (probe.enabled: false)"),
         ("gate", StepStatus.SKIPPED, "no cold-start measurement to judge"),
     ]
@@ -152,7 +157,7 @@ def test_failed_step_stops_the_rest_and_keeps_its_exit_code(tmp_path: Path) -> N
     assert code == 4
     assert summary.verdict is Verdict.ERROR
     assert summary.reason == "the index step failed: 401 denied"
-    assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 3
+    assert [s.detail for s in summary.steps[2:]] == ["index failed"] * 4
 
 
 def test_verify_mismatch_is_a_failed_check(tmp_path: Path) -> None:
@@ -199,9 +204,9 @@ def test_junit_one_case_per_step(tmp_path: Path) -> None:
     runner = FakeRunner(tmp_path, fail={"verify": StepOutcome(code=1, message='bad "span" <3>')})
     summary, _ = Pipeline(_options(tmp_path), CTX, runner).run()
     xml = render_junit(summary)
-    assert xml.count("<testcase ") == 5
+    assert xml.count("<testcase ") == 6
     assert '<failure message="bad &quot;span&quot; &lt;3&gt;">bad "span" &lt;3&gt;</failure>' in xml
-    assert xml.count("<skipped ") == 2
+    assert xml.count("<skipped ") == 3
 
 
 def test_probe_and_failing_gate(tmp_path: Path) -> None:
@@ -234,9 +239,9 @@ def test_probe_and_failing_gate(tmp_path: Path) -> None:
         "o/r:feature/slim image:127.0.0.1:5000/app",
     ]
     assert summary.medians == {"soci": {"total": 31.0}, "no-soci": {"total": 40.5}}
-    assert summary.steps[3].detail == "4 task(s) in us-east-1"
+    assert summary.steps[4].detail == "4 task(s) in us-east-1"
     xml = render_junit(summary)
-    assert '<testsuites name="soci-ci" tests="6" failures="1" skipped="0"' in xml
+    assert '<testsuites name="soci-ci" tests="7" failures="1" skipped="1"' in xml
     assert xml.endswith(
         '  <testsuite name="soci-ci.thresholds" tests="1" failures="1">\n'
         '    <testcase name="total p50 soci">\n'
@@ -334,7 +339,7 @@ def test_branch_runs_store_the_baseline_that_prs_read(tmp_path: Path) -> None:
     )
     summary, code = pipeline.run()
     assert code == 0
-    assert summary.steps[3].detail.endswith("baseline stored for main")
+    assert summary.steps[4].detail.endswith("baseline stored for main")
     key = StoreKey(repository="o/r", branch="main", image="127.0.0.1:5000/app")
     record = LocalStore(store).read(key)
     assert record is not None
@@ -351,3 +356,59 @@ def test_branch_runs_store_the_baseline_that_prs_read(tmp_path: Path) -> None:
     (tmp_path / "pr").mkdir()
     pr.run()
     assert [p.name for p in store.rglob("*.json")] == ["127.0.0.1_5000_app.json"]
+
+
+def _startup_result(failed: bool) -> object:
+    from soci_ci.startup.step import StartupStepResult
+    from soci_ci.startup.thresholds import LimitCheck, Outcome
+
+    check = LimitCheck(
+        name="startup.fetch_bytes <= 1000",
+        outcome=Outcome.FAIL if failed else Outcome.PASS,
+        message="fetch_bytes is 2000 (limit 1000)",
+    )
+    report = {"image": "app", "totals": {"fetch_bytes": 2000, "image_bytes": 9000}}
+    return StartupStepResult(report=report, checks=(check,), detail="3 file(s) read")
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_startup_step_runs_when_an_engine_is_reachable_and_gates_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failed: bool
+) -> None:
+    import soci_ci.startup.step as startup_step
+
+    seen = []
+
+    def fake(step: startup_step.StartupStep) -> object:
+        seen.append(step)
+        return _startup_result(failed)
+
+    monkeypatch.setattr(startup_step, "run_startup_step", fake)
+    options = _options(
+        tmp_path, startup=None, startup_limits=({"metric": "fetch_bytes", "max": 1000},)
+    )
+    summary, code = Pipeline(
+        options, CTX, FakeRunner(tmp_path), engine_available=lambda: True
+    ).run()
+    record = next(s for s in summary.steps if s.name == "startup")
+    assert (record.status, record.detail) == (StepStatus.RAN, "3 file(s) read")
+    step = seen[0]
+    assert step.options.image == "127.0.0.1:5000/app@sha256:aa"
+    assert step.options.soci_image == "127.0.0.1:5000/app@sha256:bb"
+    assert step.pull_request and step.base_branch == "feature/slim image"  # no base_ref here
+    assert summary.startup_markdown is not None and "fetch_bytes" in summary.startup_markdown
+    if failed:
+        assert (summary.verdict, code) == (Verdict.FAIL, 1)
+        assert summary.reason == "startup threshold(s) failed: startup.fetch_bytes <= 1000"
+    else:
+        assert (summary.verdict, code) == (Verdict.NEUTRAL, 0)
+
+
+def test_startup_step_skipped_without_an_engine(tmp_path: Path) -> None:
+    options = _options(tmp_path, startup=None)
+    summary, _ = Pipeline(options, CTX, FakeRunner(tmp_path), engine_available=lambda: False).run()
+    record = next(s for s in summary.steps if s.name == "startup")
+    assert (record.status, record.detail) == (
+        StepStatus.SKIPPED,
+        "no Docker engine reachable (startup.enabled: auto)",
+    )

@@ -1,0 +1,270 @@
+"""How many times a run reads the image: index + verify vs `skopeo copy`, same run, same registry.
+
+    python benchmarks/bench_run.py [--layers 3] [--layer-mb 500]
+
+Starts Debian's docker-registry on 127.0.0.1 with its access log on (the bytes of every
+answer are counted from it: no proxy in the path), pushes an image of `--layers` large gzip
+layers (tar of real binaries from /usr, text and random data, `gzip -6`; about 750 MB
+compressed by default) and three small ones, then measures, in this order:
+
+  * `skopeo copy docker://... dir:...`: reading the image once (the reference);
+  * `soci-ci index REF` (a new tag, so the whole job is done);
+  * `soci-ci verify SOCI-REF` alone (reads each layer once itself, then each span once);
+  * `run`'s index + verify: both steps in one process as `soci-ci run` calls them, the
+    verify step using what the index step's layer reads recorded.
+
+Targets (issue 16): run's index+verify transfers <= 2.0x the indexed bytes and takes <= 1.5x
+the skopeo copy; verify alone <= 1.2x the skopeo copy. Not a test: timings depend on the
+machine; the figures in the README come from one run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from soci_ci.oci import media_types as mt  # noqa: E402
+from tests.servers.ports import free_port  # noqa: E402
+from tests.support.layers import Entry, build_tar, gz  # noqa: E402
+from tests.support.vectors import write_blob, write_layout  # noqa: E402
+
+MiB = 1 << 20
+CACHE = Path("/tmp/bench-run")
+_LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH) (\S+) HTTP/[\d.]+" (\d{3}) (\d+|-)')
+
+RUN_STEPS = """
+import sys
+from soci_ci.cli.run import _run_step
+records = {{}}
+for argv in ({index}, {verify}):
+    out = _run_step(argv, records)
+    if out.code:
+        sys.exit(f"{{argv[0]}} failed: {{out.message}}")
+"""
+
+
+def make_layer(path: Path, size_mb: int, seed: int) -> None:
+    """A tar of real binaries, word text and random data (about 2:1 with gzip -6)."""
+    rng = random.Random(seed)
+    bins = [p for p in Path("/usr/bin").iterdir() if p.is_file() and not p.is_symlink()]
+    bins = [p for p in bins if 64 * 1024 < p.stat().st_size < 16 * MiB]
+    words = [f"{rng.getrandbits(40):x}".encode() for _ in range(4000)]
+    text = b"\n".join(b" ".join(rng.choices(words, k=14)) for _ in range(40_000))
+    raw = path.with_suffix("")
+    with tarfile.open(raw, "w", format=tarfile.PAX_FORMAT) as tar:
+        written, i = 0, 0
+        while written < size_mb * MiB:
+            kind = i % 6
+            if kind in (0, 2, 4) and bins:
+                data = rng.choice(bins).read_bytes()
+                name = f"usr/bin/tool{i}"
+            elif kind in (1, 3):
+                cut = rng.randrange(len(text) // 2)
+                data = text[cut : cut + rng.randint(4096, len(text) // 2)]
+                name = f"usr/share/doc/pkg{i}/README"
+            else:
+                data = rng.randbytes(rng.randint(4096, 2 * MiB))
+                name = f"var/lib/blob{i}.bin"
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+            written += len(data)
+            i += 1
+    subprocess.run(["gzip", "-6", "-n", "-f", str(raw)], check=True)
+
+
+def image(root: Path, layers: list[bytes]) -> None:
+    small = [
+        gz(build_tar([Entry(name=f"etc/f{i}".encode(), data=b"x" * 2000)]).data) for i in range(3)
+    ]
+    blobs = layers + small
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}
+    ).encode()
+    cdigest = write_blob(root, config)
+    descs = [
+        {"mediaType": mt.OCI_LAYER_GZIP, "digest": write_blob(root, b), "size": len(b)}
+        for b in blobs
+    ]
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": mt.OCI_CONFIG, "digest": cdigest, "size": len(config)},
+            "layers": descs,
+        }
+    ).encode()
+    write_layout(root, {"v1": (manifest, mt.OCI_MANIFEST)}, [])
+
+
+class Registry:
+    def __init__(self, work: Path) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.log = work / "registry.log"
+        config = work / "registry.yml"
+        config.write_text(
+            "\n".join(
+                [
+                    "version: 0.1",
+                    "log:",
+                    "  level: warn",
+                    "storage:",
+                    "  filesystem:",
+                    f"    rootdirectory: {work / 'storage'}",
+                    "http:",
+                    f"  addr: {self.host}",
+                ]
+            )
+            + "\n"
+        )
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise SystemExit("docker-registry is not installed (scripts/test installs it)")
+        self.proc = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the registry did not start")
+
+    def mark(self) -> int:
+        return self.log.stat().st_size
+
+    def bytes_since(self, mark: int) -> tuple[int, int, int]:
+        """(response bytes, whole-blob GETs, Range GETs are not distinguishable: 206s)."""
+        with self.log.open("rb") as fh:
+            fh.seek(mark)
+            text = fh.read().decode("utf-8", "replace")
+        total = whole = ranged = 0
+        for m in _LINE.finditer(text):
+            method, path, status, size = m.groups()
+            if size != "-":
+                total += int(size)
+            if method == "GET" and "/blobs/" in path:
+                if status == "206":
+                    ranged += 1
+                elif status == "200":
+                    whole += 1
+        return total, whole, ranged
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    if done.returncode:
+        raise SystemExit(f"{argv[:4]} failed ({done.returncode}): {done.stderr[-1500:]}")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--layer-mb", type=int, default=500, help="uncompressed size of each layer")
+    args = ap.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    paths = [CACHE / f"layer{i}-{args.layer_mb}.tar.gz" for i in range(args.layers)]
+    for i, path in enumerate(paths):
+        if not path.exists():
+            print(f"making {path} ...", file=sys.stderr)
+            make_layer(path, args.layer_mb, seed=i + 1)
+    work = Path(tempfile.mkdtemp(prefix="soci-ci-bench-run-"))
+    registry = Registry(work)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    py = [sys.executable, "-m", "soci_ci", "-q"]
+    try:
+        layers = [p.read_bytes() for p in paths]
+        image(work / "layout", layers)
+        del layers
+        subprocess.run(
+            [
+                "skopeo",
+                "copy",
+                "--dest-tls-verify=false",
+                f"oci:{work / 'layout'}:v1",
+                f"docker://{registry.host}/bench/app:v1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        ref = f"{registry.host}/bench/app:v1"
+        rows: list[tuple[str, float, int, str]] = []
+
+        def step(name: str, argv: list[str], note: str = "") -> tuple[float, int]:
+            mark = registry.mark()
+            seconds = timed(argv, env)
+            time.sleep(2.0)  # the access log lines of the last answers (written late)
+            sent, whole, ranged = registry.bytes_since(mark)
+            rows.append(
+                (name, seconds, sent, f"{whole} whole-blob GETs, {ranged} Range GETs{note}")
+            )
+            return seconds, sent
+
+        t_copy, _ = step(
+            "skopeo copy to dir (reference)",
+            ["skopeo", "copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{work / 'copy'}"],
+        )
+        step(
+            "soci-ci index",
+            [*py, "index", ref, "--tag", "alone-soci", "--output-json", str(work / "i.json")],
+        )
+        report = json.loads((work / "i.json").read_text())
+        soci = report["soci_image"]["digest"]
+        indexed = sum(z["layer_size"] for z in report["ztocs"])
+        t_verify, _ = step(
+            "soci-ci verify (alone)", [*py, "verify", f"{registry.host}/bench/app@{soci}"]
+        )
+        script = RUN_STEPS.format(
+            index=["index", ref, "--tag", "run-soci", "--output-json", str(work / "r.json")],
+            verify=["verify", f"{registry.host}/bench/app@{soci}"],
+        )
+        t_run, b_run = step("run: index + verify", [sys.executable, "-c", script])
+    finally:
+        registry.stop()
+        if os.environ.get("BENCH_KEEP_LOG"):
+            shutil.copy(registry.log, CACHE / "registry.log")
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"image: {args.layers} layers of {args.layer_mb} MB tar, {indexed / 1e6:.0f} MB indexed (gzip -6)"
+    )
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
+    print(
+        "| step | time | vs skopeo copy | bytes sent by the registry | vs indexed bytes | requests |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
+    for name, seconds, sent, note in rows:
+        print(
+            f"| {name} | {seconds:.2f} s | {seconds / t_copy:.2f}x | {sent / 1e6:.1f} MB | {sent / indexed:.2f}x | {note} |"
+        )
+    print(
+        f"\ntargets: run index+verify bytes {b_run / indexed:.2f}x (<= 2.0x), "
+        f"time {t_run / t_copy:.2f}x (<= 1.5x); verify alone {t_verify / t_copy:.2f}x (<= 1.2x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

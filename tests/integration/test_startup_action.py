@@ -1,0 +1,70 @@
+"""`soci-ci startup` inside the action's image, with only the Docker socket (as on GitHub).
+
+The action image is built offline as in test_packaging.py (same fixture). soci-ci runs in a
+container of it with the test engine's socket mounted at /var/run/docker.sock and no view of
+the engine's files, so it must record through the helper container (its own image, found from
+its own container id), and must remove both containers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_packaging import IMAGE, action_image
+from tests.integration.test_startup import _leftovers, app_image, helper_image  # noqa: F401
+from tests.servers.registry import Registry
+from tests.support.startup_images import EXPECTED
+
+pytestmark = pytest.mark.integration
+
+__all__ = ["action_image"]
+
+
+def test_startup_inside_the_action_container_through_the_socket(
+    action_image: dict[str, str],
+    app_image: str,  # noqa: F811
+    docker_engine: str,
+    registry: Registry,
+    tmp_path: Path,
+) -> None:
+    socket = docker_engine.removeprefix("unix://")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "-v",
+            f"{socket}:/var/run/docker.sock",
+            "-v",
+            f"{out}:/out",
+            "-e",
+            "DOCKER_HOST=unix:///var/run/docker.sock",
+            IMAGE,
+            "startup",
+            app_image,
+            "--soci-image",
+            f"{app_image}-soci",
+            "--ready-log-regex",
+            "^READY$",
+            "--output-json",
+            "/out/s.json",
+        ],
+        env=action_image,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((out / "s.json").read_text())
+    assert data["recording"]["mode"] == "helper"
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    assert _leftovers(docker_engine) == []

@@ -1,0 +1,203 @@
+"""One read per layer: the zTOC build's record, the one-pass lazy read, and what breaks them."""
+
+from __future__ import annotations
+
+import io
+import random
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import BinaryIO
+
+import pytest
+
+from soci_ci.oci.digest import sha256_digest
+from soci_ci.oci.manifest import Descriptor
+from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
+from soci_ci.soci.ztoc import Compression, build_ztoc
+from soci_ci.soci.ztoc_reader import parse_ztoc
+from soci_ci.soci.ztoc_writer import serialize_ztoc
+from tests.support.layers import Entry, build_tar, gz
+
+pytestmark = pytest.mark.usefixtures("inflate_backend")
+GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+def tar_bytes() -> bytes:
+    rnd = random.Random(7)
+    entries = [Entry(name=f"small/{i}".encode(), data=rnd.randbytes(3000)) for i in range(40)]
+    entries += [Entry(name=b"big.bin", data=rnd.randbytes(500_000) + b"x" * 400_000)]
+    entries += [Entry(name=f"after/{i}".encode(), data=rnd.randbytes(20_000)) for i in range(8)]
+    return build_tar(entries).data
+
+
+class Reader:
+    """A layer served from memory, counting what verify asks for."""
+
+    def __init__(self, layer: bytes, *, serve: bytes | None = None) -> None:
+        self.layer = layer
+        self.serve = layer if serve is None else serve  # what Range requests answer
+        self.streams = 0
+        self.ranges: list[tuple[int, int]] = []
+
+    def blob_reader(self) -> BlobReader:
+        return BlobReader(open_stream=self.open, read_range=self.read_range)
+
+    def open(self) -> AbstractContextManager[BinaryIO]:
+        self.streams += 1
+        return io.BytesIO(self.layer)
+
+    def read_range(self, start: int, end: int) -> bytes:
+        self.ranges.append((start, end))
+        return self.serve[start:end]
+
+
+def built(layer: bytes, *, gzip: bool = True, span: int = 65536) -> tuple[bytes, LayerRecord]:
+    recorder = LayerRecorder()
+    z = build_ztoc(
+        io.BytesIO(layer),
+        compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
+        span_size=span,
+        recorder=recorder,
+    )
+    return z.data, recorder.record(sha256_digest(layer), len(layer))
+
+
+def run(layer: bytes, ztoc: bytes, reader: Reader, **kw: object) -> LayerCheck:
+    desc = Descriptor(media_type=GZIP, digest=sha256_digest(layer), size=len(layer))
+    return verify_layer(desc, ztoc, sha256_digest(ztoc), reader.blob_reader(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "tar"])
+def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool) -> None:
+    layer = gz(tar_bytes()) if gzip else tar_bytes()
+    ztoc, record = built(layer, gzip=gzip)
+    z = parse_ztoc(ztoc)
+    regular = [e for e in z.entries if e.type == b"reg" and e.uncompressed_size]
+    assert set(record.files) == {(e.uncompressed_offset, e.uncompressed_size) for e in regular}
+    assert list(record.spans.values()) == z.span_digests
+    alone = Reader(layer)
+    check = run(layer, ztoc, alone, sample=None)
+    assert check.ok, check.problems
+    assert check.truth == "layer" and alone.streams == 1
+    with_record = Reader(layer)
+    check = run(layer, ztoc, with_record, sample=None, record=record)
+    assert check.ok, check.problems
+    assert check.truth == "record" and with_record.streams == 0  # no second download
+    assert len(check.files) == len(regular)
+
+
+def test_each_span_is_read_once_with_one_range_request() -> None:
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer)
+    reader = Reader(layer)
+    check = run(layer, ztoc, reader, sample=None, record=record)
+    assert check.ok, check.problems
+    header, *spans = reader.ranges
+    assert header[0] == 0  # the gzip header before span 0, as the snapshotter reads it
+    assert len(spans) == check.spans == len(set(spans)) > 5
+    assert check.range_requests == len(reader.ranges)
+    assert check.range_bytes == sum(b - a for a, b in reader.ranges)
+    # Costs come from the zTOC: the big file crosses spans, small files cost one span.
+    big = next(f for f in check.files if f.name == "big.bin")
+    assert big.requests > 1 and big.fetched > 65536
+    assert all(f.requests >= 1 and 0 < f.fetched <= len(layer) for f in check.files)
+    assert 0 < check.lazy_median <= check.lazy_p90 <= len(layer)
+
+
+def test_sample_and_working_set_fetch_only_their_spans() -> None:
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer)
+    reader = Reader(layer)
+    check = run(layer, ztoc, reader, sample=2, seed=1, record=record)
+    assert check.ok and len(check.files) == 2
+    needed = sum(f.requests for f in check.files)
+    assert len(reader.ranges) - 1 <= needed < check.spans
+    reader = Reader(layer)
+    paths = ["/after/3", "small/0", "./small/1", "/not/there"]
+    check = run(layer, ztoc, reader, sample=None, record=record, paths=paths)
+    assert check.ok, check.problems
+    assert sorted(f.name for f in check.files) == ["after/3", "small/0", "small/1"]
+
+
+def test_a_range_serving_other_bytes_is_caught() -> None:
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer)
+    z = parse_ztoc(ztoc)
+    start = len(layer) // 2
+    served = (
+        layer[:start] + bytes(b ^ 0x55 for b in layer[start : start + 64]) + layer[start + 64 :]
+    )
+    for kw in ({"record": record}, {}):  # with this run's record and reading the layer
+        check = run(layer, ztoc, Reader(layer, serve=served), sample=None, **kw)  # type: ignore[arg-type]
+        assert any("gave other bytes than the layer" in p for p in check.problems), check.problems
+        assert not check.ok
+    assert len(z.span_digests) > 3
+
+
+def test_corrupted_checkpoint_window_is_caught() -> None:
+    rnd = random.Random(3)
+    words = [rnd.randbytes(6).hex() for _ in range(300)]
+    text = [
+        Entry(name=f"t{i}".encode(), data=" ".join(rnd.choices(words, k=15000)).encode())
+        for i in range(8)
+    ]
+    layer = gz(build_tar(text).data)
+    ztoc, record = built(layer)
+    blob = parse_ztoc(ztoc).checkpoints_blob
+    at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
+    broken = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
+    check = run(layer, broken, Reader(layer), sample=None, record=record)
+    assert any("lazily read bytes differ" in p or "inflate" in p for p in check.problems)
+    assert check.truth == "record"  # span ranges and files unchanged: no second download
+
+
+def test_shifted_toc_offsets_are_caught() -> None:
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer)
+    z = parse_ztoc(ztoc)
+    entries = list(z.entries)
+    k = next(i for i, e in enumerate(entries) if e.name == b"after/2")
+    entries[k] = replace(entries[k], uncompressed_offset=entries[k].uncompressed_offset + 1)
+    shifted = serialize_ztoc(
+        version=z.version,
+        build_tool_identifier=z.build_tool_identifier,
+        compressed_archive_size=z.compressed_archive_size,
+        uncompressed_archive_size=z.uncompressed_archive_size,
+        entries=entries,
+        checkpoints=z.checkpoints_blob,
+        span_digests=z.span_digests,
+        max_span_id=z.max_span_id,
+        algorithm=z.algorithm,
+    )
+    reader = Reader(layer)
+    check = run(layer, shifted, reader, sample=None, record=record)
+    assert [p for p in check.problems if "after/2" in p], check.problems
+    assert reader.streams == 1  # the record does not describe that file: the layer is read
+
+
+def test_wrong_span_digest_with_record() -> None:
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer)
+    at = ztoc.find(b"sha256:") + 7
+    broken = ztoc[:at] + (b"0" if ztoc[at : at + 1] != b"0" else b"1") + ztoc[at + 1 :]
+    check = run(layer, broken, Reader(layer), sample=None, record=record)
+    assert any("digest mismatch" in p for p in check.problems)
+
+
+def test_working_set_follows_links_inside_the_layer() -> None:
+    rnd = random.Random(5)
+    entries = [
+        Entry(name=b"app/bin/server", data=rnd.randbytes(9000)),
+        Entry(name=b"app/current", data=b"", typeflag=b"2", linkname=b"bin/server"),
+        Entry(name=b"usr/lib/abs", data=b"", typeflag=b"2", linkname=b"/app/current"),
+        Entry(name=b"app/hard", data=b"", typeflag=b"1", linkname=b"app/bin/server"),
+        Entry(name=b"app/other", data=rnd.randbytes(9000)),
+    ]
+    layer = gz(build_tar(entries).data)
+    ztoc, record = built(layer)
+    for path in ("/app/current", "usr/lib/abs", "/app/hard", "/app/bin/server"):
+        check = run(layer, ztoc, Reader(layer), sample=None, record=record, paths=[path])
+        assert [f.name for f in check.files] == ["app/bin/server"], path
+        assert check.ok
