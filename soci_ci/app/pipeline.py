@@ -378,6 +378,20 @@ class Pipeline:
             )
         )
 
+    def _registry_login(self) -> Any:
+        """The explicit registry login (`registry`/`username`/`password`) for the typed steps,
+        bound to the same one host the command-line steps get with --registry."""
+        import os  # noqa: PLC0415
+
+        from soci_ci.app.stores import RegistryOptions  # noqa: PLC0415
+
+        username = os.environ.get("SOCI_CI_REGISTRY_USERNAME") or None
+        return RegistryOptions(
+            username=username,
+            password=os.environ.get("SOCI_CI_REGISTRY_PASSWORD") if username else None,
+            credentials_host=self._credentials_host() if username else None,
+        )
+
     def _startup_step(self, startup_step: Any) -> Any:
         from soci_ci.startup.settings import startup_options  # noqa: PLC0415
         from soci_ci.startup.thresholds import parse_limits  # noqa: PLC0415
@@ -388,6 +402,7 @@ class Pipeline:
             soci_image=self.state.soci_image_ref,
             probe=opts.probe_config,
             startup=opts.startup_config,
+            registry=self._registry_login(),
         )
         return startup_step.StartupStep(
             options=options,

@@ -134,7 +134,9 @@ def test_buildspec_phases_in_a_clean_repository(
     (src / "app").mkdir(parents=True)
     (src / "buildspec.yml").write_text(buildspec_text)
     (src / "app" / "data.bin").write_bytes(random.Random(2).randbytes(2 << 20))
-    (src / "app" / "Dockerfile").write_text(f"FROM {base_image}\nCOPY data.bin /data.bin\n")
+    (src / "app" / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY data.bin /data.bin\nCMD ["ls"]\n'
+    )
     (src / ".soci-ci.yml").write_text(
         "version: 1\nimage:\n"
         f"  repository: {registry_basic.host}/codebuild/app\n  context: app\n"
