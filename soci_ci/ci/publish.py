@@ -79,8 +79,9 @@ def publish(
     ctx: CiContext,
     options: PublishOptions,
     *,
-    stream: TextIO = sys.stdout,
+    stream: TextIO | None = None,
 ) -> Published:
+    out = sys.stdout if stream is None else stream  # bound per call: stdout may be replaced
     marker = comment_marker(ctx.repository, options.config_id)
     markdown = render_markdown(summary, marker=marker)
     comment_url, note = (None, "disabled (report.comment: false)")
@@ -103,10 +104,10 @@ def publish(
                 ctx.output_path, format_outputs(step_outputs(summary, comment_url=comment_url))
             )
         for line in _annotations(summary, options, note):
-            print(line, file=stream)
+            print(line, file=out)
     else:
-        stream.write(neutralize(render_markdown(summary)))
-    stream.flush()
+        out.write(neutralize(render_markdown(summary)))
+    out.flush()
     return Published(
         comment_url=comment_url, comment_note=note, markdown=markdown, comment_error=error
     )

@@ -267,6 +267,11 @@ def test_a_config_file_outside_the_workspace_is_refused(tmp_path: Path, github: 
         assert "error: config: " in result.stderr
 
 
+def _schema_keys(section: str) -> list[str]:
+    schema = json.loads((ROOT / "soci_ci" / "config" / "schema.json").read_text())
+    return sorted(schema["properties"][section]["properties"])
+
+
 def test_config_errors_are_annotated_with_their_repository_path_and_lines(
     tmp_path: Path, github: FakeGitHub
 ) -> None:
@@ -278,10 +283,7 @@ def test_config_errors_are_annotated_with_their_repository_path_and_lines(
         "::error file=ci/soci.yml,line=3,title=soci-ci%3A invalid config::"
         "image.tags: 3 is not of type 'array'",
         "::error file=ci/soci.yml,line=5,title=soci-ci%3A invalid config::"
-        "probe: unknown key 'runz'; allowed: architecture, baseline_image, capacity_provider, "
-        "cluster, command, concurrency, container_name, cpu, enabled, environment, "
-        "execution_role_arn, log_group, memory, network, ready, region, runs, "
-        "snapshotter_check, task_definition, task_role_arn",
+        f"probe: unknown key 'runz'; allowed: {', '.join(_schema_keys('probe'))}",
     ]
     assert result.stderr.startswith("error: ci/soci.yml:3: image.tags: 3 is not of type 'array'")
 
