@@ -1,38 +1,47 @@
-# The soci-ci GitHub container action (runs: using: docker, image: Dockerfile).
+# The soci-ci GitHub container action (runs: using: docker).
 #
-# Base: slim CPython 3.11 pinned by digest. Re-pin with
-#   docker buildx imagetools inspect python:3.11-slim-bookworm
-# BASE_IMAGE can be overridden (the packaging test uses a locally made image, offline).
-ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
-FROM ${BASE_IMAGE}
+# Base: the official slim CPython image of Debian 13 (trixie), pinned by digest. The digest
+# comes from a public reference (2026-09-08: Python 3.13.15, Debian 13.6) and was NOT pulled
+# on the machine that wrote this line (no Docker Hub access there); re-pin with
+#   docker buildx imagetools inspect python:3.13-slim-trixie
+# BASE_IMAGE can be overridden (the tests use a locally made trixie image, offline).
+ARG BASE_IMAGE=python:3.13-slim-trixie@sha256:9d2e5553305c7c7b0097999bb17187c69b921ccd6bc9d40e4bb5ebe652c00285
+# TOOLS=install (default) installs the Docker CLI, buildx and the pinned Python dependencies;
+# TOOLS=preinstalled uses a base that already has them (an earlier tools-install stage: the
+# offline tests, where nothing can be downloaded during the action's build).
+ARG TOOLS=install
 
-# INSTALL_DOCKER_CLI=true: the Docker CLI (for `docker buildx` builds through the mounted
-# /var/run/docker.sock; plain builds use the Docker API directly), and busybox-static, from
-# which the probe builds its check image (docs/probe.md).
-# INSTALL_DEPS=true: the pinned dependencies from requirements.lock (false when the base
-# image already has them, as in the offline packaging test).
-ARG INSTALL_DOCKER_CLI=true
-ARG INSTALL_DEPS=true
-
+FROM ${BASE_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONPATH=/opt/soci-ci
 
-RUN if [ "$INSTALL_DOCKER_CLI" = "true" ]; then \
-      apt-get update \
-      && apt-get install -y --no-install-recommends docker.io git ca-certificates busybox-static \
-      && rm -rf /var/lib/apt/lists/*; \
-    fi
-
+# `soci-ci` on PATH too, for the image used as a custom CodeBuild image (docs/codebuild.md).
+# Debian 13's docker-cli (26.x: negotiates the API version, so Engine 20.10 to 29.x work)
+# and the buildx plugin (BuildKit: multi-platform, secrets, cache import/export). No engine,
+# containerd, runc or git: the engine is the runner's, reached through /var/run/docker.sock.
+# busybox-static: the probe builds its check image from it (docs/probe.md).
+FROM base AS tools-install
 COPY requirements.lock /opt/soci-ci/requirements.lock
-RUN if [ "$INSTALL_DEPS" = "true" ]; then \
-      python3 -m pip install --no-deps -r /opt/soci-ci/requirements.lock; \
-    fi
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends docker-cli docker-buildx busybox-static \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+        /usr/share/doc/docker-* /usr/share/man/* \
+    && python3 -m pip install --no-deps --only-binary=:all: -r /opt/soci-ci/requirements.lock \
+    && printf '#!/bin/sh\nexec /usr/local/bin/python3 /opt/soci-ci/entrypoint.py "$@"\n' \
+        > /usr/local/bin/soci-ci \
+    && chmod 755 /usr/local/bin/soci-ci
 
+FROM base AS tools-preinstalled
+
+FROM tools-${TOOLS}
 COPY soci_ci /opt/soci-ci/soci_ci
 COPY entrypoint.py /opt/soci-ci/entrypoint.py
-
+LABEL org.opencontainers.image.title="soci-ci" \
+      org.opencontainers.image.description="GitHub container action: build, SOCI-index, verify, probe and gate" \
+      org.opencontainers.image.licenses="Apache-2.0"
 # Absolute interpreter path: a user's `env: PATH:` must not break the action.
 ENTRYPOINT ["/usr/local/bin/python3", "/opt/soci-ci/entrypoint.py"]

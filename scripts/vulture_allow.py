@@ -37,3 +37,5 @@ failed_names
 OnEntry
 hash_from_checkpoint
 TAR
+# the action image fixture keeps its build log for debugging a failed session.
+build_log

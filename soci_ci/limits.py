@@ -99,6 +99,11 @@ MAX_CONFIG_VALUE_CHARS = 60
 # Seconds `git cat-file` may take to read the base branch's config from the checkout.
 BASE_CONFIG_GIT_SECONDS = 10.0
 
+# --- the image build (Dockerfile scan, build log) ---
+DOCKERFILE_SCAN = 1 * MiB  # bytes of a Dockerfile read to find `FROM` hosts that need a login
+BUILD_LOG_LINE = 2000  # characters of one build-log line printed (longer lines are cut)
+BUILD_LOG_TAIL = 200  # last build-log lines kept in memory to name a failed build's error
+
 # --- startup recording (soci-ci startup) ---
 
 # Files recorded per start: more are not recorded (the report says it was cut).

@@ -1,12 +1,23 @@
-"""The build step: build with the Docker engine, push every tag, report the manifest digest."""
+"""The build step: build with the Docker engine, push every tag, report the manifest digest.
+
+The Docker CLI/buildx get the registry logins soci-ci has (ECR tokens, the explicit
+registry login) through a temporary DOCKER_CONFIG (`soci_ci.build.docker_login`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from soci_ci.app.options import BuildOptions
+from soci_ci.build.docker_login import (
+    Login,
+    base_image_hosts,
+    collect_logins,
+    docker_env,
+)
 from soci_ci.build.engine import (
     BuildResult,
     build_with_buildx,
@@ -17,9 +28,11 @@ from soci_ci.build.engine import (
 )
 from soci_ci.build.spec import BuildSpec
 from soci_ci.errors import BuildError
+from soci_ci.limits import DOCKERFILE_SCAN
 from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.credentials import ChainedCredentials
+from soci_ci.registry.ecr import EcrTokens
 from soci_ci.registry.reference import parse_reference
 
 log = logging.getLogger(__name__)
@@ -34,6 +47,27 @@ def _auth_for(
     if creds is None:
         return None
     return {"username": creds.username, "password": creds.password}
+
+
+def build_logins(
+    spec: BuildSpec, *, explicit: Credentials | None, explicit_host: str | None = None
+) -> tuple[Login, ...]:
+    """The logins the build needs: explicit (bound to its one host, else the first tag's) and
+    ECR tokens for the ECR hosts of the push and of `FROM`."""
+    push_hosts = tuple(dict.fromkeys(parse_reference(t).registry for t in spec.tags))
+    try:
+        with (spec.context / spec.dockerfile).open("rb") as handle:
+            dockerfile = handle.read(DOCKERFILE_SCAN).decode("utf-8", errors="replace")
+    except OSError:
+        dockerfile = ""
+    host = explicit_host or (push_hosts[0] if push_hosts else None)
+    login = Login(host=host, credentials=explicit) if explicit is not None and host else None
+    return collect_logins(
+        push_hosts=push_hosts,
+        base_hosts=base_image_hosts(dockerfile[:DOCKERFILE_SCAN]),
+        explicit=login,
+        ecr=EcrTokens().get,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,21 +100,36 @@ def _build(
     """Build with `builder` (auto: buildx, else the CLI's BuildKit, else the SDK) and push."""
     if spec.push and not spec.tags:
         raise BuildError("nothing to push: give at least one --tag REPO:TAG (or --no-push)")
+    logins = build_logins(spec, explicit=explicit, explicit_host=explicit_host)
+    with docker_env(logins) as env:
+        return _build_in(spec, builder, env, explicit=explicit, explicit_host=explicit_host)
+
+
+def _build_in(
+    spec: BuildSpec,
+    builder: str,
+    env: dict[str, str],
+    *,
+    explicit: Credentials | None,
+    explicit_host: str | None,
+) -> BuildResult:
     if builder == "auto":
-        builder = choose_builder()
+        builder = choose_builder(env)
     if builder == "buildx":
         log.info("building with BuildKit (docker buildx)")
-        return build_with_buildx(spec)
-    if spec.platform and "," in spec.platform:
+        return build_with_buildx(spec, env)
+    if spec.needs_buildkit:
         raise BuildError(
-            f"building several platforms ({spec.platform}) needs docker buildx; "
-            f"the {builder} builder makes one image",
-            hint="install the buildx plugin with a builder that supports multi-platform "
-            "builds, or build one platform",
+            f"several platforms ({spec.platform}), build secrets and cache import/export "
+            f"need docker buildx; the {builder} builder has none of them",
+            hint="install the docker buildx plugin (the action image has it)",
         )
     import docker  # noqa: PLC0415 - the Docker SDK is only needed here
 
+    saved = os.environ.get("DOCKER_CONFIG")
     try:
+        if "DOCKER_CONFIG" in env:  # the SDK reads its auth config (FROM pulls) from here
+            os.environ["DOCKER_CONFIG"] = env["DOCKER_CONFIG"]
         client = docker.from_env(timeout=600)
         client.ping()
     except docker.errors.DockerException as exc:
@@ -88,10 +137,15 @@ def _build(
             f"cannot reach the Docker engine: {' '.join(str(exc).split())[:300]}",
             hint="start dockerd or set DOCKER_HOST (CodeBuild: enable privileged mode)",
         ) from None
+    finally:
+        if saved is None:
+            os.environ.pop("DOCKER_CONFIG", None)
+        else:
+            os.environ["DOCKER_CONFIG"] = saved
     log.info("building %s from %s", ", ".join(spec.tags) or "(untagged)", spec.context)
     if builder == "buildkit":
         log.info("building with BuildKit (the docker CLI's built-in client)")
-        image_id = build_with_cli_buildkit(spec)
+        image_id = build_with_cli_buildkit(spec, env)
     else:
         image_id = build_with_sdk(client, spec)
     pushed = {}

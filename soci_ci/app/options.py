@@ -152,6 +152,10 @@ def build_spec(
     dockerfile: str,
     tags: tuple[str, ...],
     platforms: tuple[str, ...],
+    labels: Mapping[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+    cache_from: tuple[str, ...] = (),
+    cache_to: tuple[str, ...] = (),
 ) -> BuildSpec:
     """What to build from the ``image`` section; ``context`` and ``dockerfile`` as confined
     to the workspace; ``tags`` are full `repository:tag` names."""
@@ -160,12 +164,15 @@ def build_spec(
         dockerfile=dockerfile,
         tags=tags,
         build_args=image.build_args,
-        labels=image.labels,
+        labels={**(labels or {}), **image.labels},  # the config's own labels win
         target=image.target,
         platform=",".join(platforms) or None,
         network=image.network,
         pull=image.pull,
         push=True,
+        secrets=secrets,
+        cache_from=cache_from,
+        cache_to=cache_to,
     )
 
 

@@ -129,6 +129,9 @@ class RunOptions:
     config: Config = field(default_factory=default_config)
     image: str | None = None  # an existing image: no build
     build_platforms: tuple[str, ...] = ()  # empty: the engine's own platform
+    cache_from: tuple[str, ...] = ()  # buildx --cache-from / --cache-to specs
+    cache_to: tuple[str, ...] = ()
+    build_secrets: tuple[str, ...] = ()  # buildx --secret specs (id=ID,env=VAR): no values
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     # Paths of the run (from the config; `soci_ci.app.run_trust.confine_paths` resolves them
     # inside the workspace before the pipeline starts).
@@ -252,6 +255,10 @@ class Pipeline:
                 dockerfile=self.options.dockerfile,
                 tags=tags,
                 platforms=self.options.build_platforms,
+                labels=self._source_labels(),
+                secrets=self.options.build_secrets,
+                cache_from=self.options.cache_from,
+                cache_to=self.options.cache_to,
             ),
             builder=image.builder,
             registry=self.options.registry,
@@ -268,6 +275,26 @@ class Pipeline:
         self._write("build", built.to_json())
         return f"pushed {built.reference}" if built.reference else "built (not pushed)"
 
+    def _source_labels(self) -> dict[str, str]:
+        """Which commit the image is built from. On a GitHub pull request the checkout is the
+        merge commit (GITHUB_SHA) while `{sha}` in the tags is the PR head: say both."""
+        ctx = self.ctx
+        built = ctx.built_sha or ctx.sha
+        if not built:
+            return {}
+        labels = {"org.opencontainers.image.revision": built}
+        if ctx.sha and ctx.sha != built:
+            labels["dev.soci-ci.tag-commit"] = ctx.sha
+            log.info(
+                "run: build: the checkout is %s (the merge commit of PR #%s); the tags' {sha} "
+                "is the PR head %s; label org.opencontainers.image.revision names %s",
+                built[:12],
+                ctx.pr_number,
+                ctx.sha[:12],
+                built[:12],
+            )
+        return labels
+
     def _index(self) -> str:
         soci = self.config.soci
         if not soci.enabled:
@@ -280,6 +307,9 @@ class Pipeline:
         options = replace(options, index=replace(options.index, record_for_verify=True))
         report = self.steps.index(options)
         self.state.index = report
+        if report.original_digest:
+            # image-ref is always repository@digest, also for an `image` input given by tag
+            self.state.image_ref = parse_image_ref(image).at(report.original_digest)
         if report.soci_image_digest:
             self.state.soci_image_ref = parse_image_ref(image).at(report.soci_image_digest)
         self._write("index", report.to_json())
@@ -329,6 +359,7 @@ class Pipeline:
                 soci_image=self.state.soci_image_ref,
                 probe=opts.probe_config,
                 startup=opts.startup_config,
+                registry=opts.registry,
             ),
             limits=parse_limits(opts.startup_limits),
             store=self.config.baseline.store,

@@ -12,13 +12,16 @@ the build with a `BuildError` whose message is that error, on one line.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from typing import Any
 from soci_ci.build.spec import BuildSpec, split_tag
 from soci_ci.ci.workflow_commands import prefix_lines
 from soci_ci.errors import BuildError
+from soci_ci.limits import BUILD_LOG_LINE, BUILD_LOG_TAIL
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class BuildResult:
 
 
 DOCKER_CLI_ENV = "SOCI_CI_DOCKER_CLI"
+BUILDKIT_IMAGE_ENV = "SOCI_CI_BUILDKIT_IMAGE"  # image of the docker-container builder
 BUILTIN_BUILDKIT_BEFORE = 23  # CLI major version that dropped the built-in BuildKit client
 
 
@@ -60,18 +65,20 @@ def docker_cli() -> str | None:
     return shutil.which(named or "docker")
 
 
-def choose_builder() -> str:
+def choose_builder(env: Mapping[str, str] | None = None) -> str:
     """`buildx`, `buildkit` (the CLI's built-in client) or `sdk`, by what is installed."""
     cli = docker_cli()
     if cli is None:
         return "sdk"
-    if subprocess.run([cli, "buildx", "version"], capture_output=True, check=False).returncode == 0:
+    version = subprocess.run([cli, "buildx", "version"], capture_output=True, check=False, env=env)
+    if version.returncode == 0:
         return "buildx"
     probe = subprocess.run(
         [cli, "version", "--format", "{{.Client.Version}}"],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     major = probe.stdout.strip().split(".")[0]
     if major.isdigit() and int(major) < BUILTIN_BUILDKIT_BEFORE:
@@ -178,33 +185,118 @@ def _cli_build_args(spec: BuildSpec) -> list[str]:
     return args
 
 
+def _buildx_args(spec: BuildSpec) -> list[str]:
+    args: list[str] = []
+    for secret in spec.secrets:
+        args += ["--secret", secret]
+    for source in spec.cache_from:
+        args += ["--cache-from", source]
+    for target in spec.cache_to:
+        args += ["--cache-to", target]
+    return args
+
+
+_AUTH_FAILURES = ("no basic auth credentials", "unauthorized", "authentication required", "denied")
+LOGIN_HINT = (
+    "the action's container does not see a `docker login` made on the runner: give the "
+    "action the registry/username/password inputs (ECR: AWS credentials are enough)"
+)
+
+
 def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) -> None:
-    """Run a docker CLI build: log its last lines; a failure is a BuildError with its error."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    for line in lines[-40:]:
-        log.info("  %s", line)
-    if proc.returncode != 0:
+    """Run a docker CLI build, streaming its output to the log line by line; a failure is a
+    BuildError with the last error line it printed."""
+    tail: collections.deque[str] = collections.deque(maxlen=BUILD_LOG_TAIL)
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip()[:BUILD_LOG_LINE]
+            if line.strip():  # the build log is untrusted: no line may be a workflow command
+                tail.append(line)
+                log.info("%s", prefix_lines(line, "  "))
+        code = proc.wait()
+    if code != 0:
+        lines = list(tail)
         errors = [line for line in lines if "error" in line.lower()] or lines or ["failed"]
-        raise BuildError(f"{what} failed: {_one_line(errors[-1])}")
+        message = _one_line(errors[-1])
+        hint = LOGIN_HINT if any(m in message.lower() for m in _AUTH_FAILURES) else None
+        raise BuildError(f"{what} failed: {message}", hint=hint)
 
 
-def build_with_buildx(spec: BuildSpec) -> BuildResult:
-    """BuildKit through the `docker buildx` CLI (BuildKit-only Dockerfile features work)."""
-    with tempfile.TemporaryDirectory() as tmp:
+def buildx_driver(cli: str, env: Mapping[str, str] | None = None) -> str:
+    """The driver of the current buildx builder (`docker`, `docker-container`, ...)."""
+    proc = subprocess.run(
+        [cli, "buildx", "inspect"], capture_output=True, text=True, check=False, env=env
+    )
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Driver":
+            return value.strip()
+    return ""
+
+
+def needs_container_builder(spec: BuildSpec, driver: str) -> bool:
+    """The `docker` driver (the engine's own BuildKit) makes one platform and exports no cache
+    but inline: several platforms or a cache export need a `docker-container` builder."""
+    if driver != "docker":
+        return False
+    exports = [c for c in spec.cache_to if "type=inline" not in c.replace(" ", "")]
+    return len(spec.platforms) > 1 or bool(exports)
+
+
+@contextlib.contextmanager
+def container_builder(cli: str, env: Mapping[str, str] | None) -> Iterator[str]:
+    """A temporary `docker-container` builder (BuildKit in a container of the engine; its
+    image, moby/buildkit, is pulled from Docker Hub by buildx); removed afterwards."""
+    name = f"soci-ci-{secrets.token_hex(4)}"
+    create = [cli, "buildx", "create", "--name", name, "--driver", "docker-container"]
+    image = (env or os.environ).get(BUILDKIT_IMAGE_ENV, "").strip()
+    if image:  # a mirror of moby/buildkit (Docker Hub rate limits, private networks)
+        create += ["--driver-opt", f"image={image}"]
+    try:
+        _run_cli([*create, "--bootstrap"], "docker buildx create (docker-container builder)", env)
+        yield name
+    finally:
+        subprocess.run(
+            [cli, "buildx", "rm", "--force", name], capture_output=True, check=False, env=env
+        )
+
+
+def build_with_buildx(spec: BuildSpec, env: Mapping[str, str] | None = None) -> BuildResult:
+    """BuildKit through the `docker buildx` CLI: BuildKit-only Dockerfile features, several
+    platforms, build secrets, cache import/export; `--push` pushes every tag."""
+    cli = docker_cli() or "docker"
+    with tempfile.TemporaryDirectory(prefix="soci-ci-buildx-") as tmp:
         metadata = Path(tmp) / "metadata.json"
-        cmd = [docker_cli() or "docker", "buildx", "build", *_cli_build_args(spec)]
-        cmd += ["--metadata-file", str(metadata), "--provenance=false"]
-        cmd.append("--push" if spec.push else "--load")
-        _run_cli(cmd, "docker buildx build")
+        cmd = [cli, "buildx", "build", *_cli_build_args(spec), *_buildx_args(spec)]
+        cmd += ["--metadata-file", str(metadata), "--provenance=false", "--progress=plain"]
+        if spec.push:
+            cmd.append("--push")
+        elif len(spec.platforms) <= 1:
+            cmd.append("--load")
+        with contextlib.ExitStack() as stack:
+            if needs_container_builder(spec, buildx_driver(cli, env)):
+                log.info("several platforms or a cache export: a docker-container builder")
+                cmd += ["--builder", stack.enter_context(container_builder(cli, env))]
+            _run_cli(cmd, "docker buildx build", env)
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
-    digest = data.get("containerimage.digest", "")
-    image_id = data.get("containerimage.config.digest", digest)
+    digest = str(data.get("containerimage.digest", ""))
+    image_id = str(data.get("containerimage.config.digest", digest))
     pushed = dict.fromkeys(spec.tags, digest) if spec.push and digest else {}
+    if spec.push and not digest:
+        raise BuildError("docker buildx build pushed but reported no manifest digest")
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder="buildx")
 
 
-def build_with_cli_buildkit(spec: BuildSpec) -> str:
+def build_with_cli_buildkit(spec: BuildSpec, env: Mapping[str, str] | None = None) -> str:
     """BuildKit through the CLI's built-in client (`DOCKER_BUILDKIT=1 docker build`, CLI < 23).
 
     Returns the image ID; every tag is applied, pushing is left to `push_with_sdk`.
@@ -216,7 +308,9 @@ def build_with_cli_buildkit(spec: BuildSpec) -> str:
         iidfile = Path(tmp) / "iid"
         cmd = [cli, "build", *_cli_build_args(spec), "--iidfile", str(iidfile)]
         cmd += ["--progress", "plain"]
-        _run_cli(cmd, "docker build (BuildKit)", env={**os.environ, "DOCKER_BUILDKIT": "1"})
+        _run_cli(
+            cmd, "docker build (BuildKit)", env={**(env or os.environ), "DOCKER_BUILDKIT": "1"}
+        )
         image_id = iidfile.read_text().strip() if iidfile.exists() else ""
     if not image_id:
         raise BuildError("docker build (BuildKit) finished without an image ID")

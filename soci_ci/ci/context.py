@@ -48,7 +48,8 @@ class CiContext:
     repository: str | None = None
     pr_number: int | None = None
     fork: bool = False
-    sha: str | None = None
+    sha: str | None = None  # the commit the tags name: a pull request's head
+    built_sha: str | None = None  # the commit checked out (on GitHub PRs: the merge commit)
     branch: str | None = None
     base_ref: str | None = None
     base_sha: str | None = None
@@ -86,6 +87,7 @@ def detect_context(
             fork=gh.is_fork_pr,
             fork_reason=GITHUB_FORK_REASON if gh.is_fork_pr else "",
             sha=gh.head_sha,
+            built_sha=environ.get("GITHUB_SHA") or None,
             branch=gh.branch,
             base_ref=pr.base_ref if pr else None,
             base_sha=pr.base_sha if pr else None,

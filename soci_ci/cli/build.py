@@ -39,6 +39,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--network", help="network mode for RUN steps (e.g. none)")
     parser.add_argument("--pull", action="store_true", help="pull newer base images")
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID,env=VAR",
+        help="build secret for RUN --mount=type=secret (buildx; id=ID,env=VAR or id=ID,src=FILE)",
+    )
+    parser.add_argument(
+        "--cache-from", action="append", default=[], metavar="SPEC", help="buildx cache import"
+    )
+    parser.add_argument(
+        "--cache-to", action="append", default=[], metavar="SPEC", help="buildx cache export"
+    )
     parser.add_argument("--no-push", dest="push", action="store_false", help="build only")
     parser.add_argument(
         "--builder",
@@ -55,7 +68,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.build import build_image  # noqa: PLC0415 - keep `soci-ci --help` fast
     from soci_ci.app.options import BuildOptions, index_image_options  # noqa: PLC0415
-    from soci_ci.build.spec import BuildSpec, parse_pairs  # noqa: PLC0415
+    from soci_ci.build.spec import (  # noqa: PLC0415
+        BuildSpec,
+        check_reference,
+        check_secret,
+        parse_pairs,
+    )
     from soci_ci.config.model import Builder  # noqa: PLC0415
 
     if args.index and not args.push:
@@ -63,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     spec = BuildSpec(
         context=args.context,
         dockerfile=args.file,
-        tags=tuple(args.tag),
+        tags=tuple(check_reference(tag) for tag in args.tag),
         build_args=parse_pairs(args.build_arg, "--build-arg"),
         labels=parse_pairs(args.label, "--label"),
         target=args.target,
@@ -71,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         network=args.network,
         pull=args.pull,
         push=args.push,
+        secrets=tuple(check_secret(s) for s in args.secret),
+        cache_from=tuple(args.cache_from),
+        cache_to=tuple(args.cache_to),
     )
     registry = registry_options(args)  # once: --password-stdin reads stdin
     built = build_image(BuildOptions(spec=spec, builder=Builder(args.builder), registry=registry))

@@ -50,6 +50,7 @@ class Environment:
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     retry_base: float = DEFAULT_RETRY_BASE
     inflate: str | None = None  # None: auto
+    aws_region: str | None = None  # AWS_REGION (boto3 itself reads only AWS_DEFAULT_REGION)
     debug: bool = False
     github_actions: bool = False
     event_path: str | None = None
@@ -117,6 +118,7 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
             else parse_seconds(RETRY_BASE, retry, maximum=60, zero=True)
         ),
         inflate=None if inflate in (None, "auto") else inflate,
+        aws_region=_text(environ, "AWS_REGION"),
         debug=environ.get(RUNNER_DEBUG) == "1",
         github_actions=environ.get(GITHUB_ACTIONS) == "true",
         event_path=_text(environ, GITHUB_EVENT_PATH),
@@ -133,6 +135,11 @@ def ci_environment(environ: Mapping[str, str]) -> Environment:
         event_path=_text(environ, GITHUB_EVENT_PATH),
         raw=MappingProxyType(dict(environ)),
     )
+
+
+def export_variable(name: str, value: str) -> None:
+    """Set a variable for the child processes soci-ci starts (buildx reads build secrets so)."""
+    os.environ[name] = value
 
 
 def process_environment() -> Mapping[str, str]:

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         report = probe_step.smoke_test(
             settings,
             check_repository=args.check_repository,
-            region=args.region,
+            region=args.region or args.environment.aws_region,
             registry=registry,
             progress=_progress,
         )
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     options = ProbeOptions(
         images=_images(args, args.image_baseline or settings.baseline_image),
         settings=settings,
-        region=args.region,
+        region=args.region or args.environment.aws_region,
         poll_seconds=probe.poll_seconds,
         registry=registry,
     )

@@ -13,8 +13,15 @@ the run arguments and what the environment module parsed (registry login, timeou
 Not config keys, so plain run arguments (flag > action input > variable > default):
 ``--config`` (``config``, ``SOCI_CI_CONFIG``; default ``.soci-ci.yml`` when it exists),
 ``--image`` (``image``, ``SOCI_CI_IMAGE``: an image already pushed, skips the build),
-``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``; default ``.soci-ci``), ``--explain``
-(``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and stop). The work
+``--work-dir`` (``work-dir``, ``SOCI_CI_WORK_DIR``: keep each step's JSON result there; by
+default none is written, so nothing of soci-ci lands in the workspace or a build context),
+``--explain`` (``explain``, ``SOCI_CI_EXPLAIN``: print every setting with its source and
+stop). The build's BuildKit options: ``cache-from``/``cache-to`` (``SOCI_CI_CACHE_FROM``/
+``_TO``, buildx specs, one a line) and ``secrets`` (``SOCI_CI_BUILD_SECRETS``, ``id=value``
+lines: each value goes to buildx in a variable of this process, never on a command line, and
+is masked). The registry login inputs ``registry``/``username``/``password`` are read from
+their variables (``SOCI_CI_REGISTRY_HOST``/``_USERNAME``/``_PASSWORD``) by the environment
+module. The work
 itself is ``soci_ci.app.pipeline`` (typed calls of the same entry points the single commands
 use); reporting is ``soci_ci.ci.publish``.
 
@@ -27,9 +34,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = ".soci-ci.yml"
-DEFAULT_WORK_DIR = ".soci-ci"
+SECRET_ENV_PREFIX = "SOCI_CI_BUILD_SECRET_"  # noqa: S105 - a variable name prefix
+_SECRET_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 # action input (= flag name) -> the variable action.yml's runs.env sets from it. Inputs whose
 # variable is in soci_ci.config.resolve.ENV_ALIASES are config keys; the others are run arguments.
@@ -65,6 +74,12 @@ INPUTS: dict[str, str] = {
     "junit-file": "SOCI_CI_JUNIT_FILE",
     "work-dir": "SOCI_CI_WORK_DIR",
     "explain": "SOCI_CI_EXPLAIN",
+    "cache-from": "SOCI_CI_CACHE_FROM",
+    "cache-to": "SOCI_CI_CACHE_TO",
+    "secrets": "SOCI_CI_BUILD_SECRETS",
+    "registry": "SOCI_CI_REGISTRY_HOST",
+    "username": "SOCI_CI_REGISTRY_USERNAME",
+    "password": "SOCI_CI_REGISTRY_PASSWORD",
 }
 _FLAG_SPELLING = {"tags": "--tag"}
 
@@ -114,8 +129,30 @@ class RunArguments:
 
     config_path: Path | None = None
     image: str | None = None
-    work_dir: Path = Path(DEFAULT_WORK_DIR)
+    work_dir: Path | None = None  # None: no step results are written
     explain: bool = False
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (id, value)
+
+
+def _lines(value: str | None) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (value or "").splitlines() if line.strip())
+
+
+def parse_secrets(value: str | None, where: str) -> tuple[tuple[str, str], ...]:
+    """`id=value` lines (docker/build-push-action's `secrets`); errors never show a value."""
+    found: list[tuple[str, str]] = []
+    for number, line in enumerate(_lines(value), 1):
+        key, sep, secret = line.partition("=")
+        if not sep or not _SECRET_ID.fullmatch(key.strip()):
+            raise UsageError(
+                f"{where}: line {number} must be ID=VALUE with an ID of letters, digits, _ . -",
+                hint="one secret a line; the Dockerfile reads it with "
+                "RUN --mount=type=secret,id=ID",
+            )
+        found.append((key.strip(), secret))
+    return tuple(found)
 
 
 def _flag_value(value: Any) -> Any:
@@ -168,16 +205,21 @@ def run_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> RunAr
         return environ.get(INPUTS[name], "").strip() or None, INPUTS[name]
 
     config, _ = pick("config")
-    if config is None and Path(DEFAULT_CONFIG).is_file():
-        config = DEFAULT_CONFIG
+    if config in (None, DEFAULT_CONFIG):
+        # The default file is optional: inputs-only use needs no `config: ""`.
+        config = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
     image, _ = pick("image")
     work_dir, _ = pick("work-dir")
     explain, where = pick("explain")
+    secrets_text, secrets_where = pick("secrets")
     return RunArguments(
         config_path=Path(config) if config else None,
         image=image,
-        work_dir=Path(work_dir or DEFAULT_WORK_DIR),
+        work_dir=Path(work_dir) if work_dir else None,
         explain=explain is not None and parse_bool(explain, where=where),
+        cache_from=_lines(pick("cache-from")[0]),
+        cache_to=_lines(pick("cache-to")[0]),
+        secrets=parse_secrets(secrets_text, secrets_where),
     )
 
 
@@ -225,6 +267,11 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         probe_config=dict(config.data.get("probe") or {}),
         startup_limits=tuple(config.data.get("thresholds", {}).get("startup") or ()),
         work_dir=arguments.work_dir,
+        cache_from=arguments.cache_from,
+        cache_to=arguments.cache_to,
+        build_secrets=tuple(
+            f"id={key},env={SECRET_ENV_PREFIX}{n}" for n, (key, _) in enumerate(arguments.secrets)
+        ),
     )
 
 
@@ -361,6 +408,7 @@ def _failed(
 def run(args: argparse.Namespace) -> int:
     from soci_ci.app.pipeline import AppSteps, Pipeline, setup_failure  # noqa: PLC0415
     from soci_ci.app.run_trust import confine_paths, trusted_file_layer  # noqa: PLC0415
+    from soci_ci.ci.ownership import give_to_workspace_owner  # noqa: PLC0415
     from soci_ci.ci.workflow_commands import neutralize, one_line  # noqa: PLC0415
     from soci_ci.workspace import workspace_root  # noqa: PLC0415
 
@@ -400,13 +448,33 @@ def run(args: argparse.Namespace) -> int:
         junit=options.junit,
         config_file=str(config_path) if config_path else None,
     )
+    _export_secrets(arguments, env)
     try:
         summary = Pipeline(options, ctx, AppSteps()).run()
     except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
         log.debug("run: pipeline raised", exc_info=True)
         summary = setup_failure(exc, ctx)
     summary = replace(summary, notes=tuple(notes))
-    return _publish(summary, ctx, reporting, int(summary.exit_code))
+    code = _publish(summary, ctx, reporting, int(summary.exit_code))
+    written = [p for p in (options.junit, options.work_dir) if p is not None]
+    give_to_workspace_owner(written, workspace)
+    return code
+
+
+def _export_secrets(arguments: RunArguments, env: Environment) -> None:
+    """Build secrets into this process's environment for buildx (`env=` specs), masked on
+    GitHub like the registry password."""
+    from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
+    from soci_ci.cli.environment import export_variable  # noqa: PLC0415
+
+    for number, (_, secret) in enumerate(arguments.secrets):
+        export_variable(f"{SECRET_ENV_PREFIX}{number}", secret)
+        if env.github_actions and secret:
+            for line in format_mask(secret):
+                print(line, flush=True)
+    if env.github_actions and env.registry_password:
+        for line in format_mask(env.registry_password):
+            print(line, flush=True)
 
 
 def report_failure(exc: SociCiError) -> None:

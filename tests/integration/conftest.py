@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
+from tests.servers.engine_gate import EngineGate
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.moto import Moto, MotoProcess, external_endpoint
 from tests.servers.registry import Registry
+from tests.support.runner import LABEL, ROOT, DockerCli, runner_build, trixie_tools
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -51,3 +56,74 @@ def proxy(registry: Registry) -> Iterator[FaultProxy]:
     fp.start()
     yield fp
     fp.stop()
+
+
+# -- the production path: the action image, Debian 13's docker CLI, an Engine 29 gate -------
+TRIXIE_BASE = "soci-ci-test/trixie-python:base"
+TOOLS_IMAGE = "soci-ci-test/trixie-python:tools"
+
+
+@pytest.fixture(scope="session")
+def engine29(docker_engine: str) -> Iterator[EngineGate]:
+    """The test dockerd behind a proxy that refuses API < 1.44 like Docker Engine 29.0-29.2."""
+    gate = EngineGate(docker_engine).start()
+    yield gate
+    gate.stop()
+
+
+@pytest.fixture(scope="session")
+def runner_docker(engine29: EngineGate) -> DockerCli:
+    """The runner host's docker CLI (Debian 13's 26.x + buildx), talking to Engine 29."""
+    tools = trixie_tools()
+    return DockerCli(
+        binary=tools / "usr" / "bin" / "docker",
+        plugins=tools / "usr" / "libexec" / "docker" / "cli-plugins",
+        host=engine29.host,
+    )
+
+
+@dataclass(frozen=True)
+class ActionImage:
+    tag: str
+    base_size: int
+    tools_size: int
+    build_log: str
+
+
+@pytest.fixture(scope="session")
+def action_image(runner_docker: DockerCli) -> Iterator[ActionImage]:
+    """The action image, built once per session: the Dockerfile's tools stage (apt-get
+    docker-cli docker-buildx, pip install -r requirements.lock: needs Debian and PyPI) on a
+    trixie root filesystem made by mmdebstrap, then the runner's exact `docker build`."""
+    base_tar = ROOT / ".tools" / "trixie-python.tar"
+    with base_tar.open("rb") as tar:
+        done = subprocess.run(
+            [str(runner_docker.binary), "import", "-", TRIXIE_BASE],
+            stdin=tar,
+            env=runner_docker.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    tools = runner_docker(
+        "buildx",
+        "build",
+        "--network",
+        "host",
+        "--target",
+        "tools-install",
+        "--build-arg",
+        f"BASE_IMAGE={TRIXIE_BASE}",
+        "-t",
+        TOOLS_IMAGE,
+        "--load",
+        str(ROOT),
+    )
+    assert tools.returncode == 0, tools.stderr[-4000:]
+    sizes = runner_docker("image", "inspect", "-f", "{{.Size}}", TRIXIE_BASE, TOOLS_IMAGE)
+    base_size, tools_size = (int(s) for s in sizes.stdout.split())
+    tag = f"{LABEL}:{uuid.uuid4().hex}"
+    log = runner_build(runner_docker, ROOT, tag, base=TOOLS_IMAGE)
+    yield ActionImage(tag=tag, base_size=base_size, tools_size=tools_size, build_log=log)
+    runner_docker("rmi", "-f", tag)

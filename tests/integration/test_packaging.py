@@ -1,29 +1,21 @@
-"""Packaging: action.yml and the workflows against GitHub's schemas (check-jsonschema's vendored
-copies, no network), requirements.lock against what is installed, and the Dockerfile built
-by the local engine.
+"""Packaging: action.yml, the release's action.yml and the workflows against GitHub's schemas
+(check-jsonschema's vendored copies, no network), requirements.lock against what is installed,
+and the release rewrite of action.yml. The action image itself (built once per session the way
+the runner builds it, tests/integration/conftest.py `action_image`) is checked in
+test_runner_emulation.py: size, tools, pinned dependencies, a broken PATH.
 
-The real base (python:3.11-slim pinned by digest) cannot be pulled here, so the Dockerfile is
-built with ``BASE_IMAGE`` pointing at an image made locally by ``docker import`` of a minimal
-root filesystem: this interpreter, its standard library and shared libraries, the runtime
-dependencies listed in requirements.lock (copied from this environment) and busybox for
-``/bin/sh``; ``INSTALL_DOCKER_CLI=false`` and ``INSTALL_DEPS=false`` because apt and PyPI are
-not reachable. Verified: every Dockerfile instruction and the image layout, the entrypoint
-(absolute interpreter, works with a broken PATH), the pinned dependencies importing inside the
-container, and the action mode ending neutral with no config. Not verified here: pulling the
-pinned base digest, ``apt-get install docker.io`` and ``pip install -r requirements.lock``.
+The real base (python:3.13-slim-trixie pinned by digest) cannot be pulled here: the image is
+built on a trixie root filesystem made by mmdebstrap (Debian's python3 and pip at the same
+paths), the Dockerfile's own tools stage run on it (apt-get docker-cli docker-buildx, pip
+install -r requirements.lock). Not verified here: pulling the pinned base digest.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import shutil
 import subprocess
 import sys
-import sysconfig
-import tarfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -31,24 +23,10 @@ import pytest
 import yaml
 
 from tests.conftest import require
-from tests.servers.dockerd import import_image
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = "soci-ci-test/python-base:3.11"
-IMAGE = "soci-ci-test/action:latest"
-_SKIP_DIRS = {
-    "site-packages",
-    "test",
-    "tests",
-    "idlelib",
-    "tkinter",
-    "turtledemo",
-    "ensurepip",
-    "lib2to3",
-    "__pycache__",
-}
 
 
 def _lock() -> dict[str, str]:
@@ -66,7 +44,11 @@ def test_action_and_workflows_match_githubs_schemas() -> None:
     env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
     for schema, files in (
         ("vendor.github-actions", [ROOT / "action.yml"]),
-        ("vendor.github-workflows", sorted((ROOT / "examples" / "workflows").glob("*.yml"))),
+        (
+            "vendor.github-workflows",
+            sorted((ROOT / "examples" / "workflows").glob("*.yml"))
+            + sorted((ROOT / ".github" / "workflows").glob("*.yml")),
+        ),
     ):
         assert files
         result = subprocess.run(
@@ -124,127 +106,30 @@ def test_lock_pins_the_installed_runtime_dependencies_and_their_closure() -> Non
     assert seen == set(pins)
 
 
-def _elf_deps(paths: list[Path]) -> set[Path]:
-    deps: set[Path] = set()
-    for path in paths:
-        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, check=False)
-        for line in out.stdout.splitlines():
-            match = re.search(r"(?:=> )?(/\S+) \(0x", line)
-            if match:
-                deps.add(Path(match.group(1)))
-    return deps
-
-
-def _rootfs_tar() -> bytes:
-    """A root filesystem with this interpreter at its own prefix and /usr/local/bin/python3."""
-    prefix = Path(sys.base_prefix)
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    binary = Path(os.path.realpath(sys.executable))
-    files: dict[str, Path] = {}
-    for path in stdlib.rglob("*"):
-        rel = path.relative_to(stdlib)
-        if path.is_file() and not (set(rel.parts[:-1]) & _SKIP_DIRS) and "config-" not in str(rel):
-            files[str(path)] = path
-    site = Path(sysconfig.get_paths()["purelib"])
-    for name in _lock():
-        dist = metadata.distribution(name)
-        for item in dist.files or []:
-            full = Path(str(dist.locate_file(item))).resolve()
-            if full.is_file() and "__pycache__" not in full.parts and site in full.parents:
-                files[str(full)] = full
-    elves = [binary, *[p for p in files.values() if p.suffix == ".so"]]
-    for lib in _elf_deps(elves):
-        files[str(lib)] = lib.resolve()
-    files[str(binary)] = binary
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, source in sorted(files.items()):
-            tar.add(str(source), arcname=name.lstrip("/"), recursive=False)
-        busybox = shutil.which("busybox")
-        assert busybox is not None
-        tar.add(busybox, arcname="bin/busybox")
-        for link, target in (
-            ("bin/sh", "busybox"),
-            ("usr/local/bin/python3", str(binary)),
-            ("usr/local/bin/python", str(binary)),
-        ):
-            info = tarfile.TarInfo(link)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
-        for directory in ("tmp", "root", "github/workspace", str(prefix).lstrip("/")):
-            info = tarfile.TarInfo(directory)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if directory == "tmp" else 0o755
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def action_image(docker_engine: str) -> Iterator[dict[str, str]]:
-    require("docker")
-    require("busybox")
-    env = {**os.environ, "DOCKER_HOST": docker_engine, "DOCKER_BUILDKIT": "0"}
-    import_image(docker_engine, BASE, _rootfs_tar())
-    build = subprocess.run(
-        [
-            "docker",
-            "build",
-            "--build-arg",
-            f"BASE_IMAGE={BASE}",
-            "--build-arg",
-            "INSTALL_DOCKER_CLI=false",
-            "--build-arg",
-            "INSTALL_DEPS=false",
-            "-t",
-            IMAGE,
-            str(ROOT),
-        ],
-        env=env,
+def test_release_action_yml_runs_the_pushed_image(tmp_path: Path) -> None:
+    """The release commit's action.yml: only `image:` changes, to the pushed image by digest,
+    and it still matches GitHub's schema; main's action.yml keeps building the Dockerfile."""
+    require("check-jsonschema")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from release_action_yml import rewrite
+    finally:
+        sys.path.pop(0)
+    text = (ROOT / "action.yml").read_text()
+    assert yaml.safe_load(text)["runs"]["image"] == "Dockerfile"
+    ref = "docker://ghcr.io/soci-ci/soci-ci:v0.1.0@sha256:" + "a" * 64
+    released = rewrite(text, ref)
+    assert yaml.safe_load(released)["runs"]["image"] == ref
+    changed = [a for a in text.splitlines() if a not in released.splitlines()]
+    assert changed == ["  image: Dockerfile"]
+    path = tmp_path / "action.yml"
+    path.write_text(released)
+    done = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-actions", str(path)],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert build.returncode == 0, build.stdout + build.stderr
-    yield env
-    subprocess.run(["docker", "rmi", "-f", IMAGE, BASE], env=env, capture_output=True, check=False)
-
-
-def _docker_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "run", "--rm", *args], env=env, capture_output=True, text=True, check=False
-    )
-
-
-def test_image_runs_the_cli_with_a_broken_path(action_image: dict[str, str]) -> None:
-    from soci_ci import __version__
-
-    result = _docker_run(action_image, "-e", "PATH=utter-nonsense", IMAGE, "--version")
-    assert result.returncode == 0, result.stderr
-    # The image has zlib-ng (a pinned dependency), and --version says it is in use.
-    assert result.stdout.startswith(f"soci-ci {__version__} (inflate: zlib-ng 2."), result.stdout
-
-
-def test_image_has_the_pinned_dependencies(action_image: dict[str, str]) -> None:
-    code = (
-        "from importlib import metadata; "
-        "import boto3, docker, yaml, requests, jsonschema, zlib_ng; "
-        "print(' '.join(f'{n}=={metadata.version(n)}' for n in "
-        "('boto3', 'docker', 'PyYAML', 'jsonschema', 'requests', 'zlib-ng')))"
-    )
-    result = _docker_run(action_image, "--entrypoint", "/usr/local/bin/python3", IMAGE, "-c", code)
-    pins = _lock()
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        f"{n}=={pins[n]}"
-        for n in ("boto3", "docker", "PyYAML", "jsonschema", "requests", "zlib-ng")
-    ]
-
-
-def test_image_action_mode_without_config_is_neutral(action_image: dict[str, str]) -> None:
-    result = _docker_run(
-        action_image, "-w", "/github/workspace", "-e", "GITHUB_ACTIONS=true", IMAGE
-    )
-    assert result.returncode == 0, result.stderr
-    assert "soci-ci run: neutral" in result.stderr
-    assert "build skipped: no image.repository in the config" in result.stderr
+    assert done.returncode == 0, done.stdout
+    with pytest.raises(SystemExit):
+        rewrite(text, "docker://ghcr.io/Owner/x:latest")

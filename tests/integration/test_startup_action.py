@@ -1,6 +1,6 @@
 """`soci-ci startup` inside the action's image, with only the Docker socket (as on GitHub).
 
-The action image is built offline as in test_packaging.py (same fixture). soci-ci runs in a
+The action image is the session's (tests/integration/conftest.py `action_image`). soci-ci runs in a
 container of it with the test engine's socket mounted at /var/run/docker.sock and no view of
 the engine's files, so it must record through the helper container (its own image, found from
 its own container id), and must remove both containers.
@@ -9,23 +9,22 @@ its own container id), and must remove both containers.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_packaging import IMAGE, action_image
+from tests.integration.conftest import ActionImage
 from tests.integration.test_startup import _leftovers, app_image, helper_image  # noqa: F401
 from tests.servers.registry import Registry
 from tests.support.startup_images import EXPECTED
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["action_image"]
-
 
 def test_startup_inside_the_action_container_through_the_socket(
-    action_image: dict[str, str],
+    action_image: ActionImage,
     app_image: str,  # noqa: F811
     docker_engine: str,
     registry: Registry,
@@ -47,7 +46,7 @@ def test_startup_inside_the_action_container_through_the_socket(
             f"{out}:/out",
             "-e",
             "DOCKER_HOST=unix:///var/run/docker.sock",
-            IMAGE,
+            action_image.tag,
             "startup",
             app_image,
             "--soci-image",
@@ -57,7 +56,7 @@ def test_startup_inside_the_action_container_through_the_socket(
             "--output-json",
             "/out/s.json",
         ],
-        env=action_image,
+        env={**os.environ, "DOCKER_HOST": docker_engine},
         capture_output=True,
         text=True,
         timeout=600,

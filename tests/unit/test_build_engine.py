@@ -90,4 +90,28 @@ def test_several_platforms_need_buildx(tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["build", "--context", str(tmp_path), "--no-push", "--builder", "sdk"]
     assert main([*argv, "--platform", "linux/amd64", "--platform", "linux/arm64"]) == 5
     err = capsys.readouterr().err
-    assert "several platforms (linux/amd64,linux/arm64) needs docker buildx" in err
+    assert "several platforms (linux/amd64,linux/arm64), build secrets and cache" in err
+    assert "need docker buildx; the sdk builder has none of them" in err
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("127.0.0.1:5000/app:v1 latest", "invalid tag 'v1 latest': tags are separated by commas"),
+        ("127.0.0.1:5000/Team/App:1", "invalid repository '127.0.0.1:5000/Team/App': it must be"),
+        ("r.example/app:-x", "invalid tag '-x'"),
+    ],
+)
+def test_bad_tags_are_usage_errors_before_any_docker_call(
+    tag: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from soci_ci.cli import main
+
+    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(tmp_path / "no-docker-here"))
+    assert main(["build", "--context", str(tmp_path), "-t", tag]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "docker build --help" not in err

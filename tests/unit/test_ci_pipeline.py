@@ -79,7 +79,7 @@ def test_every_option_of_the_single_commands_is_reachable_from_the_config() -> N
     spec = build.spec
     assert (spec.target, dict(spec.labels), spec.platform) == (
         "final",
-        {"team": "perf"},
+        {"org.opencontainers.image.revision": CTX.sha, "team": "perf"},
         "linux/arm64",
     )
     assert (spec.network, spec.pull, str(build.builder), build.registry) == (
@@ -247,3 +247,18 @@ def test_hostile_text_in_the_report_is_defused() -> None:
     for line in body.splitlines():
         if line.startswith("| index |"):
             assert line.count("|") == 4  # the message's pipe did not add a cell
+
+
+def test_merge_commit_build_says_which_commit_it_is() -> None:
+    """On a GitHub PR the checkout is the merge commit; the tags' {sha} is the PR head."""
+    steps = FakeSteps()
+    ctx = CiContext(
+        provider=Provider.GITHUB, repository="o/r", pr_number=7, sha="a" * 40, built_sha="b" * 40
+    )
+    Pipeline(_options("  tags: ['{sha}']\n"), ctx, steps).run()
+    spec = cast(BuildOptions, steps.options("build")).spec
+    assert dict(spec.labels) == {
+        "org.opencontainers.image.revision": "b" * 40,
+        "dev.soci-ci.tag-commit": "a" * 40,
+    }
+    assert spec.tags[0].endswith(":" + "a" * 40)

@@ -46,8 +46,14 @@ def test_values_and_defaults() -> None:
 
 # Not yet moved: Docker's own DOCKER_CONFIG (read where the Docker config is found), the
 # docker CLI name plus the child environment of `docker build` (the Docker engine edge), and
-# the PATH handed to `git` when the base branch's config is read.
-NOT_YET = ["build/engine.py", "ci/base_config.py", "registry/docker_config.py"]
+# DOCKER_CONFIG set for the Docker SDK during a build, the PATH handed to `git` when the base branch's config is read.
+NOT_YET = [
+    "app/build.py",
+    "build/docker_login.py",
+    "build/engine.py",
+    "ci/base_config.py",
+    "registry/docker_config.py",
+]
 
 
 def test_only_the_environment_module_reads_os_environ() -> None:

@@ -115,7 +115,18 @@ def test_every_config_input_of_the_action_is_an_alias() -> None:
     from soci_ci.cli.run import INPUTS
 
     plain = {name for name, var in INPUTS.items() if var not in ENV_ALIASES}
-    assert plain == {"config", "image", "work-dir", "explain"}
+    assert plain == {
+        "config",
+        "image",
+        "work-dir",
+        "explain",
+        "cache-from",
+        "cache-to",
+        "secrets",
+        "registry",
+        "username",
+        "password",
+    }
 
 
 def test_run_arguments_flag_then_input_then_variable(workspace: Path) -> None:
@@ -131,7 +142,31 @@ def test_run_arguments_flag_then_input_then_variable(workspace: Path) -> None:
     assert run_arguments(args, env).image == "flag/i:1"
     args = build_parser().parse_args(["run"])
     got = run_arguments(args, {})
-    assert (got.work_dir, got.explain) == (Path(".soci-ci"), False)
+    # No work-dir: no step results are written (nothing of soci-ci in the workspace).
+    assert (got.work_dir, got.explain) == (None, False)
+
+
+def test_the_default_config_file_is_optional(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action passes `config: .soci-ci.yml` (its default): a missing file is no config."""
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["run", "--from-env"])
+    assert run_arguments(args, {"INPUT_CONFIG": ".soci-ci.yml"}).config_path is None
+    assert run_arguments(args, {"INPUT_CONFIG": "ci/soci.yml"}).config_path == Path("ci/soci.yml")
+
+
+def test_secrets_input_lines_and_errors_without_values() -> None:
+    from soci_ci.cli.run import parse_secrets
+    from soci_ci.errors import UsageError
+
+    assert parse_secrets("npm=abc=def\n\n GIT_TOKEN=x \n", "input 'secrets'") == (
+        ("npm", "abc=def"),
+        ("GIT_TOKEN", "x"),
+    )
+    with pytest.raises(UsageError) as err:
+        parse_secrets("just-a-s3cret-value", "input 'secrets'")
+    assert "s3cret" not in str(err.value) and "line 1" in str(err.value)
 
 
 def test_thresholds_turn_the_gate_on(workspace: Path) -> None:
