@@ -46,6 +46,7 @@ from soci_ci.app.run_model import (
 )
 from soci_ci.app.steps import index_image, verify_image
 from soci_ci.app.verify import VerifyReport
+from soci_ci.build.spec import check_reference
 from soci_ci.ci.context import CiContext, expand_tags
 from soci_ci.config.model import Config
 from soci_ci.errors import ExitCode, SociCiError
@@ -247,7 +248,9 @@ class Pipeline:
             raise _Skip(f"using the existing image {self.options.image}")
         if not image.repository:
             raise _Skip("no image.repository in the config")
-        tags = tuple(f"{image.repository}:{t}" for t in expand_tags(image.tags, self.ctx))
+        tags = tuple(
+            check_reference(f"{image.repository}:{t}") for t in expand_tags(image.tags, self.ctx)
+        )
         options = BuildOptions(
             spec=build_spec(
                 image,

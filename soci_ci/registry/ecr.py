@@ -115,7 +115,7 @@ class EcrTokens:
             raise AwsError(
                 f"ECR GetAuthorizationToken for {host.account} in {host.region} answered for "
                 f"another registry ({named[:100]}); its token is not used",
-                hint="check SOCI_CI_ECR_ENDPOINT and the image's registry host",
+                hint="check AWS_ENDPOINT_URL_ECR and the image's registry host",
             )
         creds = decode_authorization_token(token, host.region)
         expires: Any = data.get("expiresAt")

@@ -129,7 +129,7 @@ def test_ecr_tokens_reach_the_cli_for_push_and_base_hosts(
     from soci_ci.app.build import build_logins
     from soci_ci.build.spec import BuildSpec
 
-    monkeypatch.setenv("SOCI_CI_ECR_ENDPOINT", moto_server.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", moto_server.endpoint)
     monkeypatch.setenv("HOME", str(tmp_path))
     ctx = tmp_path / "ctx"
     ctx.mkdir()
