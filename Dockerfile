@@ -37,6 +37,17 @@ RUN apt-get update \
 
 FROM base AS tools-preinstalled
 
+# The ECR-push Lambda (docs/lambda.md): `docker build --target lambda .`. It needs no Docker
+# CLI: the runtime interface client calls soci_ci.lambda_entry.handler. (BuildKit builds only
+# the stages a target needs, so the action's build never runs this one.)
+FROM base AS lambda
+COPY requirements.lock infra/lambda-requirements.lock /opt/soci-ci/
+RUN python3 -m pip install --no-deps --only-binary=:all: \
+        -r /opt/soci-ci/requirements.lock -r /opt/soci-ci/lambda-requirements.lock
+COPY soci_ci /opt/soci-ci/soci_ci
+ENTRYPOINT ["/usr/local/bin/python3", "-m", "awslambdaric"]
+CMD ["soci_ci.lambda_entry.handler"]
+
 FROM tools-${TOOLS}
 COPY soci_ci /opt/soci-ci/soci_ci
 COPY entrypoint.py /opt/soci-ci/entrypoint.py
