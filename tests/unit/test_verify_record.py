@@ -13,10 +13,11 @@ import pytest
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
 from soci_ci.soci.zlib_binding import Inflater
 from soci_ci.soci.ztoc import Compression, build_ztoc
-from soci_ci.soci.ztoc_reader import parse_ztoc
+from soci_ci.soci.ztoc_reader import ParsedZtoc, parse_ztoc
 from soci_ci.soci.ztoc_writer import serialize_ztoc
 from tests.support.layers import Entry, build_tar, gz
 
@@ -216,3 +217,52 @@ def test_working_set_follows_links_inside_the_layer(inflater: Inflater) -> None:
         check = run(layer, ztoc, Reader(layer), inflater, sample=None, record=record, paths=[path])
         assert [f.name for f in check.files] == ["app/bin/server"], path
         assert check.ok
+
+
+def _with_entries(z: ParsedZtoc, entries: list[FileMetadata], checkpoints: bytes) -> bytes:
+    return serialize_ztoc(
+        version=z.version,
+        build_tool_identifier=z.build_tool_identifier,
+        compressed_archive_size=z.compressed_archive_size,
+        uncompressed_archive_size=z.uncompressed_archive_size,
+        entries=entries,
+        checkpoints=checkpoints,
+        span_digests=z.span_digests,
+        max_span_id=z.max_span_id,
+        algorithm=z.algorithm,
+    )
+
+
+def test_wrong_file_size_in_toc_is_caught(inflater: Inflater) -> None:
+    """A file's bytes are proved by its spans' digests plus its place in the sequential tar
+    parse: a TOC entry with the right offset but another size is not a file of the layer."""
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    entries = list(z.entries)
+    k = next(i for i, e in enumerate(entries) if e.name == b"small/5")
+    entries[k] = replace(entries[k], uncompressed_size=entries[k].uncompressed_size - 1)
+    broken = _with_entries(z, entries, z.checkpoints_blob)
+    for kw in ({"record": record}, {}):
+        check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
+        assert [p for p in check.problems if p.startswith("small/5:")], check.problems
+        assert [f.name for f in check.files if not f.ok] == ["small/5"]
+
+
+def test_shifted_checkpoint_output_offset_is_caught(inflater: Inflater) -> None:
+    """A checkpoint that claims its bytes start elsewhere in the tar: the span's lazily read
+    bytes are compared with the sequential read's bytes at the claimed place, and differ."""
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    blob = bytearray(z.checkpoints_blob)
+    at = 12 + 32785 + 8  # out_offset of checkpoint 1
+    out = int.from_bytes(blob[at : at + 8], "little")
+    blob[at : at + 8] = (out + 512).to_bytes(8, "little")
+    broken = _with_entries(z, list(z.entries), bytes(blob))
+    for kw in ({"record": record}, {}):
+        check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
+        # span 0 now ends 512 bytes later than its compressed bytes reach; span 1 starts there
+        assert any("span 0: span range ended" in p for p in check.problems), check.problems
+        assert any(p.startswith("span 1: lazily read bytes differ") for p in check.problems)
+        assert not check.ok
