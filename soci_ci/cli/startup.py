@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Runs IMAGE (a registry reference or a local image) on the local Docker engine "
             "(DOCKER_HOST) as the task would, until it is ready, records every file of its "
             "rootfs it opens, execs or reads, and maps them to layers and zTOC spans: the "
-            "bytes and requests a lazy (SOCI) start fetches. Ready: the first log line matching --ready-log-regex, the "
-            "image's health check, or --ready-after (default: the config's "
-            "probe.ready.log_regex, else the health check or 10 s)."
+            "bytes and requests a lazy (SOCI) start fetches. Ready: the first log line "
+            "matching --ready-log-regex, the image's health check, or --ready-after (default: "
+            "the config's probe.ready.log_regex, else the health check or 10 s)."
         ),
     )
     parser.add_argument("image", metavar="IMAGE")
