@@ -245,7 +245,13 @@ def _read_members(
 
 
 def _member_name(raw: bytes) -> str:
-    parts = [p for p in os.fsdecode(raw).split("/") if p and p != "."]
+    parts: list[str] = []
+    for part in os.fsdecode(raw).split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
     return "/".join(parts)
 
 
