@@ -185,8 +185,14 @@ cat /secret 2>/dev/null || echo "not root: /secret unreadable"
 echo READY
 exec sleep 1000
 """
-# (path, layer index) of every image file the start reads, in first-access order
+# (path, layer index) of every image file the start reads, in first-access order; not
+# /opq/old (under the opaque directory), /secret (not readable by USER), /etc/hosts,
+# /etc/resolv.conf, /etc/hostname (the engine's bind mounts), /proc, /sys, /dev
 EDGE_EXPECTED = (
+    # read while the container starts (the engine and runc resolve the user, as containerd
+    # does on a lazy start), whatever the storage driver
+    ("/etc/passwd", 1),
+    ("/etc/group", 1),
     ("/bin/busybox", 0),
     ("/start.sh", 3),
     ("/opq/new", 2),
@@ -197,7 +203,7 @@ EDGE_EXPECTED = (
     ("/hl/copy", 3),
     ("/hl/link", 1),
 )
-EDGE_USER = "1000"
+EDGE_USER = "app"  # not root: /secret (mode 0600) cannot be read
 
 
 def _entry(name: str, data: bytes | None = None, **kw: object) -> tuple[tarfile.TarInfo, bytes]:
@@ -249,6 +255,8 @@ def edge_layers() -> list[bytes]:
             _entry("hl/orig", rng.randbytes(EDGE_BIG)),
             _hardlink("hl/link", "hl/orig"),
             _entry("secret", b"readable by root only\n", mode=0o600),
+            _entry("etc/passwd", b"root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n"),
+            _entry("etc/group", b"root:x:0:\napp:x:1000:\n"),
             _entry("etc/hosts", b"127.0.0.1 image-hosts\n"),
             _entry("etc/resolv.conf", b"nameserver 192.0.2.1\n"),
             _entry("etc/hostname", b"image-hostname\n"),

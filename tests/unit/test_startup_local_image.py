@@ -150,7 +150,7 @@ def test_a_layer_that_is_not_the_configs_is_refused(tmp_path: Path) -> None:
 def test_an_archive_without_the_engines_image_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no image with the engine's layers"):
         save_layout(chunks(legacy_archive()), tmp_path / "w", diff_ids=DIFF_IDS[:2], platform=AMD64)
-    with pytest.raises(InputError, match="no manifest.json"):
+    with pytest.raises(InputError, match=r"no manifest\.json"):
         save_layout(
             chunks(archive([("x", b"{}")])), tmp_path / "v", diff_ids=DIFF_IDS, platform=AMD64
         )
