@@ -242,3 +242,32 @@ def test_run_measures_a_local_image(
     assert data["computed_locally"] is True
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
     assert "**computed locally**" in out
+
+
+def test_run_builds_then_measures_the_built_image_without_pulling_it(
+    docker_engine: str,
+    base_image: str,
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_engine)
+    for name in ("GITHUB_ACTIONS", "CODEBUILD_BUILD_ID", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    app_context(tmp_path, base_image)
+    repository = f"{registry.host}/startup-run/app"
+    (tmp_path / "soci-ci.yml").write_text(
+        "version: 1\n"
+        f"image: {{repository: {repository}, context: ctx, tags: ['1'], builder: sdk}}\n"
+        "soci: {enabled: false}\n"
+        "probe: {enabled: false}\n"
+        "startup: {ready_log_regex: '^READY$'}\n"
+        "report: {comment: false}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--config", "soci-ci.yml", "--work-dir", "work"]) == 0
+    data = json.loads((tmp_path / "work" / "startup.json").read_text())
+    built = json.loads((tmp_path / "work" / "build.json").read_text())
+    assert data["image_id"] == built["image_id"]  # the engine's own build, not a pull
+    assert data["image_source"] == "registry" and data["computed_locally"] is False
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
