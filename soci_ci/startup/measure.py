@@ -96,7 +96,9 @@ LOCAL_NOTE = (
     "local image (not read from a registry): layer digests, compressed sizes and spans are "
     "computed locally (each layer gzip-compressed as a push would, zTOCs built by soci-ci)"
 )
-PROBE_RETRY_BASE = 0.05  # the registry check before falling back to the engine's image
+# The registry check before falling back to the engine's image: quick retries, short reads.
+PROBE_RETRY_BASE = 0.05
+PROBE_TIMEOUT = 15.0
 
 
 def _layers_of(local: dict[str, Any]) -> list[str]:
@@ -143,7 +145,11 @@ def _from_engine(
 
 def _check_registry(options: StartupOptions, platform: Platform, local: dict[str, Any]) -> None:
     """Raise `_UseEngine` unless the registry holds IMAGE with the engine's layers."""
-    quick = replace(options.registry, retry_base=PROBE_RETRY_BASE)
+    quick = replace(
+        options.registry,
+        retry_base=PROBE_RETRY_BASE,
+        timeout=min(options.registry.timeout, PROBE_TIMEOUT),
+    )
     try:
         with open_image(parse_image_ref(options.image), quick) as store:
             found = registry_diff_ids(store, platform)
