@@ -172,14 +172,16 @@ def import_helper(docker_host: str, name: str, package: Path) -> str:
 # back, a file deleted and re-added, hard links, symbolic links), whatever the storage driver
 # of the engine would write itself. The engine applies them (`docker load`), runs them, and
 # `docker save`s them back byte for byte (tar-split).
+EDGE_LONG = "long/" + "/".join(["a-directory-name-of-forty-characters-xxx"] * 4) + "/file"  # PAX
 EDGE_BIG = 300_000  # bytes of the files whose spans are checked (several 64 KiB spans)
 EDGE_START = """\
 cat /opq/new /swap /readd
 cat /opq/old 2>/dev/null || true
 cat /abs-link /rel-link /linkdir/other.txt > /dev/null
 cat /hl/copy /hl/link > /dev/null
+cat "/odd names/ünï cödé.txt" "/$EDGE_LONG" > /dev/null
 cat /etc/hosts /etc/resolv.conf /etc/hostname > /dev/null
-cat /proc/self/status /sys/kernel/osrelease > /dev/null
+cat /proc/self/status /sys/devices/system/cpu/online > /dev/null
 head -c 16 /dev/urandom > /dev/null
 cat /secret 2>/dev/null || echo "not root: /secret unreadable"
 echo READY
@@ -202,6 +204,8 @@ EDGE_EXPECTED = (
     ("/real/dir/other.txt", 1),
     ("/hl/copy", 3),
     ("/hl/link", 1),
+    ("/odd names/ünï cödé.txt", 2),
+    (f"/{EDGE_LONG}", 2),
 )
 EDGE_USER = "app"  # not root: /secret (mode 0600) cannot be read
 
@@ -273,6 +277,10 @@ def edge_layers() -> list[bytes]:
             _symlink("abs-link", "/real/dir/target.txt"),
             _symlink("rel-link", "real/dir/target.txt"),
             _symlink("linkdir", "real/dir"),
+            _dir("odd names"),
+            *(_dir(EDGE_LONG.rsplit("/", i)[0]) for i in range(EDGE_LONG.count("/"), 0, -1)),
+            _entry("odd names/ünï cödé.txt", b"a name with spaces and UTF-8\n"),
+            _entry(EDGE_LONG, b"a name longer than 100 bytes: a PAX header\n"),
         ]
     )
     l3 = _tar(
@@ -308,7 +316,7 @@ def edge_archive(tag: str) -> bytes:
             "config": {
                 "User": EDGE_USER,
                 "Entrypoint": ["/bin/sh", "-c", "exec /bin/sh /start.sh"],
-                "Env": ["PATH=/bin"],
+                "Env": ["PATH=/bin", f"EDGE_LONG={EDGE_LONG}"],
             },
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         }
