@@ -375,9 +375,12 @@ class Pipeline:
         opts = self.options
         if opts.startup is False:
             raise _Skip("disabled (startup.enabled: false)")
-        image = self.state.image_ref
+        # The build's own image in the engine: run as it is (no pull), or measured from the
+        # engine when no registry holds it (soci_ci.startup.source).
+        built = self.state.built.result.image_id if self.state.built is not None else None
+        image = self.state.image_ref or built
         if not image:
-            raise _Skip("no image in a registry")
+            raise _Skip("no image")
         if opts.startup is None and not self.steps.engine_reachable():
             raise _Skip("no Docker engine reachable (startup.enabled: auto)")
         from soci_ci.startup.settings import startup_options  # noqa: PLC0415
@@ -392,6 +395,7 @@ class Pipeline:
                 probe=opts.probe_config,
                 startup=opts.startup_config,
                 registry=opts.registry,
+                engine_image=built or None,
             ),
             limits=parse_limits(opts.startup_limits),
             store=self.config.baseline.store,

@@ -262,6 +262,12 @@ def verify_image(
                 continue
             jobs.append((check, layer, desc))
 
+    if working_set is not None and not set(working_set) & {layer.digest for _, layer, _ in jobs}:
+        # The working set names other layer digests (e.g. measured from layers the engine
+        # compressed itself): check its files by path in every layer instead of none.
+        paths = tuple(p for layer_paths in working_set.values() for p in layer_paths)
+        working_set = None
+
     def one(job: tuple[IndexCheck, Descriptor, Descriptor]) -> LayerCheck:
         _, layer, desc = job
         record = (records or {}).get(layer.digest)

@@ -139,3 +139,24 @@ def test_v1_index_verified_through_referrers_tag(tmp_path: Path) -> None:
     main(["example", f"oci:{root}:t"])
     assert main(["index", f"oci:{root}:t", "--format", "v1"]) == 0
     assert main(["verify", f"oci:{root}:t"]) == 0
+
+
+def test_working_set_by_layer_and_by_path_when_no_layer_matches(tmp_path: Path) -> None:
+    from soci_ci.app.options import VerifyImageOptions
+    from soci_ci.app.steps import verify_image
+
+    root = tmp_path / "img"
+    assert main(["example", f"oci:{root}:t"]) == 0
+    assert main(["index", f"oci:{root}:t"]) == 0
+    image = f"oci:{root}:t-soci"
+    everything = verify_image(VerifyImageOptions(image=image))
+    layer = everything.indexes[0].layers[0]
+    first, second = (f.name for f in layer.files[:2])
+    by_layer = verify_image(
+        VerifyImageOptions(image=image, working_set={layer.layer: ("/" + first,)})
+    )
+    assert [f.name for f in by_layer.indexes[0].layers[0].files] == [first]
+    elsewhere = {"sha256:" + "0" * 64: ("/" + second,)}  # a digest of no layer of the image
+    by_path = verify_image(VerifyImageOptions(image=image, working_set=elsewhere))
+    assert [f.name for f in by_path.indexes[0].layers[0].files] == [second]
+    assert by_layer.ok and by_path.ok
