@@ -294,7 +294,9 @@ def verify_image(
             len(result.files),
             result.files_total,
             "ok" if result.ok else "PROBLEMS",
-            "this run's index read" if result.truth == "record" else "a read of the layer",
+            {"record": "this run's index read", "ranges": "the spans' range reads, chained"}.get(
+                result.truth, "a read of the layer"
+            ),
             result.sequential_bytes / 1e6,
             result.range_bytes / 1e6,
             result.range_requests,

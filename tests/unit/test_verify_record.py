@@ -91,7 +91,11 @@ def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool, inflater
     alone = Reader(layer)
     check = run(layer, ztoc, alone, inflater, sample=None)
     assert check.ok, check.problems
-    assert check.truth == "layer" and alone.streams == 1
+    # Verify alone reads the layer once: its spans' Range reads, chained, are the truth.
+    assert check.truth == "ranges" and alone.streams == 0
+    fetched = sum(b - a for a, b in alone.ranges)
+    assert len(layer) <= fetched <= len(layer) + check.spans + 64  # shared bytes, header twice
+    assert check.range_bytes == fetched
     with_record = Reader(layer)
     check = run(layer, ztoc, with_record, inflater, sample=None, record=record)
     assert check.ok, check.problems
@@ -266,3 +270,59 @@ def test_shifted_checkpoint_output_offset_is_caught(inflater: Inflater) -> None:
         assert any("span 0: span range ended" in p for p in check.problems), check.problems
         assert any(p.startswith("span 1: lazily read bytes differ") for p in check.problems)
         assert not check.ok
+
+
+def _with_sizes(z: ParsedZtoc, checkpoints: bytes, *, uncompressed: int) -> bytes:
+    return serialize_ztoc(
+        version=z.version,
+        build_tool_identifier=z.build_tool_identifier,
+        compressed_archive_size=z.compressed_archive_size,
+        uncompressed_archive_size=uncompressed,
+        entries=list(z.entries),
+        checkpoints=checkpoints,
+        span_digests=z.span_digests,
+        max_span_id=z.max_span_id,
+        algorithm=z.algorithm,
+    )
+
+
+def test_chain_catches_a_window_that_changes_no_output(inflater: Inflater) -> None:
+    """Random file data deflates to literals only: a wrong window in checkpoint 1 leaves the
+    inflated bytes unchanged, but the chain sees that it is not the layer's window."""
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    blob = parse_ztoc(ztoc).checkpoints_blob
+    at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
+    broken = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
+    check = run(layer, broken, Reader(layer), inflater, sample=None)
+    assert any(
+        "span 0: the window it leaves differs from checkpoint 1" in p for p in check.problems
+    )
+    assert not check.ok
+    assert check.truth == "layer"  # the diagnosis read the layer, on failure only
+
+
+def test_chain_catches_a_range_answer_altered_inside_one_span(inflater: Inflater) -> None:
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    blob = z.checkpoints_blob
+    in2 = int.from_bytes(blob[12 + 2 * 32785 : 12 + 2 * 32785 + 8], "little")
+    at = in2 + 700  # inside span 2, in stored random data
+    served = layer[:at] + bytes([layer[at] ^ 1]) + layer[at + 1 :]
+    check = run(layer, ztoc, Reader(layer, serve=served), inflater, sample=None)
+    assert any("is not the layer" in p or p.startswith("span 2:") for p in check.problems)
+    assert any("span 2: a Range read" in p for p in check.problems), check.problems
+    assert not check.ok
+
+
+@pytest.mark.parametrize("delta", [-1, 1], ids=["truncated", "extended"])
+def test_chain_catches_a_last_span_of_the_wrong_length(delta: int, inflater: Inflater) -> None:
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    broken = _with_sizes(z, z.checkpoints_blob, uncompressed=z.uncompressed_archive_size + delta)
+    check = run(layer, broken, Reader(layer), inflater, sample=None)
+    last = f"span {z.max_span_id}:"
+    assert any(p.startswith(last) for p in check.problems), check.problems
+    assert not check.ok
