@@ -21,7 +21,7 @@ import ctypes
 import hashlib
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +31,7 @@ from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
 from soci_ci.soci.lazy_read import LAZY_WORKERS, PassResult, RangeReader, _pieces
 from soci_ci.soci.span_reader import gzip_header_length
+from soci_ci.soci.tar_toc import read_toc
 from soci_ci.soci.zlib_binding import (
     GZIP_AUTO_WINDOW_BITS,
     RAW_WINDOW_BITS,
@@ -41,11 +42,9 @@ from soci_ci.soci.zlib_binding import (
     Z_STREAM_END,
     Inflater,
 )
-from soci_ci.soci.ztoc import Compression, build_ztoc
 
 REORDER = 2 * LAZY_WORKERS  # spans fetched ahead of the in-order consumer (memory bound)
 OUT_CHUNK = 1 << 20
-SEQUENTIAL_SPAN = 1 << 62
 
 if TYPE_CHECKING:
     from soci_ci.soci.verify import Span
@@ -238,7 +237,7 @@ class _InOrder:
         inflater: Inflater,
         out: ChainResult,
     ) -> None:
-        self._links = self._iterate(reader, spans, inflater)
+        self._links: Generator[_Link] = self._iterate(reader, spans, inflater)
         self._spans = spans
         self._out = out
         self._layer = hashlib.sha256(head)
@@ -249,12 +248,13 @@ class _InOrder:
         self._buf = memoryview(b"")
         self._chunks: deque[bytes] = deque()
         self._k = 0
-        self.complete = False
         self._crc = self._isize = 0  # of the member being read, so far
         self.error: str | None = None  # a member's CRC-32 or size is wrong
 
     @staticmethod
-    def _iterate(reader: RangeReader, spans: Sequence[Span], inflater: Inflater) -> Iterator[_Link]:
+    def _iterate(
+        reader: RangeReader, spans: Sequence[Span], inflater: Inflater
+    ) -> Generator[_Link]:
         with ThreadPoolExecutor(max_workers=max(1, min(LAZY_WORKERS, len(spans)))) as pool:
             ahead: deque[Future[_Link]] = deque()
             for k in range(len(spans)):
@@ -269,7 +269,6 @@ class _InOrder:
             return False
         link = next(self._links, None)
         if link is None:
-            self.complete = True
             return False
         k, span, res = self._k, self._spans[self._k], self._out.result
         self._k += 1
@@ -334,10 +333,23 @@ class _InOrder:
             want -= len(take)
         return b"".join(parts)
 
-    def readinto(self, view: memoryview) -> int:
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+    def skip(self, n: int) -> int:
+        """Discard up to `n` bytes (file data: the tar parser needs only the headers)."""
+        done = 0
+        while done < n:
+            if not self._buf:
+                if not self._chunks and not self._next():
+                    break
+                if not self._chunks:
+                    continue
+                self._buf = memoryview(self._chunks.popleft())
+            take = min(n - done, len(self._buf))
+            self._buf = self._buf[take:]
+            done += take
+        return done
+
+    def close(self) -> None:
+        self._links.close()  # stops fetching ahead (a broken chain)
 
     def layer_digest(self) -> tuple[str, int]:
         return "sha256:" + self._layer.hexdigest(), self._size
@@ -385,18 +397,14 @@ def chain_pass(
     recorder = LayerRecorder([], set())
     error = None
     try:
-        build_ztoc(
-            stream,  # type: ignore[arg-type]
-            compression=Compression.UNCOMPRESSED,
-            span_size=SEQUENTIAL_SPAN,
-            build_tool_identifier="soci-ci verify",
-            recorder=recorder,
-            hash_spans=False,
-        )
-    except LayerError as exc:
-        error = exc.message
-    while stream.read(OUT_CHUNK):  # the rest of the spans (after the tar's end): digests
-        pass
+        try:
+            read_toc(stream, on_entry=recorder.entry)  # the zTOC builder's tar parser
+        except LayerError as exc:
+            error = exc.message
+        while stream.skip(OUT_CHUNK):  # the rest of the spans (after the tar's end)
+            pass
+    finally:
+        stream.close()
     if out.problems:
         return out
     digest, size = stream.layer_digest()

@@ -151,9 +151,14 @@ class BlobReader:
         self,
         open_stream: Callable[[], AbstractContextManager[BinaryIO]],
         read_range: Callable[[int, int], bytes],
+        check_size: Callable[[], None] | None = None,
     ) -> None:
         self.open_stream = open_stream
         self.read_range = read_range
+        # Raises when the blob is not the descriptor's size, for a source that can tell
+        # without reading it (a layout's file); a read by ranges alone would not see bytes
+        # past the end.
+        self.check_size = check_size
 
 
 def _spans_gzip(z: ParsedZtoc, layer_size: int, check: LayerCheck) -> list[Span]:
@@ -399,6 +404,8 @@ def verify_layer(
     if record is None and len(needed) == len(spans):
         # Every span is needed and no record: the spans' Range reads are the only read of
         # the layer, proven to be its stream by the chain of checkpoints (soci/chain_read.py).
+        if reader.check_size is not None:
+            reader.check_size()
         chain = chain_pass(
             reader, spans, layer_digest=layer.digest, layer_size=layer.size, inflater=inflater
         )
