@@ -113,7 +113,7 @@ def _inflate(data: bytes, span: Span, length: int, last: bool, inflater: Inflate
             if n:
                 link.out.append(ctypes.string_at(buf, n))
             produced += n
-            if produced > length:
+            if produced > length and not last:  # the last one goes on to the tar's end blocks
                 raise InputError(f"inflates to more than its {length} bytes")
             pos = len(data) - strm.avail_in
             if ret == Z_STREAM_END:
@@ -123,7 +123,7 @@ def _inflate(data: bytes, span: Span, length: int, last: bool, inflater: Inflate
                     raise InputError("the range ends inside a gzip trailer")
                 link.ends.append((len(link.out), data[pos - 8 : pos] if raw else None))
                 if pos == len(data):
-                    if last and produced == length:
+                    if last and produced >= length:
                         link.end = (span.c_end, 0)
                         return link
                     raise InputError(
@@ -169,9 +169,10 @@ def _read(reader: RangeReader, spans: Sequence[Span], k: int, inflater: Inflater
     link.requests = len(pieces)
     if link.error is None:  # hashed here, in parallel (hashlib releases the GIL)
         link.range_digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        content = hashlib.sha256()
+        content, left = hashlib.sha256(), length  # [u_start, u_end): the TOC's part
         for piece in link.out:
-            content.update(piece)
+            content.update(memoryview(piece)[:left])
+            left -= min(left, len(piece))
         link.content = content.digest()
         at = 0
         for upto, trailer in link.ends:  # each member's end: its CRC-32 and size are checked
@@ -398,7 +399,12 @@ def chain_pass(
     error = None
     try:
         try:
-            read_toc(stream, on_entry=recorder.entry)  # the zTOC builder's tar parser
+            toc = read_toc(stream, on_entry=recorder.entry)  # the zTOC builder's tar parser
+            if toc.end_offset != spans[-1].u_end:
+                out.problems.append(
+                    f"uncompressed_archive_size {spans[-1].u_end} != {toc.end_offset}, where "
+                    "the layer's tar ends"
+                )
         except LayerError as exc:
             error = exc.message
         while stream.skip(OUT_CHUNK):  # the rest of the spans (after the tar's end)

@@ -12,7 +12,7 @@ request (soci/lazy_read.py). A checked file reads correctly lazily when its TOC 
 regular file of the sequential tar parse (same offset and size) and every span it touches
 gave, inflated from its checkpoint, exactly the uncompressed bytes of the sequential read
 (one SHA-256 per span proves all the files and pieces of files in it). So a run reads a
-layer once for index + verify plus the spans. `verify` alone, when every span is needed,
+layer once for index + verify plus the spans. `verify` alone, when every file is checked,
 reads the layer once: its spans' Range reads, chained from checkpoint to checkpoint, are the
 layer's stream and so the truth (soci/chain_read.py); only a sample (some spans), or a broken
 chain (to tell what is wrong), adds the sequential read.
@@ -401,9 +401,10 @@ def verify_layer(
     costs = file_costs(spans, chosen)
     needed = needed_spans(costs)
     chain = None
-    if record is None and len(needed) == len(spans):
-        # Every span is needed and no record: the spans' Range reads are the only read of
-        # the layer, proven to be its stream by the chain of checkpoints (soci/chain_read.py).
+    if record is None and (len(chosen) == len(files) or len(needed) == len(spans)):
+        # Every file (so nearly every span) and no record: the spans' Range reads are the only
+        # read of the layer, proven to be its stream by the chain of checkpoints
+        # (soci/chain_read.py).
         if reader.check_size is not None:
             reader.check_size()
         chain = chain_pass(
