@@ -58,7 +58,6 @@ class _Link:
     out: list[bytes] = field(default_factory=list)  # its uncompressed bytes, in order
     requests: int = 0
     range_digest: str = ""
-    content: bytes = b""
     end: tuple[int, int] | None = None  # (compressed offset, bits) where inflate stopped
     # Where gzip members end in `out` (piece index) and their trailer when raw inflate left
     # it unchecked (None: zlib checked it, the member started in this span).
@@ -169,11 +168,6 @@ def _read(reader: RangeReader, spans: Sequence[Span], k: int, inflater: Inflater
     link.requests = len(pieces)
     if link.error is None:  # hashed here, in parallel (hashlib releases the GIL)
         link.range_digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        content, left = hashlib.sha256(), length  # [u_start, u_end): the TOC's part
-        for piece in link.out:
-            content.update(memoryview(piece)[:left])
-            left -= min(left, len(piece))
-        link.content = content.digest()
         at = 0
         for upto, trailer in link.ends:  # each member's end: its CRC-32 and size are checked
             link.segments.append((*_crc(link.out[at:upto]), trailer, True))
@@ -278,7 +272,8 @@ class _InOrder:
         if link.error is not None:
             self._out.problems.append(f"span {k}: {link.error} (inflated from checkpoint {k})")
             return False
-        res.ranges[k], res.contents[k] = link.range_digest, link.content
+        # No SHA-256 of the uncompressed bytes: the chain proves them (they are the truth).
+        res.ranges[k], res.contents[k] = link.range_digest, b""
         for crc, length, trailer, ended in link.segments:
             self._crc = crc32_combine(self._crc, crc, length)
             self._isize += length
