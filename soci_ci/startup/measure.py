@@ -208,6 +208,7 @@ def resolve_image(client: Any, options: StartupOptions, platform: Platform) -> _
         ref,
         in_engine=local is not None,
         repo_digests=[str(d) for d in (local or {}).get("RepoDigests") or []],
+        image_id=str((local or {}).get("Id") or ""),
         soci_image=options.soci_image is not None,
     )
     log.info("startup: %s: read from the %s (%s)", options.image, choice.origin, choice.reason)
