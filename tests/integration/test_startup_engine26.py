@@ -24,15 +24,19 @@ import pytest
 
 from soci_ci.cli import main
 from tests.integration.test_startup import _leftovers
+from soci_ci.soci.ztoc import Compression, build_ztoc
+from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.integration.test_startup_local import expected_spans, gzip6
 from tests.servers.counting_proxy import CountingProxy
 from tests.servers.dockerd import TRIXIE_DOCKERD, Dockerd, import_base_image
 from tests.support.runner import trixie_tools
-from tests.support.startup_images import EXPECTED, app_context, build, docker
+from tests.support.startup_images import EXPECTED, app_context, build, docker, import_helper
 
 pytestmark = pytest.mark.integration
 
 LOCAL = "soci-ci-test/startup-e26:1"
+HELPER = "soci-ci-test/recorder-e26:1"
+REPO = Path(__file__).resolve().parents[2]
 SPAN = 1 << 20
 
 
@@ -43,6 +47,7 @@ def _engine(tmp_path_factory: Any, *, containerd_store: bool) -> Iterator[str]:
         host = engine.start()
         base = import_base_image(host)
         build(host, app_context(tmp_path_factory.mktemp("e26"), base), LOCAL)
+        import_helper(host, HELPER, REPO / "soci_ci")
         yield host
     finally:
         engine.stop()
@@ -109,3 +114,56 @@ def test_engine26_classic_store_measures_a_local_image_without_any_registry(
     assert main(["startup", *args, "--output-json", str(tmp_path / "r.json")]) == 0
     assert any("registry.invalid:443" in seen for seen in proxy.seen), proxy.seen
     assert json.loads((tmp_path / "r.json").read_text())["image_source"] == "engine"
+
+
+def spans_in_blob(blob: bytes, span: int, path: str) -> list[int]:
+    """The spans of `path` in a gzip layer blob as stored (the containerd store keeps it)."""
+    z = parse_ztoc(build_ztoc(io.BytesIO(blob), compression=Compression.GZIP, span_size=span).data)
+    entry = next(e for e in z.entries if e.name.decode().lstrip("./") == path.lstrip("/"))
+    _, checkpoints = parse_checkpoints(z.checkpoints_blob)
+    bounds = [cp.out_offset for cp in checkpoints] + [z.uncompressed_archive_size]
+    lo, hi = entry.uncompressed_offset, entry.uncompressed_offset + entry.uncompressed_size
+    return [i for i in range(len(checkpoints)) if bounds[i] < hi and bounds[i + 1] > lo]
+
+
+@pytest.mark.parametrize("recorder", ["local", "helper"])
+def test_engine26_containerd_store_records_a_local_image_without_any_registry(
+    recorder: str,
+    engine26_containerd: str,
+    proxy: CountingProxy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = engine26_containerd
+    monkeypatch.setenv("DOCKER_HOST", host)
+    assert "io.containerd.snapshotter.v1" in docker(host, "info", "-f", "{{json .DriverStatus}}")
+    blobs, inspect = saved(host, LOCAL)
+    # The containerd store names a local image by its manifest digest, in RepoDigests too.
+    assert inspect["RepoDigests"] == [f"{LOCAL.split(':')[0]}@{inspect['Id']}"]
+    out = tmp_path / "s.json"
+    args = [LOCAL, "--ready-log-regex", "^READY$", "--span-size", str(SPAN), "--min-layer-size", "0"]
+    args += ["--recorder", recorder]
+    if recorder == "helper":
+        args += ["--helper-image", HELPER]
+    assert main(["startup", *args, "--output-json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert proxy.seen == []
+    assert data["image_source"] == "engine" and data["computed_locally"] is True
+    assert data["image_id"] == inspect["Id"]
+    assert data["recording"]["storage_driver"] == "overlayfs"
+    assert data["recording"]["mode"] == recorder
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    # the store's compressed blobs, kept as they are
+    layers = data["layers"]
+    assert [la["digest"] for la in layers] == [
+        "sha256:" + hashlib.sha256(b).hexdigest() for b in blobs
+    ]
+    assert [la["size"] for la in layers] == [len(b) for b in blobs]
+    digests = [la["digest"] for la in layers]
+    for f in data["files"]:
+        layer = digests.index(f["layer"])
+        assert f["spans"] == spans_in_blob(blobs[layer], SPAN, f["path"]), f["path"]
+    by_path = {f["path"]: f for f in data["files"]}
+    assert by_path["/data/f007"]["layer"] == digests[1]
+    assert by_path["/data/shadow.txt"]["layer"] == digests[4]
+    assert _leftovers(host) == []
