@@ -15,7 +15,7 @@ as a file while containerd has it open: bbolt writes copy-on-write and switches 
 meta pages, so the newest valid meta page names a consistent tree; a read that meets a page
 being rewritten fails its checks and is retried. Standard library only (the recorder helper).
 """
-# ruff: noqa: PTH118, PTH123
+# ruff: noqa: PTH113, PTH118, PTH123
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ class _Bolt:
             return None
         return txid, root
 
-    def _items(self, buf: bytes, base: int, depth: int) -> list[tuple[bytes, bytes, bool]]:
+    def _items(
+        self, buf: bytes, base: int, depth: int, seen: set[int]
+    ) -> list[tuple[bytes, bytes, bool]]:
         if depth > MAX_DEPTH or base + 16 > len(buf):
             raise SnapshotError("bbolt page out of range")
         _id, flags, count, _overflow = struct.unpack_from("<QHHI", buf, base)
@@ -84,7 +86,7 @@ class _Bolt:
                 raise SnapshotError("bbolt element out of range")
             if flags & _BRANCH:
                 _pos, _ksize, child = struct.unpack_from("<IIQ", buf, elem)
-                out += self._page(child, depth + 1)
+                out += self._page(child, depth + 1, seen)
             elif flags & _LEAF:
                 item_flags, pos, ksize, vsize = struct.unpack_from("<IIII", buf, elem)
                 start = elem + pos
@@ -97,21 +99,27 @@ class _Bolt:
                 raise SnapshotError("unexpected bbolt page")
         return out
 
-    def _page(self, pgid: int, depth: int) -> list[tuple[bytes, bytes, bool]]:
-        return self._items(self.data, pgid * self.page_size, depth)
+    def _page(self, pgid: int, depth: int, seen: set[int]) -> list[tuple[bytes, bytes, bool]]:
+        if pgid in seen or pgid < 2:  # a tree never holds a page twice, nor a meta page
+            raise SnapshotError("bbolt page loop")
+        seen.add(pgid)
+        return self._items(self.data, pgid * self.page_size, depth, seen)
 
-    def bucket(self, value: bytes | None, depth: int = 0) -> dict[bytes, tuple[bytes, bool]]:
+    def bucket(self, value: bytes | None) -> dict[bytes, tuple[bytes, bool]]:
         """The items of the bucket whose header is `value` (None: the root bucket)."""
+        seen: set[int] = set()
         if value is None:
-            items = self._page(self.root, depth)
+            items = self._page(self.root, 0, seen)
         else:
             if len(value) < 16:
                 raise SnapshotError("short bbolt bucket header")
             root = struct.unpack_from("<Q", value, 0)[0]
-            items = self._items(value, 16, depth) if root == 0 else self._page(root, depth)
+            items = self._items(value, 16, 0, seen) if root == 0 else self._page(root, 0, seen)
         return {key: (val, is_bucket) for key, val, is_bucket in items}
 
-    def sub(self, items: dict[bytes, tuple[bytes, bool]], name: bytes) -> dict[bytes, tuple[bytes, bool]]:
+    def sub(
+        self, items: dict[bytes, tuple[bytes, bool]], name: bytes
+    ) -> dict[bytes, tuple[bytes, bool]]:
         found = items.get(name)
         if found is None or not found[1]:
             raise SnapshotError(f"no bucket {name.decode(errors='replace')}")
@@ -170,7 +178,9 @@ def rootfs_dirs(docker_root: str, container_id: str, attempts: int = 5) -> list[
                     db = fh.read(MAX_DB + 1)
                 if len(db) > MAX_DB:
                     raise SnapshotError(f"{path} is larger than {MAX_DB >> 20} MiB")
-                return [os.path.join(root, "snapshots", str(i), "fs") for i in chain(db, container_id)]
+                return [
+                    os.path.join(root, "snapshots", str(i), "fs") for i in chain(db, container_id)
+                ]
             except (SnapshotError, struct.error) as exc:
                 last = SnapshotError(f"{path}: {exc}")
                 time.sleep(0.05)

@@ -7,9 +7,10 @@ The rule (`--image-source auto`, the default; docs/startup.md):
 2. An image the engine does not have is read from its registry (the engine pulls it).
 3. An image the engine has, named with a registry host (`registry.example/app:1`,
    `localhost:5000/app`) or listed in the engine's RepoDigests under its repository (pulled
-   from, or pushed to, a registry; see "RepoDigests" below), is read from the registry when the registry holds it with
-   the engine's very layers; when the registry does not have it, cannot be reached or holds
-   other layers (a local rebuild not pushed yet), the engine's image is measured.
+   from, or pushed to, a registry; see "RepoDigests" below), is read from the registry when
+   the registry holds it with the engine's very layers; when the registry does not have it,
+   cannot be reached or holds other layers (a local rebuild not pushed yet), the engine's
+   image is measured.
 4. Any other image the engine has (`docker build -t myapp:1 .`, `docker load`, an image id)
    is measured from the engine; no registry is contacted.
 

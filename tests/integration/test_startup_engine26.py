@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from soci_ci.cli import main
-from tests.integration.test_startup import _leftovers
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
+from tests.integration.test_startup import _leftovers
 from tests.integration.test_startup_local import expected_spans, gzip6
 from tests.servers.counting_proxy import CountingProxy
 from tests.servers.dockerd import TRIXIE_DOCKERD, Dockerd, import_base_image
@@ -139,9 +139,17 @@ def test_engine26_containerd_store_records_a_local_image_without_any_registry(
     assert "io.containerd.snapshotter.v1" in docker(host, "info", "-f", "{{json .DriverStatus}}")
     blobs, inspect = saved(host, LOCAL)
     # The containerd store names a local image by its manifest digest, in RepoDigests too.
-    assert inspect["RepoDigests"] == [f"{LOCAL.split(':')[0]}@{inspect['Id']}"]
+    assert inspect["RepoDigests"] == [f"{LOCAL.split(':', maxsplit=1)[0]}@{inspect['Id']}"]
     out = tmp_path / "s.json"
-    args = [LOCAL, "--ready-log-regex", "^READY$", "--span-size", str(SPAN), "--min-layer-size", "0"]
+    args = [
+        LOCAL,
+        "--ready-log-regex",
+        "^READY$",
+        "--span-size",
+        str(SPAN),
+        "--min-layer-size",
+        "0",
+    ]
     args += ["--recorder", recorder]
     if recorder == "helper":
         args += ["--helper-image", HELPER]

@@ -32,7 +32,7 @@ class CountingProxy:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_CONNECT = do_GET = do_HEAD = do_POST = do_PUT = _refuse  # noqa: N815
+            do_CONNECT = do_GET = do_HEAD = do_POST = do_PUT = _refuse
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
