@@ -26,11 +26,20 @@ from soci_ci.cli import main
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.integration.test_startup import _leftovers
-from tests.integration.test_startup_local import expected_spans, gzip6
+from tests.integration.test_startup_local import EDGE, EDGE_SPAN, expected_spans, gzip6
 from tests.servers.counting_proxy import CountingProxy
 from tests.servers.dockerd import TRIXIE_DOCKERD, Dockerd, import_base_image
 from tests.support.runner import trixie_tools
-from tests.support.startup_images import EXPECTED, app_context, build, docker, import_helper
+from tests.support.startup_images import (
+    EDGE_EXPECTED,
+    EXPECTED,
+    app_context,
+    build,
+    docker,
+    edge_archive,
+    import_helper,
+    load,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +128,10 @@ def test_engine26_classic_store_measures_a_local_image_without_any_registry(
 def spans_in_blob(blob: bytes, span: int, path: str) -> list[int]:
     """The spans of `path` in a gzip layer blob as stored (the containerd store keeps it)."""
     z = parse_ztoc(build_ztoc(io.BytesIO(blob), compression=Compression.GZIP, span_size=span).data)
-    entry = next(e for e in z.entries if e.name.decode().lstrip("./") == path.lstrip("/"))
+    by_name = {e.name.decode().lstrip("./").rstrip("/"): e for e in z.entries}
+    entry = by_name[path.lstrip("/")]
+    if entry.type == b"hardlink":
+        entry = by_name[entry.linkname.decode().lstrip("./")]
     _, checkpoints = parse_checkpoints(z.checkpoints_blob)
     bounds = [cp.out_offset for cp in checkpoints] + [z.uncompressed_archive_size]
     lo, hi = entry.uncompressed_offset, entry.uncompressed_offset + entry.uncompressed_size
@@ -174,4 +186,30 @@ def test_engine26_containerd_store_records_a_local_image_without_any_registry(
     by_path = {f["path"]: f for f in data["files"]}
     assert by_path["/data/f007"]["layer"] == digests[1]
     assert by_path["/data/shadow.txt"]["layer"] == digests[4]
+    assert _leftovers(host) == []
+
+
+def test_engine26_containerd_store_attributes_the_tricky_cases(
+    engine26_containerd: str, proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge image (`docker load`ed: the store keeps its layers as loaded) on overlayfs."""
+    host = engine26_containerd
+    monkeypatch.setenv("DOCKER_HOST", host)
+    load(host, edge_archive(EDGE))
+    out = tmp_path / "e.json"
+    args = [EDGE, "--ready-log-regex", "^READY$", "--span-size", str(EDGE_SPAN)]
+    assert main(["startup", *args, "--min-layer-size", "0", "--output-json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert proxy.seen == []
+    assert data["recording"]["storage_driver"] == "overlayfs"
+    digests = [la["digest"] for la in data["layers"]]
+    assert [(f["path"], digests.index(f["layer"])) for f in data["files"]] == list(EDGE_EXPECTED)
+    assert data["not_in_image"] == []
+    blobs, _ = saved(host, EDGE)
+    for f in data["files"]:
+        blob = blobs[digests.index(f["layer"])]
+        if blob[:2] == b"\x1f\x8b":  # stored compressed: kept as it is
+            assert f["spans"] == spans_in_blob(blob, EDGE_SPAN, f["path"]), f["path"]
+        else:  # stored as a tar: gzipped as a push would
+            assert f["spans"] == expected_spans(blob, EDGE_SPAN, f["path"]), f["path"]
     assert _leftovers(host) == []
