@@ -202,10 +202,10 @@ def rootfs_dirs(client: Any, container_id: str, info: EngineInfo) -> list[str]:
         return [f"vfs-mount:{info.root_dir}/image/vfs/layerdb/mounts/{container_id}/mount-id"]
     if driver == "overlayfs" and info.containerd_store:
         return [f"containerd-snapshot:{info.root_dir}:{container_id}"]
-    store = "the containerd image store's snapshotter" if info.containerd_store else "driver"
+    what = "the containerd image store's snapshotter" if info.containerd_store else "storage driver"
     raise StartupError(
-        f"storage {store} {driver!r} is not supported (overlay2, vfs and the containerd "
-        "image store's overlayfs are)",
+        f"{what} {driver!r} is not supported (overlay2, vfs and the containerd image store's "
+        "overlayfs are)",
         hint="run the engine with --storage-driver overlay2 (or overlayfs on the containerd "
         "image store)",
     )
