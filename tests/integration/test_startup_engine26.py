@@ -173,6 +173,7 @@ def test_engine26_containerd_store_records_a_local_image_without_any_registry(
     assert data["recording"]["storage_driver"] == "overlayfs"
     assert data["recording"]["mode"] == recorder
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    assert "on the engine's compressed layers" in data["ztoc_source"]
     # the store's compressed blobs, kept as they are
     layers = data["layers"]
     assert [la["digest"] for la in layers] == [
