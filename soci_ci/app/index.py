@@ -49,6 +49,7 @@ from soci_ci.soci.index_manifest import (
     soci_index_manifest,
 )
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.zlib_binding import load_inflater
 from soci_ci.soci.ztoc import (
     Compression,
     UnsupportedCompression,
@@ -196,6 +197,7 @@ def _build_one(
                 build_tool_identifier=options.build_tool_identifier,
                 progress=progress.counter(),
                 recorder=recorder,
+                inflater=load_inflater(options.inflate),
             )
         except UnsupportedCompression:
             raise

@@ -102,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
         from soci_ci.cli.settings import config_from_flags  # noqa: PLC0415
 
         soci = config_from_flags({}).soci
-        print_report(index_image(index_image_options(built.reference, soci, registry)))
+        options = index_image_options(
+            built.reference, soci, registry, inflate=args.environment.inflate
+        )
+        print_report(index_image(options))
     if args.output_json:
         args.output_json.write_text(json.dumps(built.to_json(), indent=2) + "\n")
     return 0

@@ -272,6 +272,7 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         build_secrets=tuple(
             f"id={key},env={SECRET_ENV_PREFIX}{n}" for n, (key, _) in enumerate(arguments.secrets)
         ),
+        inflate=env.inflate,
     )
 
 
