@@ -92,6 +92,8 @@ class _UseEngine(Exception):
 
 
 LOCAL_ZTOCS = "built as `soci-ci index` would, on layers gzip-compressed here (nothing pushed)"
+# The containerd image store keeps compressed layers: none is gzipped here.
+STORED_ZTOCS = "built as `soci-ci index` would, on the engine's compressed layers (nothing pushed)"
 LOCAL_NOTE = (
     "local image (not read from a registry): layer digests, compressed sizes and spans are "
     "computed locally (each layer gzip-compressed as a push would, zTOCs built by soci-ci)"
@@ -134,7 +136,8 @@ def _from_engine(
         layers = load_layers(OciLayout(work, None), own_platform, index)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    layers = replace(layers, image=options.image.removeprefix("docker://"), ztoc_source=LOCAL_ZTOCS)
+    source = LOCAL_ZTOCS if saved.gzipped_here else STORED_ZTOCS
+    layers = replace(layers, image=options.image.removeprefix("docker://"), ztoc_source=source)
     return _Resolved(
         layers=layers,
         image_id=image_id,
@@ -208,6 +211,7 @@ def resolve_image(client: Any, options: StartupOptions, platform: Platform) -> _
         ref,
         in_engine=local is not None,
         repo_digests=[str(d) for d in (local or {}).get("RepoDigests") or []],
+        image_id=str((local or {}).get("Id") or ""),
         soci_image=options.soci_image is not None,
     )
     log.info("startup: %s: read from the %s (%s)", options.image, choice.origin, choice.reason)
