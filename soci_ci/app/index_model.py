@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from soci_ci.oci.manifest import Descriptor, Manifest
+from soci_ci.oci.manifest import Descriptor, Index, Manifest
 from soci_ci.oci.platform import Platform
 from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat
 from soci_ci.soci.layer_record import LayerRecord
+from soci_ci.soci.ztoc import Compression
 
 
 class Outcome(StrEnum):
@@ -48,7 +49,32 @@ class Target:
 
 
 # Per target: every layer with the reason it is skipped (None: it gets a zTOC).
-LayerRows = list[tuple[Descriptor, str | None]]
+LayerRows = tuple[tuple[Descriptor, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ZtocJob:
+    """A layer that gets a zTOC (once, however many platforms list it)."""
+
+    layer: Descriptor
+    compression: Compression
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """The image as a run reads it before any layer: what gets a zTOC and what is skipped."""
+
+    root_digest: str
+    root_media_type: str
+    targets: tuple[Target, ...]
+    rows: tuple[LayerRows, ...]  # per target, in the same order
+    jobs: Mapping[str, ZtocJob]  # layer digest -> its zTOC job, in first-listed order
+    original_index: Index | None  # the image index the SOCI-enabled one is made from (v2)
+    notes: tuple[str, ...]
+
+    def platforms(self) -> Iterator[tuple[Target, LayerRows]]:
+        """Each target with its layer rows."""
+        return zip(self.targets, self.rows, strict=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
