@@ -154,10 +154,14 @@ def test_soci_ci_run_pipeline_reads_the_layer_once(
     and the comment's lazy-loading section from verify."""
     from soci_ci.app.pipeline import AppSteps, Pipeline, RunOptions
     from soci_ci.ci.context import CiContext, Provider
+    from tests.support.pipeline import NO_DOCKER
 
     push_example(tmp_path, f"{registry.host}/reads/pipeline:1")
     options = RunOptions(
-        image=f"{proxy.host}/reads/pipeline:1", work_dir=tmp_path / "work", startup=False
+        image=f"{proxy.host}/reads/pipeline:1",
+        work_dir=tmp_path / "work",
+        startup=False,
+        docker=NO_DOCKER,
     )
     ctx = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=1, sha="a" * 40)
     proxy.log.clear()
