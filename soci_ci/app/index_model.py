@@ -90,6 +90,27 @@ class LayerReport:
     seconds: float | None = None
     skipped: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        platform: str,
+        layer: Descriptor,
+        *,
+        skipped: str | None = None,
+        ztoc_digest: str | None = None,
+        ztoc_size: int | None = None,
+    ) -> LayerReport:
+        """The row of `layer`: skipped (with why), or with its zTOC's digest and size."""
+        return cls(
+            platform=platform,
+            digest=layer.digest,
+            media_type=layer.media_type,
+            size=layer.size,
+            ztoc_digest=ztoc_digest,
+            ztoc_size=ztoc_size,
+            skipped=skipped,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanItem:

@@ -300,14 +300,12 @@ def _layer_reports(selection: Selection, matches: list[_Match]) -> tuple[LayerRe
         for layer, reason in trows:
             ref = refs.get((target.image.digest, layer.digest))
             reports.append(
-                LayerReport(
-                    platform=platform,
-                    digest=layer.digest,
-                    media_type=layer.media_type,
-                    size=layer.size,
+                LayerReport.of(
+                    platform,
+                    layer,
+                    skipped=reason,
                     ztoc_digest=ref.digest if ref else None,
                     ztoc_size=ref.size if ref else None,
-                    skipped=reason,
                 )
             )
     return tuple(reports)

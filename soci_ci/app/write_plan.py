@@ -62,30 +62,11 @@ def layer_reports(selection: Selection, built: Built) -> tuple[LayerReport, ...]
         platform = str(target.platform)
         for layer, reason in rows:
             if reason is not None:
-                reports.append(
-                    LayerReport(
-                        platform=platform,
-                        digest=layer.digest,
-                        media_type=layer.media_type,
-                        size=layer.size,
-                        skipped=reason,
-                    )
-                )
+                reports.append(LayerReport.of(platform, layer, skipped=reason))
                 continue
             b = built[layer.digest]
-            reports.append(
-                LayerReport(
-                    platform=platform,
-                    digest=b.layer.digest,
-                    media_type=b.layer.media_type,
-                    size=b.layer.size,
-                    ztoc_digest=b.digest,
-                    ztoc_size=b.size,
-                    spans=b.spans,
-                    files=b.files,
-                    seconds=b.seconds,
-                )
-            )
+            row = LayerReport.of(platform, b.layer, ztoc_digest=b.digest, ztoc_size=b.size)
+            reports.append(replace(row, spans=b.spans, files=b.files, seconds=b.seconds))
     return tuple(reports)
 
 
