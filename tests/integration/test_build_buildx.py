@@ -18,11 +18,11 @@ import pytest
 from soci_ci.build.docker_login import docker_env
 from soci_ci.build.docker_tools import DockerTools
 from soci_ci.cli import main
-from tests.conftest import skopeo
 from tests.servers.engine_gate import EngineGate
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry
 from tests.support.runner import DockerCli
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

@@ -26,7 +26,7 @@ from soci_ci.probe.logs import LogsApi, StreamCursor, first_match, parse_snapsho
 from soci_ci.probe.model import Snapshotter
 from soci_ci.user_regex import compile_user_regex
 from tests.servers.moto import Moto
-from tests.support.probe_cli import CHECK, NO_SOCI, SOCI, probe_command, run_probe
+from tests.support.probe import CHECK, NO_SOCI, SOCI, probe_command, run_probe
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ import pytest
 from soci_ci.probe import task_definition
 from tests.fakes.aws_server import AwsFakeServer, ScaledClock
 from tests.fakes.ecs import FakeAws, FakeTask, Script
-from tests.support.probe_cli import CHECK, probe_command, run_probe
+from tests.support.probe import CHECK, probe_command, run_probe
 
 pytestmark = pytest.mark.integration
 

@@ -218,7 +218,7 @@ def test_a_fork_cannot_write_outside_the_workspace(tmp_path: Path, github: FakeG
 
 
 def test_a_fork_config_bomb_ends_fast_and_bounded(tmp_path: Path, github: FakeGitHub) -> None:
-    from tests.unit.test_config_hostile import BILLION_LAUGHS
+    from tests.support.hostile import BILLION_LAUGHS
 
     ws = _workspace(tmp_path, BILLION_LAUGHS)
     fork = json.loads((DATA / "pull_request_fork_event.json").read_text())

@@ -21,9 +21,9 @@ import pytest
 from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.options import IndexImageOptions, VerifyImageOptions
 from soci_ci.app.steps import index_image, verify_image
-from tests.integration.test_registry_index import push_example
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
+from tests.support.registry_images import push_example
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

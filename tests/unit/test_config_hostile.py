@@ -19,18 +19,7 @@ from soci_ci.config.loader import load_config, load_config_text, read_config_dat
 from soci_ci.errors import ConfigError, ExitCode
 from soci_ci.limits import MAX_CONFIG_BYTES, MAX_CONFIG_PROBLEMS
 from tests.support.bounded import base_env, run_bounded, soci_ci_command
-
-BILLION_LAUGHS = """version: 1
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
+from tests.support.hostile import BILLION_LAUGHS
 
 
 def _bounded(fn: object, *, seconds: float = 5.0, peak_mib: int = 64) -> ConfigError:
