@@ -99,16 +99,14 @@ def soci_index_bytes(target: Target, refs: tuple[ZtocRef, ...], options: IndexOp
     ).to_json()
 
 
-def make_plan(
-    base: IndexReport,
-    selection: Selection,
-    built: Built,
-    options: IndexOptions,
-    *,
-    existing: TagReader | None,
-) -> IndexReport:
-    """The report of a full run with its write plan (not applicable when no layer
-    qualifies); `existing` holds the referrers tags that v1 merges with."""
+Indexed = list[tuple[Target, PlanItem, PlatformSoci]]  # per platform with a SOCI index
+
+
+def platform_indexes(
+    selection: Selection, built: Built, options: IndexOptions
+) -> tuple[list[PlanItem], Indexed, list[str]]:
+    """The `{}` config, then per platform its new zTOCs and its SOCI index manifest; the
+    platforms indexed; the notes (with one per platform that has no layer to index)."""
     notes = list(selection.notes)
     items = [
         plan_item(
@@ -116,7 +114,7 @@ def make_plan(
         )
     ]
     seen_ztocs: set[str] = set()
-    indexed: list[tuple[Target, PlanItem, PlatformSoci]] = []
+    indexed: Indexed = []
     for target, rows in selection.platforms():
         refs = ztoc_refs(rows, built, options)
         for ref in refs:
@@ -139,7 +137,20 @@ def make_plan(
             soci_index=index_bytes,
         )
         indexed.append((target, index_item, soci))
+    return items, indexed, notes
 
+
+def make_plan(
+    base: IndexReport,
+    selection: Selection,
+    built: Built,
+    options: IndexOptions,
+    *,
+    existing: TagReader | None,
+) -> IndexReport:
+    """The report of a full run with its write plan (not applicable when no layer
+    qualifies); `existing` holds the referrers tags that v1 merges with."""
+    items, indexed, notes = platform_indexes(selection, built, options)
     records = {d: b.record for d, b in built.items() if b.record is not None}
     base = replace(
         base, layers=layer_reports(selection, built), notes=tuple(notes), records=records
