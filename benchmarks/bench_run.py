@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,13 +49,21 @@ CACHE = Path("/tmp/bench-run")
 _LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH) (\S+) HTTP/[\d.]+" (\d{3}) (\d+|-)')
 
 RUN_STEPS = """
-import sys
-from soci_ci.cli.run import _run_step
-records = {{}}
-for argv in ({index}, {verify}):
-    out = _run_step(argv, records)
-    if out.code:
-        sys.exit(f"{{argv[0]}} failed: {{out.message}}")
+from dataclasses import replace
+from soci_ci.app.options import RegistryOptions, VerifyImageOptions, index_image_options
+from soci_ci.app.steps import index_image, verify_image
+from soci_ci.cli.settings import config_from_flags
+from soci_ci.oci.image_ref import parse_image_ref
+
+# As `soci-ci run` calls them (app/pipeline.py): index keeps what its layer reads proved,
+# verify uses it; every file is read lazily (sample None), as `soci-ci verify` alone does.
+soci = config_from_flags({{"soci.tag": ("--tag", "run-soci")}}).soci
+options = index_image_options({ref!r}, soci, RegistryOptions())
+options = replace(options, index=replace(options.index, record_for_verify=True))
+report = index_image(options)
+soci_ref = parse_image_ref({ref!r}).at(report.soci_image_digest)
+checked = verify_image(VerifyImageOptions(image=soci_ref, records=report.records))
+assert checked.ok and all(lc.truth == "record" for i in checked.indexes for lc in i.layers)
 """
 
 
@@ -167,17 +176,27 @@ class Registry:
                     whole += 1
         return total, whole, ranged
 
+    def cpu_seconds(self) -> float:
+        """CPU time the registry process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command: user + system, all its threads)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False)
     if done.returncode:
         raise SystemExit(f"{argv[:4]} failed ({done.returncode}): {done.stderr[-1500:]}")
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
 
 
 def main() -> int:
@@ -191,6 +210,7 @@ def main() -> int:
         if not path.exists():
             print(f"making {path} ...", file=sys.stderr)
             make_layer(path, args.layer_mb, seed=i + 1)
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="soci-ci-bench-run-"))
     registry = Registry(work)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -211,15 +231,23 @@ def main() -> int:
             capture_output=True,
         )
         ref = f"{registry.host}/bench/app:v1"
-        rows: list[tuple[str, float, int, str]] = []
+        rows: list[tuple[str, float, str, int, str]] = []
 
         def step(name: str, argv: list[str], note: str = "") -> tuple[float, int]:
             mark = registry.mark()
-            seconds = timed(argv, env)
+            served = registry.cpu_seconds()
+            seconds, cpu = timed(argv, env)
+            served = registry.cpu_seconds() - served
             time.sleep(2.0)  # the access log lines of the last answers (written late)
             sent, whole, ranged = registry.bytes_since(mark)
             rows.append(
-                (name, seconds, sent, f"{whole} whole-blob GETs, {ranged} Range GETs{note}")
+                (
+                    name,
+                    seconds,
+                    f"{cpu:.1f} s + {served:.1f} s",
+                    sent,
+                    f"{whole} whole-blob GETs, {ranged} Range GETs{note}",
+                )
             )
             return seconds, sent
 
@@ -237,10 +265,7 @@ def main() -> int:
         t_verify, _ = step(
             "soci-ci verify (alone)", [*py, "verify", f"{registry.host}/bench/app@{soci}"]
         )
-        script = RUN_STEPS.format(
-            index=["index", ref, "--tag", "run-soci", "--output-json", str(work / "r.json")],
-            verify=["verify", f"{registry.host}/bench/app@{soci}"],
-        )
+        script = RUN_STEPS.format(ref=ref)
         t_run, b_run = step("run: index + verify", [sys.executable, "-c", script])
     finally:
         registry.stop()
@@ -250,14 +275,19 @@ def main() -> int:
     print(
         f"image: {args.layers} layers of {args.layer_mb} MB tar, {indexed / 1e6:.0f} MB indexed (gzip -6)"
     )
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
     print(
-        "| step | time | vs skopeo copy | bytes sent by the registry | vs indexed bytes | requests |"
+        f"machine: {os.cpu_count()} cores, load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
     )
-    print("|---|---:|---:|---:|---:|---|")
-    for name, seconds, sent, note in rows:
+    print(
+        "| step | time | vs skopeo copy | CPU: the command + the registry "
+        "| bytes sent by the registry | vs indexed bytes | requests |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, seconds, cpu, sent, note in rows:
         print(
-            f"| {name} | {seconds:.2f} s | {seconds / t_copy:.2f}x | {sent / 1e6:.1f} MB | {sent / indexed:.2f}x | {note} |"
+            f"| {name} | {seconds:.2f} s | {seconds / t_copy:.2f}x | {cpu} | {sent / 1e6:.1f} MB "
+            f"| {sent / indexed:.2f}x | {note} |"
         )
     print(
         f"\ntargets: run index+verify bytes {b_run / indexed:.2f}x (<= 2.0x), "

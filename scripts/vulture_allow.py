@@ -33,9 +33,9 @@ STARTUP_FILES
 STARTUP_FILE_BYTES
 READ
 failed_names
-# verify's shared reads: a type alias, a helper kept for the format, a test constant.
+# verify's shared reads: a type alias, a test constant, the span cuts' indexing (used by [k]).
 OnEntry
-hash_from_checkpoint
+__getitem__
 TAR
 # the action image fixture keeps its build log for debugging a failed session.
 build_log

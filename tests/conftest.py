@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from soci_ci.soci.zlib_binding import Inflater, load_inflater
 from tests.servers.dockerd import Dockerd, import_base_image
 from tests.servers.registry import Registry, RegistryProcess
 from tests.servers.token_server import TokenServer
@@ -24,18 +25,15 @@ from tests.support.vectors import vectors_dir
 
 
 @pytest.fixture(params=["zlib-ng", "zlib"])
-def inflate_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with each inflate implementation (both must give the same bytes)."""
-    from soci_ci.soci import gzip_index, span_reader, zlib_binding
-
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Inflater:
+    """Each inflate implementation in turn (both must give the same bytes): the tests hand it
+    to the format code; commands run through `main` or a subprocess get it the way users
+    choose it, from SOCI_CI_INFLATE."""
     backend: str = request.param
-    chosen = zlib_binding.load_inflater(backend)
+    chosen = load_inflater(backend)
     assert chosen.name.startswith(backend + " "), chosen.name
-    for module in (gzip_index, span_reader):
-        monkeypatch.setattr(module, "inflater", lambda: chosen)
-    monkeypatch.setattr(zlib_binding, "_chosen", backend)  # main() may choose again: undone
-    monkeypatch.setenv("SOCI_CI_INFLATE", backend)  # for commands run as subprocesses
-    return backend
+    monkeypatch.setenv("SOCI_CI_INFLATE", backend)
+    return chosen
 
 
 @pytest.fixture(scope="session")

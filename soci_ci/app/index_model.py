@@ -14,6 +14,7 @@ from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat
 from soci_ci.soci.layer_record import LayerRecord
+from soci_ci.soci.zlib_binding import InflateBackend
 from soci_ci.soci.ztoc import Compression
 
 
@@ -36,6 +37,7 @@ class IndexOptions:
     # Keep what verify needs from the layer reads (IndexReport.records): `run` verifies
     # without downloading the layers again.
     record_for_verify: bool = False
+    inflate: InflateBackend = InflateBackend.AUTO  # the inflate library (SOCI_CI_INFLATE)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 

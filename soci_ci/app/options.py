@@ -29,6 +29,7 @@ from soci_ci.registry.auth import Credentials
 from soci_ci.registry.docker_config import DockerConfig
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL
 from soci_ci.soci.layer_record import LayerRecord
+from soci_ci.soci.zlib_binding import InflateBackend
 
 DEFAULT_POLL_SECONDS = 3.0
 DEFAULT_GATE_NAME = "default"
@@ -86,7 +87,11 @@ class VerifyImageOptions:
     # What this run's index step proved about the layers (`IndexReport.records`): verify then
     # reads no layer again.
     records: Mapping[str, LayerRecord] | None = field(default=None, repr=False)
+    # `run` with a startup working set: per layer digest, exactly the files the application
+    # read from that layer at start (a layer not named: none of its files); wins over paths.
+    working_set: Mapping[str, tuple[str, ...]] | None = None
     registry: RegistryOptions = field(default_factory=RegistryOptions)
+    inflate: InflateBackend = InflateBackend.AUTO  # the inflate library (SOCI_CI_INFLATE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,11 +150,15 @@ def index_options(soci: SociConfig) -> IndexOptions:
 
 
 def index_image_options(
-    image: str, soci: SociConfig, registry: RegistryOptions
+    image: str,
+    soci: SociConfig,
+    registry: RegistryOptions,
+    *,
+    inflate: InflateBackend = InflateBackend.AUTO,
 ) -> IndexImageOptions:
     return IndexImageOptions(
         image=image,
-        index=index_options(soci),
+        index=replace(index_options(soci), inflate=inflate),
         overwrite_tag=soci.overwrite_tag,
         registry=registry,
     )

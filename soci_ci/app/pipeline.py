@@ -56,6 +56,7 @@ from soci_ci.gate.verdict import Verdict
 from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe.model import ProbeResult
 from soci_ci.redaction import redact
+from soci_ci.soci.zlib_binding import InflateBackend
 
 if TYPE_CHECKING:
     from soci_ci.startup.step import StartupStep, StartupStepResult
@@ -147,6 +148,7 @@ class RunOptions:
     probe_config: Mapping[str, Any] = field(default_factory=dict)
     startup_limits: tuple[Mapping[str, Any], ...] = ()
     work_dir: Path | None = Path(".soci-ci")  # each step's JSON result, for people; None: none
+    inflate: InflateBackend = InflateBackend.AUTO  # the inflate library (SOCI_CI_INFLATE)
 
 
 MAX_REASON = 300  # characters of a step's detail or a failure's reason in the report
@@ -158,6 +160,18 @@ def reason_of(exc: BaseException) -> str:
     if isinstance(exc, SociCiError):
         return redact(str(exc), limit=MAX_REASON)
     return redact(f"internal error: {type(exc).__name__}: {exc}", limit=MAX_REASON)
+
+
+# Startup runs before verify so that verify reads exactly the files the application reads at
+# start; the report lists the steps in their usual order (`STEPS`).
+EXECUTION_ORDER = (
+    StepName.BUILD,
+    StepName.INDEX,
+    StepName.STARTUP,
+    StepName.VERIFY,
+    StepName.PROBE,
+    StepName.GATE,
+)
 
 
 class _Skip(Exception):
@@ -195,11 +209,12 @@ class Pipeline:
             StepName.PROBE: self._probe,
             StepName.GATE: self._gate,
         }
-        for name in STEPS:
+        for name in EXECUTION_ORDER:
             if state.failure is not None:
                 self._record(name, StepStatus.SKIPPED, f"{state.failure.step} failed")
                 continue
             self._execute(name, plan[name])
+        state.steps.sort(key=lambda record: STEPS.index(StepName(record.name)))
         return self._verdict()
 
     def _record(self, name: str, status: StepStatus, detail: str, seconds: float = 0.0) -> None:
@@ -308,7 +323,9 @@ class Pipeline:
         image = self.state.image_ref
         if not image:
             raise _Skip("no image in a registry")
-        options = index_image_options(image, soci, self.options.registry)
+        options = index_image_options(
+            image, soci, self.options.registry, inflate=self.options.inflate
+        )
         # Keep what the layer reads proved, so that verify reads no layer again.
         options = replace(options, index=replace(options.index, record_for_verify=True))
         report = self.steps.index(options)
@@ -335,7 +352,9 @@ class Pipeline:
                 sample=verify.sample or None,
                 seed=verify.seed,
                 records=self.state.index.records if self.state.index is not None else None,
+                working_set=self._working_set(),
                 registry=self.options.registry,
+                inflate=self.options.inflate,
             )
         )
         self.state.verify = report
@@ -344,14 +363,27 @@ class Pipeline:
             raise _CheckFailed(_first_problem(report))
         return "index matches the layers"
 
+    def _working_set(self) -> dict[str, tuple[str, ...]] | None:
+        """The files the application read at start, by layer digest (None: not measured)."""
+        startup = self.state.startup
+        if startup is None:
+            return None
+        files: dict[str, list[str]] = {}
+        for f in startup.report.get("files", ()):
+            files.setdefault(str(f["layer"]), []).append(str(f["path"]))
+        return {layer: tuple(paths) for layer, paths in files.items()}
+
     def _startup(self) -> str:
         """The local startup working set (`soci_ci.startup`), a typed call."""
         opts = self.options
         if opts.startup is False:
             raise _Skip("disabled (startup.enabled: false)")
-        image = self.state.image_ref
+        # The build's own image in the engine: run as it is (no pull), or measured from the
+        # engine when no registry holds it (soci_ci.startup.source).
+        built = self.state.built.result.image_id if self.state.built is not None else None
+        image = self.state.image_ref or built
         if not image:
-            raise _Skip("no image in a registry")
+            raise _Skip("no image")
         if opts.startup is None and not self.steps.engine_reachable():
             raise _Skip("no Docker engine reachable (startup.enabled: auto)")
         from soci_ci.startup.settings import startup_options  # noqa: PLC0415
@@ -366,6 +398,7 @@ class Pipeline:
                 probe=opts.probe_config,
                 startup=opts.startup_config,
                 registry=opts.registry,
+                engine_image=built or None,
             ),
             limits=parse_limits(opts.startup_limits),
             store=self.config.baseline.store,

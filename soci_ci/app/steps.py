@@ -19,6 +19,7 @@ from soci_ci.app.tag_policy import soci_tag
 from soci_ci.app.verify import VerifyReport
 from soci_ci.errors import UsageError
 from soci_ci.oci.image_ref import parse_image_ref
+from soci_ci.soci.zlib_binding import load_inflater
 
 MAX_WORKERS = 64
 
@@ -60,4 +61,6 @@ def verify_image(options: VerifyImageOptions) -> VerifyReport:
             seed=options.seed,
             records=options.records,
             paths=options.paths,
+            working_set=options.working_set,
+            inflater=load_inflater(options.inflate),
         )

@@ -26,6 +26,7 @@ from soci_ci.soci.verify import (
     quantile,
     verify_layer,
 )
+from soci_ci.soci.zlib_binding import Inflater
 
 log = logging.getLogger(__name__)
 LAYER_WORKERS = os.cpu_count() or 1
@@ -211,12 +212,16 @@ def verify_image(
     seed: int = 0,
     records: Mapping[str, LayerRecord] | None = None,
     paths: Sequence[str] | None = None,
+    working_set: Mapping[str, Sequence[str]] | None = None,
+    inflater: Inflater,
 ) -> VerifyReport:
     """Check every SOCI index of the image.
 
     `records` (layer digest -> what `index` recorded while it read the layer in this run,
     `IndexReport.records`) spare the sequential download; `paths` (a startup working set)
-    are the files read lazily instead of all (or `sample`) files.
+    are the files read lazily instead of all (or `sample`) files; `working_set` (layer
+    digest -> the paths the application read from that layer at start) names them per layer
+    instead; `inflater` inflates.
     """
     checks = []
     jobs: list[tuple[IndexCheck, Descriptor, Descriptor]] = []
@@ -257,6 +262,12 @@ def verify_image(
                 continue
             jobs.append((check, layer, desc))
 
+    if working_set is not None and not set(working_set) & {layer.digest for _, layer, _ in jobs}:
+        # The working set names other layer digests (e.g. measured from layers the engine
+        # compressed itself): check its files by path in every layer instead of none.
+        paths = tuple(p for layer_paths in working_set.values() for p in layer_paths)
+        working_set = None
+
     def one(job: tuple[IndexCheck, Descriptor, Descriptor]) -> LayerCheck:
         _, layer, desc = job
         record = (records or {}).get(layer.digest)
@@ -272,7 +283,8 @@ def verify_image(
             sample=sample,
             seed=seed,
             record=record,
-            paths=paths,
+            paths=paths if working_set is None else tuple(working_set.get(layer.digest, ())),
+            inflater=inflater,
         )
         log.info(
             "  layer %s: %d spans, %d/%d files checked, %s (truth: %s; %.1f MB read "

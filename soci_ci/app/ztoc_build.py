@@ -20,6 +20,7 @@ from soci_ci.oci.hashing_reader import HashingReader
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.oci.store import ImageSource, VerifiedBlobReader
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.zlib_binding import load_inflater
 from soci_ci.soci.ztoc import UnsupportedCompression, build_ztoc
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def build_layer_ztoc(
                 build_tool_identifier=options.build_tool_identifier,
                 progress=progress.counter(),
                 recorder=recorder,
+                inflater=load_inflater(options.inflate),
             )
         except UnsupportedCompression:
             raise

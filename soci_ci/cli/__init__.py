@@ -46,10 +46,10 @@ class _Version(argparse.Action):
     """`--version`: also names the inflate library in use (loaded only when asked)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from soci_ci.soci.zlib_binding import inflater  # noqa: PLC0415
+        from soci_ci.soci.zlib_binding import load_inflater  # noqa: PLC0415
 
         try:
-            library = inflater().name
+            library = load_inflater(read_environment(process_environment()).inflate).name
         except SociCiError as exc:
             library = f"unavailable: {exc}"
         sys.stdout.write(f"soci-ci {__version__} (inflate: {library})\n")
@@ -116,10 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     environment_error: SociCiError | None = None
     try:
         environment = read_environment(process_environment())
-        if environment.inflate:
-            from soci_ci.soci.zlib_binding import choose_inflater  # noqa: PLC0415
-
-            choose_inflater(environment.inflate)
     except SociCiError as exc:
         command = next((a for a in args_list if not a.startswith("-")), None)
         if command != "run":

@@ -95,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
         cache_to=tuple(args.cache_to),
     )
     registry = registry_options(args)  # once: --password-stdin reads stdin
-    options = BuildOptions(
+    build = BuildOptions(
         spec=spec,
         docker=docker_tools(args.environment),
         builder=Builder(args.builder),
         registry=registry,
     )
-    built = build_image(options)
+    built = build_image(build)
     sys.stdout.write(f"{built.reference or built.result.image_id}\n")
     if args.index and built.reference:
         from soci_ci.app.steps import index_image  # noqa: PLC0415
@@ -109,7 +109,10 @@ def run(args: argparse.Namespace) -> int:
         from soci_ci.cli.settings import config_from_flags  # noqa: PLC0415
 
         soci = config_from_flags({}).soci
-        print_report(index_image(index_image_options(built.reference, soci, registry)))
+        options = index_image_options(
+            built.reference, soci, registry, inflate=args.environment.inflate
+        )
+        print_report(index_image(options))
     if args.output_json:
         args.output_json.write_text(json.dumps(built.to_json(), indent=2) + "\n")
     return 0

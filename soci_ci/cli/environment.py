@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from soci_ci.build.docker_tools import DockerTools
 from soci_ci.errors import UsageError
+from soci_ci.soci.zlib_binding import InflateBackend
 
 REGISTRY_USERNAME = "SOCI_CI_REGISTRY_USERNAME"
 REGISTRY_PASSWORD = "SOCI_CI_REGISTRY_PASSWORD"  # noqa: S105 - a variable name
@@ -44,7 +45,7 @@ DEFAULT_SEARCH_PATH = "/usr/bin:/bin"
 DEFAULT_REGISTRY_TIMEOUT = 60.0
 DEFAULT_RETRY_BASE = 0.5
 MAX_SECONDS = 3600.0
-INFLATE_BACKENDS = ("auto", "zlib-ng", "zlib")
+INFLATE_BACKENDS = tuple(InflateBackend)
 
 _DURATION = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>ms|s|m|h)?")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -59,7 +60,7 @@ class Environment:
     registry_host: str | None = None  # where username/password go; None: the image's host
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     retry_base: float = DEFAULT_RETRY_BASE
-    inflate: str | None = None  # None: auto
+    inflate: InflateBackend = InflateBackend.AUTO
     aws_region: str | None = None  # AWS_REGION (boto3 itself reads only AWS_DEFAULT_REGION)
     debug: bool = False
     github_actions: bool = False
@@ -140,7 +141,7 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
             if retry is None
             else parse_seconds(RETRY_BASE, retry, maximum=60, zero=True)
         ),
-        inflate=None if inflate in (None, "auto") else inflate,
+        inflate=InflateBackend(inflate or InflateBackend.AUTO),
         aws_region=_text(environ, "AWS_REGION"),
         debug=environ.get(RUNNER_DEBUG) == "1",
         github_actions=environ.get(GITHUB_ACTIONS) == "true",

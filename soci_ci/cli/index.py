@@ -117,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     from soci_ci.app.options import index_image_options  # noqa: PLC0415
     from soci_ci.app.steps import index_image  # noqa: PLC0415
 
-    options = index_image_options(args.image, soci_settings(args), registry_options(args))
+    options = index_image_options(
+        args.image, soci_settings(args), registry_options(args), inflate=args.environment.inflate
+    )
     report = index_image(options)
     print_report(report)
     if args.output_json:

@@ -277,6 +277,7 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
             env,
             {f"{SECRET_ENV_PREFIX}{n}": value for n, (_, value) in enumerate(arguments.secrets)},
         ),
+        inflate=env.inflate,
     )
 
 

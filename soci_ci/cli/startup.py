@@ -20,12 +20,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "startup",
         help="record the files a container reads until ready; what a lazy start fetches",
         description=(
-            "Runs IMAGE (a registry reference) on the local Docker engine (DOCKER_HOST) as the "
-            "task would, until it is ready, records every file of its rootfs it opens, execs "
-            "or reads, and maps them to layers and zTOC spans: the bytes and requests a lazy "
-            "(SOCI) start fetches. Ready: the first log line matching --ready-log-regex, the "
-            "image's health check, or --ready-after (default: the config's "
-            "probe.ready.log_regex, else the health check or 10 s)."
+            "Runs IMAGE (a registry reference or a local image) on the local Docker engine "
+            "(DOCKER_HOST) as the task would, until it is ready, records every file of its "
+            "rootfs it opens, execs or reads, and maps them to layers and zTOC spans: the "
+            "bytes and requests a lazy (SOCI) start fetches. Ready: the first log line "
+            "matching --ready-log-regex, the image's health check, or --ready-after (default: "
+            "the config's probe.ready.log_regex, else the health check or 10 s)."
         ),
     )
     parser.add_argument("image", metavar="IMAGE")
@@ -61,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--span-size", type=int, metavar="BYTES")
     parser.add_argument("--min-layer-size", type=int, metavar="BYTES")
     parser.add_argument("--no-pull", action="store_true", help="never let the engine pull")
+    parser.add_argument(
+        "--image-source",
+        choices=("auto", "engine", "registry"),
+        default=None,
+        help="where IMAGE's layers are read: engine (a local image: `docker save`, sizes "
+        "computed locally), registry, or auto (default: the engine's image when it has one "
+        "that no registry holds; docs/startup.md)",
+    )
     parser.add_argument("--top", type=int, default=10, help="largest files listed (default 10)")
     parser.add_argument("--output-json", type=Path, metavar="FILE")
     parser.add_argument(
@@ -116,6 +124,7 @@ def build_options(args: argparse.Namespace) -> StartupOptions:
             helper_image=args.helper_image,
             span_size=args.span_size,
             min_layer_size=args.min_layer_size,
+            image_source=args.image_source,
         ),
         registry=registry_options(args),
         pull=not args.no_pull,

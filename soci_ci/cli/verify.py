@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         paths=tuple(args.file) if args.file else None,
         registry=registry_options(args),
+        inflate=args.environment.inflate,
     )
     report = verify_image(options)
     print_report(report, top=args.top)

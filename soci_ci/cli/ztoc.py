@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     from soci_ci.app.progress import ByteProgress  # noqa: PLC0415
+    from soci_ci.soci.zlib_binding import load_inflater  # noqa: PLC0415
 
     with source:
         progress = ByteProgress(os.fstat(source.fileno()).st_size, "the layer")
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             span_size=args.span_size,
             build_tool_identifier=args.build_tool_identifier,
             progress=progress.counter(),
+            inflater=load_inflater(args.environment.inflate),
         )
     write_atomic(output, result.data)
     sys.stdout.write(f"{result.digest} {result.size}\n")

@@ -90,8 +90,14 @@ def read_blob(
     anything is read (the default: the largest zTOC soci-ci reads back)."""
     if size > limit:
         raise InputError(f"blob {digest} is {size} bytes; more than the {limit} expected")
+    parts: list[bytes] = []
+    got = 0
     with source.open_blob(digest, size) as fh:
-        data = fh.read(size + 1)
+        # A stream may answer a read with fewer bytes than asked (a registry's body does).
+        while got <= size and (part := fh.read(size + 1 - got)):
+            parts.append(part)
+            got += len(part)
+    data = b"".join(parts)
     if len(data) != size or sha256_digest(data) != digest:
         raise InputError(f"blob {digest} does not match its digest")
     return data

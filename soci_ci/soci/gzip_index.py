@@ -38,8 +38,8 @@ from soci_ci.soci.zlib_binding import (
     Z_NEED_DICT,
     Z_OK,
     Z_STREAM_END,
+    Inflater,
     Stream,
-    inflater,
 )
 
 INPUT_CHUNK = 1 << 20
@@ -60,10 +60,13 @@ class Checkpoint:
 class GzipScanner:
     """Inflates a gzip stream once; serves the output as a `TarStream` (read/skip)."""
 
-    def __init__(self, source: BinaryIO, span_size: int) -> None:
+    def __init__(
+        self, source: BinaryIO, span_size: int, inflater: Inflater, *, hash_spans: bool = True
+    ) -> None:
         self._source = source
         self._span_size = span_size
-        self._lib = inflater()
+        self._hash_spans = hash_spans  # off: every span digest is "" (nothing hashed)
+        self._lib = inflater
         self._strm = self._lib.new_stream(GZIP_AUTO_WINDOW_BITS)
         self._strm_ref = ctypes.byref(self._strm)
         # Input: a few reusable buffers, so the hashing thread can work on one while inflate
@@ -208,6 +211,9 @@ class GzipScanner:
         window = self._out_view[self._wpos - WINDOW_SIZE : self._wpos].tobytes()
         self.checkpoints.append(Checkpoint(in_offset, self.total_out, bits, window))
         self._last = self.total_out
+        if not self._hash_spans:
+            self.span_digests.append("")
+            return
         if self._hasher is not None:
             self._feed_hash(in_offset)
             self._hash_jobs.put((self._hasher, self.span_digests))

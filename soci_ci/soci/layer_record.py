@@ -1,36 +1,46 @@
 """What one streaming read of a layer proves, kept for verify: the layer is read once per run.
 
 While a layer streams through the zTOC builder (its bytes checked against the layer digest),
-a `LayerRecorder` taps the tar stream and keeps the SHA-256 of every regular file's bytes;
-the builder adds the compressed range and digest of each span. The resulting `LayerRecord`
-is what `verify` needs from a sequential read (the truth its lazy reads are compared with),
-so `run` verifies without downloading the layer again. Its size is one digest per regular
-file and per span, like the zTOC itself, whatever the layer's size.
+a `LayerRecorder` taps the tar stream: it keeps the SHA-256 of each span's uncompressed bytes
+(the span cut where the zTOC's checkpoints are, as they are placed) and the place of every
+regular file; the builder adds the compressed range and digest of each span. The resulting
+`LayerRecord` is what `verify` needs from a sequential read (the truth its lazy reads are
+compared with), so `run` verifies without downloading the layer again. Its size is one
+digest per span and one place per regular file, like the zTOC itself, whatever the layer's
+size; the bytes are hashed on a thread of their own (hashlib releases the GIL), through a
+bounded queue, so the tar reader does not wait for them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from soci_ci.soci.tar_toc import FileMetadata, TarStream
 
 CHUNK = 1 << 20
+STAGE = 1 << 18  # small reads (tar headers) are gathered up to this before being hashed
+QUEUED = 8  # chunks waiting for the hashing thread (memory: QUEUED x CHUNK at most)
 
-SpanRange = tuple[int, int]  # compressed [start, end) of a span
+SpanRange = tuple[int, int]  # [start, end) of a span: compressed, or uncompressed
 FileKey = tuple[int, int]  # (uncompressed offset, size) of a regular file's data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerRecord:
-    """The truth about one layer: span digests by compressed range, file digests by place."""
+    """The truth about one layer: span digests by compressed range, the SHA-256 of each
+    span's uncompressed bytes by uncompressed range, and where the regular files are."""
 
     layer: str  # layer digest
     size: int
     spans: Mapping[SpanRange, str] = field(repr=False)  # -> "sha256:<hex>" of those bytes
-    files: Mapping[FileKey, bytes] = field(repr=False)  # -> SHA-256 (32 bytes) of the data
+    contents: Mapping[SpanRange, bytes] = field(repr=False)  # -> SHA-256 (32 bytes)
+    files: AbstractSet[FileKey] = field(repr=False)  # every regular file of the tar parse
     error: str | None = None  # the layer stopped decompressing here (spans still hashed)
     ztoc: bytes = field(default=b"", repr=False)  # the zTOC built from this read, if any
 
@@ -40,64 +50,164 @@ class _Source(Protocol):
 
 
 class LayerRecorder:
-    """Collects file digests from the tar stream the zTOC builder reads (`tap` + `entry`)."""
+    """Collects span content digests and file places from the tar stream the zTOC builder
+    reads (`tap` + `entry`).
 
-    def __init__(self, wanted: set[FileKey] | None = None) -> None:
-        self.wanted = wanted  # only these files (None: every regular file)
-        self.files: dict[FileKey, bytes] = {}
+    `cuts` are the uncompressed offsets where spans start (span k is [cuts[k], cuts[k+1]),
+    the last one to the end of the tar); the builder may still be growing it (`follow`),
+    which is safe because a checkpoint is placed before any byte after it is read. Only the
+    spans in `wanted` are hashed (None: all).
+    """
+
+    def __init__(self, cuts: Cuts | None = None, wanted: AbstractSet[int] | None = None) -> None:
+        self.cuts: Cuts = cuts if cuts is not None else ()
+        self.wanted = wanted
+        self.files: set[FileKey] = set()
         self.spans: dict[SpanRange, str] = {}
-        self._file: tuple[int, int] | None = None  # offset, size of the file being skipped
+        self.contents: dict[SpanRange, bytes] = {}
+        self._pos = 0  # uncompressed bytes read so far
+        self._k = -1  # the span being read (-1: before the first cut)
         self._hasher: hashlib._Hash | None = None
+        self._stage = bytearray()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(QUEUED)
+        self._thread: threading.Thread | None = None
+
+    def follow(self, cuts: Cuts) -> None:
+        """Cut spans where the builder places its checkpoints (a sequence it appends to)."""
+        self.cuts = cuts
 
     def tap(self, stream: TarStream) -> TarStream:
         return _Tap(stream, self)
 
     def entry(self, e: FileMetadata) -> None:
         """Called for each TOC entry as the tar reader returns it (its data follows)."""
-        key = (e.uncompressed_offset, e.uncompressed_size)
-        if e.type == b"reg" and key[1] > 0 and (self.wanted is None or key in self.wanted):
-            self._file = key
-            self._hasher = hashlib.sha256()
+        if e.type == b"reg" and e.uncompressed_size > 0:
+            self.files.add((e.uncompressed_offset, e.uncompressed_size))
+
+    def consume(self, view: memoryview) -> None:
+        """The next bytes of the tar stream, in order (valid only during the call)."""
+        at, n, cuts = 0, len(view), self.cuts
+        while at < n:
+            k = self._k
+            if k + 1 < len(cuts) and cuts[k + 1] <= self._pos:
+                self._next_span()
+                continue
+            take = n - at if k + 1 >= len(cuts) else min(n - at, cuts[k + 1] - self._pos)
+            if self._hasher is not None:
+                self._add(self._hasher, view[at : at + take])
+            at += take
+            self._pos += take
+
+    def _add(self, hasher: hashlib._Hash, piece: memoryview) -> None:
+        if len(piece) >= STAGE:
+            self._flush(hasher)
+            self._put((hasher, bytes(piece)))
         else:
-            self._file = self._hasher = None
+            self._stage += piece
+            if len(self._stage) >= STAGE:
+                self._flush(hasher)
+
+    def _flush(self, hasher: hashlib._Hash) -> None:
+        if self._stage:
+            self._put((hasher, self._stage))
+            self._stage = bytearray()
+
+    def _put(self, job: _Job) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=_hash_worker, args=(self._jobs, self.contents), daemon=True
+            )
+            self._thread.start()
+        self._jobs.put(job)
+
+    def _close_span(self) -> None:
+        if self._hasher is not None:
+            self._flush(self._hasher)
+            self._put((self._hasher, (self.cuts[self._k], self._pos)))
+            self._hasher = None
+
+    def _next_span(self) -> None:
+        self._close_span()
+        self._k += 1
+        if self.wanted is None or self._k in self.wanted:
+            self._hasher = hashlib.sha256()
+
+    def finish(self) -> None:
+        """The tar stream ended (or failed): close the last span, wait for the hashing."""
+        self._close_span()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
 
     def set_spans(self, ranges: list[SpanRange], digests: list[str]) -> None:
         self.spans = dict(zip(ranges, digests, strict=True))
 
     def record(self, layer: str, size: int, ztoc: bytes = b"") -> LayerRecord:
-        return LayerRecord(layer=layer, size=size, spans=self.spans, files=self.files, ztoc=ztoc)
+        self.finish()
+        return LayerRecord(
+            layer=layer,
+            size=size,
+            spans=self.spans,
+            contents=self.contents,
+            files=frozenset(self.files),
+            ztoc=ztoc,
+        )
+
+
+# A hashing job: (hasher, bytes) feeds it; (hasher, range) stores its digest under range.
+_Job = tuple["hashlib._Hash", "bytes | bytearray | SpanRange"]
+
+
+def _hash_worker(jobs: queue.Queue[_Job | None], out: dict[SpanRange, bytes]) -> None:
+    while (job := jobs.get()) is not None:
+        hasher, payload = job
+        if isinstance(payload, tuple):
+            out[payload] = hasher.digest()
+        else:
+            hasher.update(payload)
 
 
 class _Tap:
-    """A `TarStream` that hashes the current regular file's data as the tar reader skips it
-    (the scanners show the skipped bytes to a sink without copying them)."""
+    """A `TarStream` that shows every byte the tar reader reads or skips to the recorder
+    (the scanners show skipped bytes to a sink without copying them)."""
 
     def __init__(self, inner: TarStream, recorder: LayerRecorder) -> None:
         self.inner = inner
         self.rec = recorder
-        self.pos = 0
 
     def read(self, n: int) -> bytes:
         data = self.inner.read(n)
-        self.pos += len(data)
+        self.rec.consume(memoryview(data))
         return data
 
     def skip(self, n: int) -> int:
-        rec, done = self.rec, 0
-        if rec._file is not None and rec._hasher is not None:
-            offset, size = rec._file
-            want = min(offset + size - self.pos, n)
-            if want > 0:
-                done = self.inner.skip(want, rec._hasher.update)  # type: ignore[call-arg]
-                self.pos += done
-                if done < want:
-                    return done
-            if self.pos >= offset + size:
-                rec.files[rec._file] = rec._hasher.digest()
-                rec._file = rec._hasher = None
-        got = self.inner.skip(n - done)
-        self.pos += got
-        return done + got
+        return self.inner.skip(n, self.rec.consume)  # type: ignore[call-arg]
+
+
+class Cuts(Protocol):
+    """Where spans start in the uncompressed stream: a list, a range, or `CheckpointOffsets`."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, k: int, /) -> int: ...
+
+
+class _HasOut(Protocol):
+    @property
+    def out_offset(self) -> int: ...
+
+
+class CheckpointOffsets:
+    """The uncompressed offsets of the builder's checkpoints, as they are placed."""
+
+    def __init__(self, checkpoints: Sequence[_HasOut]) -> None:
+        self._checkpoints = checkpoints
+
+    def __len__(self) -> int:
+        return len(self._checkpoints)
+
+    def __getitem__(self, k: int, /) -> int:
+        return self._checkpoints[k].out_offset
 
 
 def gzip_span_ranges(starts: list[tuple[int, int]], size: int) -> list[SpanRange]:
@@ -119,8 +229,6 @@ class SpanTap:
     """
 
     def __init__(self, source: _Source, ranges: list[SpanRange]) -> None:
-        import threading  # noqa: PLC0415 - only verify needs it
-
         self._source = source
         self._ranges = ranges
         self._hashers = [hashlib.sha256() for _ in ranges]

@@ -1,13 +1,14 @@
 """The lazy-read proof: each needed span read once, from its checkpoint, as the snapshotter does.
 
 For the files to check, the spans that hold them are fetched with one `Range` request each
-(ranges larger than `VERIFY_RANGE_PIECE` in several pieces); the digest of each span's bytes
-is kept (the caller compares it with the sequential read: a registry that serves other
-bytes for a range is caught), and each span is inflated from its checkpoint alone and cut
-into the files (or pieces of files) it holds, whose digests the caller compares with the
-sequential read's (which may run at the same time). Spans that a checked file crosses are
-read in order by one worker; independent runs of spans are read in parallel. Memory: per
-worker one range piece and one output buffer.
+(ranges larger than `VERIFY_RANGE_PIECE` in several pieces). Each span is read on its own,
+as a lazy loader reads it: the digest of its compressed bytes is kept (the caller compares
+it with the sequential read: a registry that serves other bytes for a range is caught), and
+the span is inflated from its checkpoint alone and the SHA-256 of its uncompressed bytes
+kept; the caller compares that with the sequential read's digest of the same uncompressed
+range, which proves every file, or piece of a file, inside the span at once. Spans are
+independent, so they are read in parallel (round trips overlap; inflate and hashing release
+the GIL). Memory: per worker one range piece and one output buffer.
 
 What a lazy start costs per file (bytes and requests) is computed from the zTOC, not fetched.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,11 +26,12 @@ from soci_ci.errors import InputError
 from soci_ci.limits import VERIFY_RANGE_PIECE
 from soci_ci.soci.span_reader import inflate_from_checkpoint
 from soci_ci.soci.tar_toc import FileMetadata
+from soci_ci.soci.zlib_binding import Inflater
 
 if TYPE_CHECKING:
     from soci_ci.soci.verify import Span
 
-LAZY_WORKERS = 4  # runs of spans read at once (round trips overlap; inflate releases the GIL)
+LAZY_WORKERS = 4  # spans read at once (round trips overlap; inflate releases the GIL)
 
 
 class RangeReader(Protocol):
@@ -59,71 +61,44 @@ def file_costs(spans: Sequence[Span], files: Sequence[FileMetadata]) -> list[Cos
 
 @dataclass(slots=True, kw_only=True)
 class PassResult:
-    digests: dict[int, bytes] = field(default_factory=dict)  # file offset -> SHA-256
-    errors: dict[int, str] = field(default_factory=dict)  # file offset -> why not read
     ranges: dict[int, str] = field(default_factory=dict)  # span -> digest of the bytes read
+    contents: dict[int, bytes] = field(default_factory=dict)  # span -> SHA-256, uncompressed
+    errors: dict[int, str] = field(default_factory=dict)  # span -> why it could not be read
     fetched: int = 0  # compressed bytes read by Range requests
     requests: int = 0
 
 
+def needed_spans(costs: Sequence[Cost]) -> list[int]:
+    """The spans the checked files touch, in order, each once."""
+    return sorted({k for c in costs for k in range(c.first, c.last + 1)})
+
+
 def lazy_pass(
-    reader: RangeReader, spans: Sequence[Span], files: Sequence[FileMetadata], costs: Sequence[Cost]
+    reader: RangeReader, spans: Sequence[Span], needed: Sequence[int], inflater: Inflater
 ) -> PassResult:
-    """Read every span the files need once: the digest of each file as a lazy read gives it,
-    and of each span's bytes as the Range requests returned them (compare with the truth)."""
-    crossing = {k for c in costs for k in range(c.first, c.last)}  # span k joins k+1
-    needed = sorted({k for c in costs for k in range(c.first, c.last + 1)})
-    runs: list[list[int]] = []
-    for k in needed:
-        if runs and runs[-1][-1] == k - 1 and k - 1 in crossing:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    run_of = {k: n for n, run in enumerate(runs) for k in run}
-    members: list[list[FileMetadata]] = [[] for _ in runs]
-    for e, c in zip(files, costs, strict=True):
-        members[run_of[c.first]].append(e)
+    """Read each needed span once, as a lazy loader does: the digest of the bytes the Range
+    requests returned, and of the uncompressed bytes inflated from its checkpoint."""
     result = PassResult()
-    with ThreadPoolExecutor(max_workers=max(1, min(LAZY_WORKERS, len(runs)))) as pool:
-        parts = list(
-            pool.map(lambda n: _read_run(reader, spans, runs[n], members[n]), range(len(runs)))
-        )
-    for part in parts:
-        result.digests.update(part.digests)
-        result.errors.update(part.errors)
-        result.ranges.update(part.ranges)
-        result.fetched += part.fetched
-        result.requests += part.requests
+    with ThreadPoolExecutor(max_workers=max(1, min(LAZY_WORKERS, len(needed)))) as pool:
+        for k, one in zip(
+            needed, pool.map(lambda k: _read_span(reader, spans[k], inflater), needed), strict=True
+        ):
+            result.fetched += one.fetched
+            result.requests += one.requests
+            if one.error is not None:
+                result.errors[k] = one.error
+            else:
+                result.ranges[k], result.contents[k] = one.range_digest, one.content
     return result
 
 
-class _Feeder:
-    """Cuts a run of uncompressed output into the files it holds and hashes each."""
-
-    def __init__(self, files: list[FileMetadata]) -> None:
-        self.files = sorted(files, key=lambda e: e.uncompressed_offset)
-        self.next = 0
-        self.active: list[tuple[FileMetadata, hashlib._Hash]] = []
-        self.pos = 0
-        self.done: dict[int, bytes] = {}
-
-    def feed(self, view: memoryview) -> None:
-        start, end = self.pos, self.pos + len(view)
-        while self.next < len(self.files) and self.files[self.next].uncompressed_offset < end:
-            self.active.append((self.files[self.next], hashlib.sha256()))
-            self.next += 1
-        still = []
-        for e, hasher in self.active:
-            off, size = e.uncompressed_offset, e.uncompressed_size
-            lo, hi = max(off, start), min(off + size, end)
-            if hi > lo:
-                hasher.update(view[lo - start : hi - start])
-            if off + size <= end:
-                self.done[off] = hasher.digest()
-            else:
-                still.append((e, hasher))
-        self.active = still
-        self.pos = end
+@dataclass(slots=True)
+class _SpanRead:
+    fetched: int = 0
+    requests: int = 0
+    range_digest: str = ""
+    content: bytes = b""
+    error: str | None = None
 
 
 def _pieces(reader: RangeReader, start: int, end: int) -> Iterator[bytes]:
@@ -137,78 +112,35 @@ def _pieces(reader: RangeReader, start: int, end: int) -> Iterator[bytes]:
         yield data
 
 
-def _prefetched(
-    reader: RangeReader, spans: Sequence[Span], run: list[int]
-) -> Iterator[tuple[int, Iterator[bytes]]]:
-    """Each span of the run with its bytes; the next span's Range request is already on its
-    way while this one is inflated (only spans of at most one piece are read ahead)."""
-    with ThreadPoolExecutor(max_workers=1) as ahead:
+def _read_span(reader: RangeReader, span: Span, inflater: Inflater) -> _SpanRead:
+    out = _SpanRead()
+    compressed, content = hashlib.sha256(), hashlib.sha256()
 
-        def fetch(k: int) -> Future[list[bytes]] | None:
-            span = spans[k]
-            if span.c_end - span.c_start > VERIFY_RANGE_PIECE:
-                return None
-            return ahead.submit(lambda: list(_pieces(reader, span.c_start, span.c_end)))
+    def chunks() -> Iterator[bytes]:
+        for data in _pieces(reader, span.c_start, span.c_end):
+            out.fetched += len(data)
+            out.requests += 1
+            compressed.update(data)
+            yield data
 
-        pending = fetch(run[0])
-        for n, k in enumerate(run):
-            current = pending
-            pending = fetch(run[n + 1]) if n + 1 < len(run) else None
-            if current is None:
-                yield k, _pieces(reader, spans[k].c_start, spans[k].c_end)
-            else:
-                try:
-                    yield k, iter(current.result())
-                except InputError as exc:
-                    yield k, _raise(exc)
-
-
-def _raise(exc: InputError) -> Iterator[bytes]:
-    """A generator that raises ``exc`` when first read."""
-    if exc is not None:
-        raise exc
-    yield b""  # pragma: no cover - makes this a generator
-
-
-def _read_run(
-    reader: RangeReader,
-    spans: Sequence[Span],
-    run: list[int],
-    files: list[FileMetadata],
-) -> PassResult:
-    part = PassResult()
-    feeder = _Feeder(files)
-    for k, pieces in _prefetched(reader, spans, run):
-        span = spans[k]
-        hasher = hashlib.sha256()
-
-        def chunks(
-            pieces: Iterator[bytes] = pieces, hasher: hashlib._Hash = hasher
-        ) -> Iterator[bytes]:
-            for data in pieces:
-                part.fetched += len(data)
-                part.requests += 1
-                hasher.update(data)
-                yield data
-
-        feeder.pos = span.u_start
-        length = span.u_end - span.u_start
-        gen = chunks()
-        try:
-            if span.checkpoint is not None:
-                inflate_from_checkpoint(gen, span.checkpoint, length, feeder.feed)
-            else:
-                for data in gen:
-                    left = span.u_start + length - feeder.pos
-                    if left > 0:
-                        feeder.feed(memoryview(data)[:left])
-            for _ in gen:  # the rest of the range (trailer, next members): for the digest
-                pass
-        except InputError as exc:
-            for e in files:
-                if e.uncompressed_offset not in feeder.done:
-                    part.errors.setdefault(e.uncompressed_offset, f"span {k}: {exc.message}")
-            return part
-        part.ranges[k] = "sha256:" + hasher.hexdigest()
-    part.digests.update(feeder.done)
-    return part
+    length = span.u_end - span.u_start
+    gen = chunks()
+    try:
+        if span.checkpoint is not None:
+            inflate_from_checkpoint(gen, span.checkpoint, length, content.update, inflater)
+        else:  # an uncompressed layer: the span's bytes are the file bytes
+            left = length
+            for data in gen:
+                if left > 0:
+                    content.update(memoryview(data)[:left])
+                    left -= min(left, len(data))
+                if left <= 0:
+                    break
+        for _ in gen:  # the rest of the range (trailer, next members): for the digest
+            pass
+    except InputError as exc:
+        out.error = exc.message
+        return out
+    out.range_digest = "sha256:" + compressed.hexdigest()
+    out.content = content.digest()
+    return out

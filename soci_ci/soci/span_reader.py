@@ -9,9 +9,7 @@ boundary inside the range is crossed (trailer skipped, next member's header pars
 from __future__ import annotations
 
 import ctypes
-import hashlib
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from soci_ci.errors import InputError
 from soci_ci.soci.gzip_index import Checkpoint
@@ -22,53 +20,40 @@ from soci_ci.soci.zlib_binding import (
     Z_NO_FLUSH,
     Z_OK,
     Z_STREAM_END,
-    inflater,
+    Inflater,
 )
 
-OUT_CHUNK = 1 << 18
-
-
-def hash_from_checkpoint(
-    chunks: Iterator[bytes], checkpoint: Checkpoint, skip: int, length: int
-) -> str:
-    """SHA-256 (hex) of the uncompressed bytes [out+skip, out+skip+length)."""
-    hasher = hashlib.sha256()
-    produced = [0]
-
-    def sink(view: memoryview) -> None:
-        lo, hi = max(skip - produced[0], 0), min(skip + length - produced[0], len(view))
-        if hi > lo:
-            hasher.update(view[lo:hi])
-        produced[0] += len(view)
-
-    inflate_from_checkpoint(chunks, checkpoint, skip + length, sink)
-    return hasher.hexdigest()
+OUT_CHUNK = 1 << 20
 
 
 def inflate_from_checkpoint(
-    chunks: Iterator[bytes], checkpoint: Checkpoint, length: int, sink: Callable[[memoryview], None]
+    chunks: Iterator[bytes],
+    checkpoint: Checkpoint,
+    length: int,
+    sink: Callable[[memoryview], object],
+    inflater: Inflater,
 ) -> None:
     """Inflate `length` uncompressed bytes from the checkpoint's `out`, handing them to `sink`.
 
     `chunks` yields the compressed bytes in order, starting at the checkpoint's `in` - 1 when
     `bits` != 0, else at `in`; they are inflated as they arrive into one reused output
     buffer, so memory stays at one chunk and one buffer whatever the sizes (the view passed
-    to `sink` is only valid during the call).
+    to `sink` is only valid during the call). Inflate reads each chunk in place (no copy).
     """
-    lib = inflater()
+    lib = inflater
     strm = lib.new_stream(RAW_WINDOW_BITS)
     ref = ctypes.byref(strm)
-    keep: list[Any] = [None]  # the input buffer inflate reads from, kept alive
+    keep = [b""]  # the bytes inflate reads from, kept alive while it does
 
     def set_input(data: bytes) -> None:
-        buf = ctypes.create_string_buffer(data, len(data))
-        keep[0] = buf
-        strm.next_in = ctypes.addressof(buf)
+        data = bytes(data)  # immutable and owned: inflate reads its buffer directly
+        keep[0] = data
+        strm.next_in = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
         strm.avail_in = len(data)
 
     def unread() -> bytes:
-        buf = keep[0]
-        return bytes(buf.raw[len(buf.raw) - strm.avail_in :]) if buf is not None else b""
+        data = keep[0]
+        return data[len(data) - strm.avail_in :]
 
     try:
         first = next(chunks, b"")

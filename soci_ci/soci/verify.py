@@ -4,11 +4,15 @@ Structural rules: index config media type, zTOC decodes, compression algorithm, 
 blob length, `max_span_id` against the checkpoints, one digest per span, strictly increasing
 spans (all but the last), a gzip header in front of span 0, TOC entries that do not overlap.
 The truth is one sequential read of the layer (`LayerRecord`: the digest of each span's
-compressed bytes and of each regular file): the record the zTOC builder kept when `run`
-indexed the layer in the same process, else one streaming read here. The zTOC's span
-digests are compared with it; then each span the checked files need is read once, from its
-checkpoint, through one Range request (soci/lazy_read.py), and every file in it compared.
-So a run reads a layer once for index + verify plus the spans; `verify` alone twice.
+compressed bytes and of its uncompressed bytes, and where the regular files are): the record
+the zTOC builder kept when `run` indexed the layer in the same process, else one streaming
+read here, at the same time as the lazy reads. The zTOC's span digests are compared with it;
+then each span the checked files need is read once, from its checkpoint, through one Range
+request (soci/lazy_read.py). A checked file reads correctly lazily when its TOC entry is a
+regular file of the sequential tar parse (same offset and size) and every span it touches
+gave, inflated from its checkpoint, exactly the uncompressed bytes of the sequential read
+(one SHA-256 per span proves all the files and pieces of files in it). So a run reads a
+layer once for index + verify plus the spans; `verify` alone twice.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import os
 import random
 import statistics
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
@@ -27,9 +32,10 @@ from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder, SpanTap
-from soci_ci.soci.lazy_read import Cost, file_costs, lazy_pass
+from soci_ci.soci.lazy_read import Cost, PassResult, file_costs, lazy_pass, needed_spans
 from soci_ci.soci.span_reader import gzip_header_length
 from soci_ci.soci.tar_toc import FileMetadata
+from soci_ci.soci.zlib_binding import Inflater
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import (
     ALGORITHM_GZIP,
@@ -260,18 +266,18 @@ def read_layer(
     layer: Descriptor,
     gzip: bool,
     spans: list[Span],
-    files: Sequence[FileMetadata] | None = None,
+    *,
+    wanted: AbstractSet[int] | None,
+    inflater: Inflater,
 ) -> LayerRecord:
-    """One streaming read of the layer: the digests of the zTOC's spans and of every file.
+    """One streaming read of the layer: the digests of the zTOC's spans, compressed and (for
+    the `wanted` spans, default all) uncompressed, and where the regular files are.
 
     The bytes go through the zTOC builder's own reader (bounded memory whatever the layer
-    decompresses to); its zTOC is dropped. Only `files` (default: all) are hashed. A layer
-    that stops decompressing is still read to the end, so every span digest is known.
+    decompresses to); its zTOC is dropped. A layer that stops decompressing is still read to
+    the end, so every span digest is known.
     """
-    wanted = (
-        None if files is None else {(e.uncompressed_offset, e.uncompressed_size) for e in files}
-    )
-    recorder = LayerRecorder(wanted)
+    recorder = LayerRecorder([s.u_start for s in spans], wanted)
     error = None
     with reader.open_stream() as stream:
         tap = SpanTap(stream, [(s.c_start, s.c_end) for s in spans])
@@ -282,21 +288,21 @@ def read_layer(
                 span_size=SEQUENTIAL_SPAN,
                 build_tool_identifier="soci-ci verify",
                 recorder=recorder,
+                inflater=inflater,
+                hash_spans=False,  # the zTOC's spans are hashed by the tap
             )
         except LayerError as exc:
             error = exc.message
         tap.drain()
-    return LayerRecord(
-        layer=layer.digest, size=layer.size, spans=tap.digests(), files=recorder.files, error=error
-    )
+    return replace(recorder.record(layer.digest, layer.size), spans=tap.digests(), error=error)
 
 
-def _fits(record: LayerRecord | None, spans: list[Span], chosen: list[FileMetadata]) -> bool:
-    """Does the record of this run's zTOC build describe these spans and files?"""
+def _fits(record: LayerRecord | None, spans: list[Span], needed: list[int]) -> bool:
+    """Does the record of this run's zTOC build describe these spans?"""
     if record is None:
         return False
     return all((s.c_start, s.c_end) in record.spans for s in spans) and all(
-        (e.uncompressed_offset, e.uncompressed_size) in record.files for e in chosen
+        (spans[k].u_start, spans[k].u_end) in record.contents for k in needed
     )
 
 
@@ -360,6 +366,7 @@ def verify_layer(
     seed: int = 0,
     record: LayerRecord | None = None,
     paths: Sequence[str] | None = None,
+    inflater: Inflater,
 ) -> LayerCheck:
     """Check one layer's zTOC; `record` is this run's sequential read (else the layer is read),
     `paths` the files to read lazily (a startup working set), else `sample` or all files."""
@@ -381,17 +388,20 @@ def verify_layer(
     check.lazy_median, check.lazy_p90 = quantile(check.costs, 0.5), quantile(check.costs, 0.9)
     chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
     costs = file_costs(spans, chosen)
-    if _fits(record, spans, chosen):
+    needed = needed_spans(costs)
+    if _fits(record, spans, needed):
         assert record is not None
         truth, check.truth = record, "record"
-        result = lazy_pass(reader, spans, chosen, costs)
+        result = lazy_pass(reader, spans, needed, inflater)
     else:
         # No record from this run: read the layer here, while the lazy reads go on (the
         # comparison waits for both; the network and both cores are busy at once).
         with ThreadPoolExecutor(max_workers=1) as pool:
             gzip = z.algorithm == ALGORITHM_GZIP
-            sequential = pool.submit(read_layer, reader, layer, gzip, spans, chosen)
-            result = lazy_pass(reader, spans, chosen, costs)
+            sequential = pool.submit(
+                read_layer, reader, layer, gzip, spans, wanted=set(needed), inflater=inflater
+            )
+            result = lazy_pass(reader, spans, needed, inflater)
             truth = sequential.result()
         check.truth, check.sequential_bytes = "layer", layer.size
     check.range_bytes += result.fetched
@@ -401,39 +411,55 @@ def verify_layer(
         check.problems.append(f"the layer does not decompress: {truth.error}")
     if check.problems:
         return check
+    bad = _compare_spans(spans, result, truth, check)
+    for e, cost in zip(chosen, costs, strict=True):
+        check.files.append(_file_check(e, cost, bad=bad, truth=truth, check=check))
+    return check
+
+
+def _compare_spans(
+    spans: list[Span], result: PassResult, truth: LayerRecord, check: LayerCheck
+) -> dict[int, str]:
+    """Each lazily read span against the sequential read; the spans that failed, and why."""
+    bad: dict[int, str] = {}
+    for k, why in sorted(result.errors.items()):
+        bad[k] = f"span {k}: {why}"
     for k, actual in sorted(result.ranges.items()):
         span = spans[k]
         expected = truth.spans.get((span.c_start, span.c_end))
         if actual != expected:
-            check.problems.append(
+            bad[k] = (
                 f"span {k}: a Range read of bytes {span.c_start}-{span.c_end} gave other bytes "
                 f"than the layer ({actual}, layer {expected})"
             )
-    for e, cost in zip(chosen, costs, strict=True):
-        check.files.append(
-            _file_check(
-                e, cost, digests=result.digests, errors=result.errors, truth=truth, check=check
+            check.problems.append(bad[k])
+        elif result.contents[k] != truth.contents.get((span.u_start, span.u_end)):
+            bad[k] = (
+                f"span {k}: lazily read bytes differ from the layer's (uncompressed "
+                f"{span.u_start}-{span.u_end}, inflated from its checkpoint)"
             )
-        )
-    return check
+            check.problems.append(bad[k])
+    return bad
 
 
 def _file_check(
-    e: FileMetadata,
-    cost: Cost,
-    *,
-    digests: dict[int, bytes],
-    errors: dict[int, str],
-    truth: LayerRecord,
-    check: LayerCheck,
+    e: FileMetadata, cost: Cost, *, bad: dict[int, str], truth: LayerRecord, check: LayerCheck
 ) -> FileCheck:
-    key = (e.uncompressed_offset, e.uncompressed_size)
-    got = digests.get(e.uncompressed_offset)
-    ok = got is not None and got == truth.files.get(key)
-    if e.uncompressed_offset in errors:
-        check.problems.append(f"{_name(e)}: {errors[e.uncompressed_offset]}")
-    elif not ok:
-        check.problems.append(f"{_name(e)}: lazily read bytes differ from the layer's")
+    """A file reads correctly lazily when the sequential tar parse has a regular file at its
+    TOC offset with its size, and every span it touches read correctly."""
+    failed = [k for k in range(cost.first, cost.last + 1) if k in bad]
+    placed = (e.uncompressed_offset, e.uncompressed_size) in truth.files
+    if not placed:
+        check.problems.append(
+            f"{_name(e)}: lazily read bytes differ from the layer's: no regular file of the "
+            f"layer starts at offset {e.uncompressed_offset} with {e.uncompressed_size} bytes"
+        )
+    elif failed:
+        check.problems.append(f"{_name(e)}: {bad[failed[0]]}")
     return FileCheck(
-        name=_name(e), size=e.uncompressed_size, fetched=cost.fetched, requests=cost.requests, ok=ok
+        name=_name(e),
+        size=e.uncompressed_size,
+        fetched=cost.fetched,
+        requests=cost.requests,
+        ok=placed and not failed,
     )

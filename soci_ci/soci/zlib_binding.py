@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -113,33 +114,25 @@ class Inflater:
         return stream
 
 
-BACKENDS = ("auto", "zlib-ng", "zlib")
-_chosen = "auto"
+class InflateBackend(StrEnum):
+    """Which inflate implementation to use: the CLI takes it from SOCI_CI_INFLATE and hands
+    it down in the step options; the format code takes the loaded `Inflater` as an argument."""
 
-
-def choose_inflater(backend: str) -> None:
-    """Which implementation `inflater()` gives from now on, for the whole process: "auto"
-    (zlib-ng if usable, else the system zlib), "zlib-ng" or "zlib". The CLI sets it from
-    SOCI_CI_INFLATE; nothing below the CLI reads the environment."""
-    global _chosen  # noqa: PLW0603 - one process-wide choice, made once at start-up
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown inflate backend {backend!r}")
-    _chosen = backend
-
-
-def inflater() -> Inflater:
-    """The chosen inflate implementation (see `choose_inflater`), loaded once."""
-    return load_inflater(_chosen)
+    AUTO = "auto"  # zlib-ng if usable, else the system zlib
+    ZLIB_NG = "zlib-ng"
+    ZLIB = "zlib"
 
 
 @cache
-def load_inflater(backend: str) -> Inflater:
-    """One of `BACKENDS`, loaded once."""
-    if backend in ("auto", "zlib-ng"):
+def load_inflater(backend: InflateBackend | str = InflateBackend.AUTO) -> Inflater:
+    """The implementation `backend` names, loaded once per process (the library handles are
+    cached; the choice is the caller's, made per call)."""
+    backend = InflateBackend(backend)
+    if backend in (InflateBackend.AUTO, InflateBackend.ZLIB_NG):
         found = _zlib_ng()
         if found is not None:
             return found
-        if backend == "zlib-ng":
+        if backend is InflateBackend.ZLIB_NG:
             raise ZlibUnavailable(
                 "zlib-ng requested but not usable: install the PyPI package zlib-ng"
             )

@@ -12,10 +12,16 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE, ZTOC_VERSION
 from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
-from soci_ci.soci.layer_record import LayerRecorder, gzip_span_ranges, plain_span_ranges
+from soci_ci.soci.layer_record import (
+    CheckpointOffsets,
+    LayerRecorder,
+    gzip_span_ranges,
+    plain_span_ranges,
+)
 from soci_ci.soci.tar_spans import PlainScanner
 from soci_ci.soci.tar_toc import TarStream, TarToc, read_toc
 from soci_ci.soci.xattrs import xattrs_can_be_disabled
+from soci_ci.soci.zlib_binding import Inflater, load_inflater
 from soci_ci.soci.ztoc_writer import (
     ALGORITHM_GZIP,
     ALGORITHM_UNCOMPRESSED,
@@ -118,7 +124,10 @@ def _readinto(source: BinaryIO, view: memoryview) -> int:
 def _read_toc(scanner: TarStream, recorder: LayerRecorder | None) -> TarToc:
     if recorder is None:
         return read_toc(scanner)
-    return read_toc(recorder.tap(scanner), on_entry=recorder.entry)
+    try:
+        return read_toc(recorder.tap(scanner), on_entry=recorder.entry)
+    finally:
+        recorder.finish()  # the last span ends where the tar does
 
 
 def build_ztoc(
@@ -129,10 +138,15 @@ def build_ztoc(
     build_tool_identifier: str = DEFAULT_BUILD_TOOL,
     progress: Callable[[int], None] | None = None,
     recorder: LayerRecorder | None = None,
+    inflater: Inflater | None = None,
+    hash_spans: bool = True,
 ) -> ZtocBuild:
     """Read the layer once from `stream` and return the zTOC bytes upstream would write.
 
-    A `recorder` also keeps what verify needs from this read (soci/layer_record.py).
+    A `recorder` also keeps what verify needs from this read (soci/layer_record.py); if it
+    has no span cuts of its own, it cuts where this build places its checkpoints.
+    `inflater`: the inflate implementation (None: `load_inflater("auto")`). Without
+    `hash_spans` the span digests are left empty (a read that only needs the tar).
     """
     if span_size <= 0:
         raise LayerError(f"span size must be positive, got {span_size}")
@@ -145,7 +159,11 @@ def build_ztoc(
         source = _Counting(stream, progress)  # type: ignore[assignment]
     scanner: GzipScanner | PlainScanner
     if compression is Compression.GZIP:
-        scanner = GzipScanner(source, span_size)
+        scanner = GzipScanner(
+            source, span_size, inflater or load_inflater("auto"), hash_spans=hash_spans
+        )
+        if recorder is not None and not len(recorder.cuts):
+            recorder.follow(CheckpointOffsets(scanner.checkpoints))
         try:
             toc = _read_toc(scanner, recorder)
             scanner.finish()
@@ -157,6 +175,8 @@ def build_ztoc(
         size = scanner.compressed_size
     else:
         scanner = PlainScanner(source, span_size)
+        if recorder is not None and not len(recorder.cuts):
+            recorder.follow(range(0, 1 << 62, span_size))
         toc = _read_toc(scanner, recorder)
         scanner.finish()
         checkpoints = serialize_tar_zinfo(span_size=span_size, size=scanner.compressed_size)

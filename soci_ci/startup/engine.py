@@ -119,6 +119,30 @@ def local_image(client: Any, ref: str, *, pull: bool) -> dict[str, Any]:
         ) from None
 
 
+def find_image(client: Any, ref: str) -> dict[str, Any] | None:
+    """The engine's image `ref` (a name or an id), or None when it has none (nothing pulled)."""
+    import docker  # noqa: PLC0415
+
+    try:
+        return dict(client.api.inspect_image(ref))
+    except docker.errors.ImageNotFound:
+        return None
+    except _api_error() as exc:
+        raise StartupError(f"cannot inspect image {ref}: {_short(exc)}") from None
+
+
+SAVE_CHUNK = 1 << 20
+
+
+def save_image(client: Any, image_id: str) -> Iterator[bytes]:
+    """`docker save` of one image through the API (`GET /images/{id}/get`), as a stream."""
+    try:
+        stream = client.api.get_image(image_id, chunk_size=SAVE_CHUNK)
+        yield from stream
+    except _api_error() as exc:
+        raise StartupError(f"cannot export image {image_id[:19]}: {_short(exc)}") from None
+
+
 def create_target(client: Any, image_id: str, spec: RunSpec, name: str) -> str:
     """Create (not start) the container to watch; returns its id."""
     if spec.network not in NETWORKS:

@@ -130,6 +130,11 @@ def _soci_ztocs(
     return None
 
 
+def registry_diff_ids(source: ImageSource, platform: Platform) -> tuple[str, ...]:
+    """The diff ids of the image's manifest for `platform` (its manifest and config only)."""
+    return _diff_ids(source, _target(source, platform).manifest)
+
+
 def load_layers(
     source: ImageSource,
     platform: Platform,

@@ -62,6 +62,15 @@ def render_startup(
         f"before it was ready ({_md(str((report.get('recording') or {}).get('ready_by')))}), "
         "mapped to the spans a lazy SOCI start fetches.",
         "",
+    ]
+    if report.get("computed_locally"):
+        lines += [
+            "**Local image** (from the Docker engine, not a registry): the compressed sizes, "
+            "layer digests and spans below are **computed locally** (each layer gzip-compressed "
+            "as a push would, zTOCs built by soci-ci), not read from a registry.",
+            "",
+        ]
+    lines += [
         f"| | this run | {_md(baseline_label)} | change |",
         "|---|---:|---:|---:|",
     ]

@@ -77,6 +77,9 @@ class StartupReport:
     estimate: dict[str, Any] = field(default_factory=dict)
     layer_order: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    image_source: str = "registry"  # registry | engine (soci_ci.startup.source)
+    image_id: str = ""  # the engine's image that ran
+    computed_locally: bool = False  # sizes, digests and spans computed here, not a registry's
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
@@ -85,6 +88,9 @@ class StartupReport:
             "schema_version": SCHEMA_VERSION,
             "image": self.image,
             "manifest_digest": self.manifest_digest,
+            "image_source": self.image_source,
+            "image_id": self.image_id,
+            "computed_locally": self.computed_locally,
             "platform": self.platform,
             "ztoc_source": self.ztoc_source,
             "recording": {

@@ -108,7 +108,10 @@ class Recorder:
         self.overflow = False
         self.truncated = False
         self._known: set[tuple[int, int]] = set()
-        self._foreign: set[tuple[int, int]] = set()
+        # (device, inode, path) seen outside the rootfs. By path too: one file is reached by
+        # several paths (the engine reads the container's /etc/passwd through the storage
+        # driver's directory before runc reads it as /etc/passwd inside the container).
+        self._foreign: set[tuple[int, int, str]] = set()
         self._real_dirs: set[str] = set()
 
     def fileno(self) -> int:
@@ -125,16 +128,14 @@ class Recorder:
                 return None
             st = os.fstat(event.fd)
             key = (st.st_dev, st.st_ino)
-            if (
-                st.st_dev not in self.devices
-                or not stat.S_ISREG(st.st_mode)
-                or key in self._known
-                or key in self._foreign
-            ):
+            if st.st_dev not in self.devices or not stat.S_ISREG(st.st_mode) or key in self._known:
                 return None
             path = os.readlink(f"/proc/self/fd/{event.fd}")
+            seen = (*key, path)
+            if seen in self._foreign:
+                return None
             if path.endswith(DELETED) or not in_rootfs(self.dirs, path, key, self._real_dirs):
-                self._foreign.add(key)
+                self._foreign.add(seen)
                 return None
             self._known.add(key)
             if len(self.accesses) >= MAX_FILES:

@@ -74,8 +74,18 @@ def merge_layers(layers: Sequence[Sequence[FileMetadata]]) -> dict[str, Provided
                 del merged[path]
         for path, entry in named.items():
             merged[path] = (index, entry)
+    names: dict[int, dict[str, FileMetadata]] = {}  # per layer, built on its first hard link
+
+    def by_name(layer: int) -> dict[str, FileMetadata]:
+        if layer not in names:
+            names[layer] = {clean_path(e.name): e for e in layers[layer]}
+        return names[layer]
+
     return {
-        path: Provided(layer=layer, entry=_follow(entry, layers[layer]))
+        path: Provided(
+            layer=layer,
+            entry=_follow(entry, by_name(layer)) if entry.type == b"hardlink" else entry,
+        )
         for path, (layer, entry) in merged.items()
         if entry.type in (b"reg", b"hardlink")
     }
@@ -91,10 +101,8 @@ def _in_opaque(path: str, opaque: set[str]) -> bool:
         parent = parent.rpartition("/")[0]
 
 
-def _follow(entry: FileMetadata, entries: Sequence[FileMetadata]) -> FileMetadata:
-    if entry.type != b"hardlink":
-        return entry
-    by_name = {clean_path(e.name): e for e in entries}
+def _follow(entry: FileMetadata, by_name: dict[str, FileMetadata]) -> FileMetadata:
+    """The entry a hard link's chain ends at, in the same layer (`by_name`: its entries)."""
     current = entry
     for _ in range(MAX_LINK_HOPS):
         target = by_name.get(clean_path(current.linkname))

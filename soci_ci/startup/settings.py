@@ -19,6 +19,7 @@ from soci_ci.startup.engine import NETWORKS, RunSpec
 from soci_ci.startup.estimate import EstimateParameters
 from soci_ci.startup.measure import StartupOptions
 from soci_ci.startup.session import ReadyRule, RecorderMode
+from soci_ci.startup.source import SourceMode
 from soci_ci.user_regex import compile_user_regex
 
 DEFAULT_TIMEOUT = 120.0
@@ -42,6 +43,7 @@ class Overrides:
     helper_image: str | None = None
     span_size: int | None = None
     min_layer_size: int | None = None
+    image_source: str | None = None
 
 
 def startup_options(
@@ -54,6 +56,7 @@ def startup_options(
     registry: RegistryOptions | None = None,
     index: IndexOptions | None = None,
     pull: bool = True,
+    engine_image: str | None = None,
 ) -> StartupOptions:
     probe = probe or {}
     startup = startup or {}
@@ -94,6 +97,7 @@ def startup_options(
     try:
         params = EstimateParameters(**dict(startup.get("estimate") or {}))
         recorder = RecorderMode(o.recorder or startup.get("recorder") or "auto")
+        source = SourceMode(o.image_source or "auto")
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"startup: {exc}") from None
     network = o.network or str(startup.get("network") or "none")
@@ -123,6 +127,8 @@ def startup_options(
         estimate=params,
         registry=registry or RegistryOptions(),
         pull=pull,
+        image_source=source,
+        engine_image=engine_image,
     )
 
 

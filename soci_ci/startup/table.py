@@ -29,6 +29,14 @@ def render_table(report: StartupReport, *, top: int = 10) -> str:
         f"ready by {report.recording.ready_by} after {report.recording.ready_seconds:.2f} s "
         f"({report.recording.mode} recorder, {report.recording.driver}); "
         f"zTOCs: {report.ztoc_source}",
+    ]
+    if report.computed_locally:
+        lines.append(
+            f"local image {report.image_id[:19]} (from the Docker engine, not a registry): "
+            "COMPUTED LOCALLY: layer digests, compressed sizes and spans (layers gzipped as a "
+            "push would)"
+        )
+    lines += [
         "",
         f"{'layer':<14} {'size':>9} {'zTOC':>5} {'spans':>11} {'files':>6} {'fetch':>9} {'req':>5}",
     ]

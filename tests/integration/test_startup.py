@@ -344,3 +344,45 @@ def test_run_shows_the_startup_figures_and_gates_them_exactly(
     assert "➖ `startup.fetch_bytes +10 % vs base`" in out  # no base-branch record here
     assert "fail (startup threshold(s) failed: startup.fetch_requests <= 3)" in captured.err
     assert _leftovers(docker_engine) == []
+
+
+def test_run_verifies_exactly_the_files_read_at_start(
+    docker_engine: str,
+    app_image: str,
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the startup working set known, `run` measures it before verify, and verify reads
+    lazily exactly those files, each from the layer the application read it from."""
+    monkeypatch.setenv("DOCKER_HOST", docker_engine)
+    for name in ("GITHUB_ACTIONS", "CODEBUILD_BUILD_ID", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "soci-ci.yml"
+    config.write_text(
+        "version: 1\n"
+        f"image: {{repository: {registry.host}/startup/app}}\n"
+        f"soci: {{span_size: {SPAN}, tag: ws-soci}}\n"
+        "startup: {ready_log_regex: '^READY$'}\n"
+        "report: {comment: false}\n"
+    )
+    work = tmp_path / "work"
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--config", config.name, "--image", app_image, "--work-dir", "work"])
+    assert code == 0
+    startup = json.loads((work / "startup.json").read_text())
+    verify = json.loads((work / "verify.json").read_text())
+    indexed = {la["layer"] for i in verify["indexes"] for la in i["layers"]}
+    read = sorted(
+        (f["layer"], f["path"].lstrip("/")) for f in startup["files"] if f["layer"] in indexed
+    )
+    checked = sorted(
+        (layer["layer"], f["name"].removeprefix("./"))
+        for index in verify["indexes"]
+        for layer in index["layers"]
+        for f in layer["files"]
+    )
+    assert len(read) > 3 and checked == read
+    # Files of the indexed layers that the application did not read are not fetched.
+    assert sum(la["files_total"] for i in verify["indexes"] for la in i["layers"]) > len(read)
+    assert verify["ok"]

@@ -17,19 +17,16 @@ import pytest
 
 from tests.integration.conftest import ActionImage
 from tests.integration.test_startup import _leftovers, app_image, helper_image  # noqa: F401
+from tests.integration.test_startup_local import local_image  # noqa: F401
 from tests.servers.registry import Registry
 from tests.support.startup_images import EXPECTED
 
 pytestmark = pytest.mark.integration
 
 
-def test_startup_inside_the_action_container_through_the_socket(
-    action_image: ActionImage,
-    app_image: str,  # noqa: F811
-    docker_engine: str,
-    registry: Registry,
-    tmp_path: Path,
-) -> None:
+def _in_action(
+    action_image: ActionImage, docker_engine: str, tmp_path: Path, args: list[str]
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     socket = docker_engine.removeprefix("unix://")
     out = tmp_path / "out"
     out.mkdir()
@@ -48,11 +45,7 @@ def test_startup_inside_the_action_container_through_the_socket(
             "DOCKER_HOST=unix:///var/run/docker.sock",
             action_image.tag,
             "startup",
-            app_image,
-            "--soci-image",
-            f"{app_image}-soci",
-            "--ready-log-regex",
-            "^READY$",
+            *args,
             "--output-json",
             "/out/s.json",
         ],
@@ -62,8 +55,39 @@ def test_startup_inside_the_action_container_through_the_socket(
         timeout=600,
         check=False,
     )
+    return result, out
+
+
+def test_startup_inside_the_action_container_through_the_socket(
+    action_image: ActionImage,
+    app_image: str,  # noqa: F811
+    docker_engine: str,
+    registry: Registry,
+    tmp_path: Path,
+) -> None:
+    args = [app_image, "--soci-image", f"{app_image}-soci", "--ready-log-regex", "^READY$"]
+    result, out = _in_action(action_image, docker_engine, tmp_path, args)
     assert result.returncode == 0, result.stderr
     data = json.loads((out / "s.json").read_text())
     assert data["recording"]["mode"] == "helper"
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    assert _leftovers(docker_engine) == []
+
+
+def test_a_local_image_inside_the_action_container_through_the_socket(
+    action_image: ActionImage,
+    local_image: str,  # noqa: F811
+    docker_engine: str,
+    tmp_path: Path,
+) -> None:
+    # Never pushed: its layers come from the engine (`docker save` through the socket) into
+    # the action container's own temporary directory.
+    args = [local_image, "--ready-log-regex", "^READY$"]
+    result, out = _in_action(action_image, docker_engine, tmp_path, args)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((out / "s.json").read_text())
+    assert data["recording"]["mode"] == "helper"
+    assert data["image_source"] == "engine" and data["computed_locally"] is True
+    assert [f["path"] for f in data["files"]] == list(EXPECTED)
+    assert "COMPUTED LOCALLY" in result.stdout
     assert _leftovers(docker_engine) == []

@@ -164,3 +164,178 @@ def import_helper(docker_host: str, name: str, package: Path) -> str:
         capture_output=True,
     )
     return name
+
+
+# -- an image whose layers are written here, byte by byte, and `docker load`ed ---------------
+# Each layer is a tar made by `tarfile` from declarative entries, so the tricky cases are
+# exactly what the OCI spec describes (an opaque directory, a file replaced by a directory and
+# back, a file deleted and re-added, hard links, symbolic links), whatever the storage driver
+# of the engine would write itself. The engine applies them (`docker load`), runs them, and
+# `docker save`s them back byte for byte (tar-split).
+EDGE_LONG = "long/" + "/".join(["a-directory-name-of-forty-characters-xxx"] * 4) + "/file"  # PAX
+EDGE_BIG = 300_000  # bytes of the files whose spans are checked (several 64 KiB spans)
+EDGE_START = """\
+cat /opq/new /swap /readd
+cat /opq/old 2>/dev/null || true
+cat /abs-link /rel-link /linkdir/other.txt > /dev/null
+cat /hl/copy /hl/link > /dev/null
+cat "/odd names/ünï cödé.txt" "/$EDGE_LONG" > /dev/null
+cat /etc/hosts /etc/resolv.conf /etc/hostname > /dev/null
+cat /proc/self/status /sys/devices/system/cpu/online > /dev/null
+head -c 16 /dev/urandom > /dev/null
+cat /secret 2>/dev/null || echo "not root: /secret unreadable"
+echo READY
+exec sleep 1000
+"""
+# (path, layer index) of every image file the start reads, in first-access order; not
+# /opq/old (under the opaque directory), /secret (not readable by USER), /etc/hosts,
+# /etc/resolv.conf, /etc/hostname (the engine's bind mounts), /proc, /sys, /dev
+EDGE_EXPECTED = (
+    # read while the container starts (the engine and runc resolve the user, as containerd
+    # does on a lazy start), whatever the storage driver
+    ("/etc/passwd", 1),
+    ("/etc/group", 1),
+    ("/bin/busybox", 0),
+    ("/start.sh", 3),
+    ("/opq/new", 2),
+    ("/swap", 3),
+    ("/readd", 3),
+    ("/real/dir/target.txt", 1),
+    ("/real/dir/other.txt", 1),
+    ("/hl/copy", 3),
+    ("/hl/link", 1),
+    ("/odd names/ünï cödé.txt", 2),
+    (f"/{EDGE_LONG}", 2),
+)
+EDGE_USER = "app"  # not root: /secret (mode 0600) cannot be read
+
+
+def _entry(name: str, data: bytes | None = None, **kw: object) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime = 0o644, 1_700_000_000
+    for key, value in kw.items():
+        setattr(info, key, value)
+    if data is not None:
+        info.size = len(data)
+    return info, data or b""
+
+
+def _dir(name: str) -> tuple[tarfile.TarInfo, bytes]:
+    return _entry(name, None, type=tarfile.DIRTYPE, mode=0o755)
+
+
+def _symlink(name: str, target: str) -> tuple[tarfile.TarInfo, bytes]:
+    return _entry(name, None, type=tarfile.SYMTYPE, linkname=target, mode=0o777)
+
+
+def _hardlink(name: str, target: str) -> tuple[tarfile.TarInfo, bytes]:
+    return _entry(name, None, type=tarfile.LNKTYPE, linkname=target)
+
+
+def _tar(entries: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return buf.getvalue()
+
+
+def edge_layers() -> list[bytes]:
+    rng = random.Random(1414)
+    big = rng.randbytes(EDGE_BIG)
+    l1 = _tar(
+        [
+            _dir("opq"),
+            _entry("opq/old", b"hidden by the opaque directory above\n"),
+            _entry("opq/keep", b"also hidden\n"),
+            _entry("swap", b"file, then a directory, then a file again: v1\n"),
+            _entry("readd", b"deleted above, then added again: v1\n"),
+            _dir("real"),
+            _dir("real/dir"),
+            _entry("real/dir/pad", rng.randbytes(EDGE_BIG)),
+            _entry("real/dir/target.txt", big),
+            _entry("real/dir/other.txt", rng.randbytes(EDGE_BIG // 3)),
+            _dir("hl"),
+            _entry("hl/orig", rng.randbytes(EDGE_BIG)),
+            _hardlink("hl/link", "hl/orig"),
+            _entry("secret", b"readable by root only\n", mode=0o600),
+            _entry("etc/passwd", b"root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n"),
+            _entry("etc/group", b"root:x:0:\napp:x:1000:\n"),
+            _entry("etc/hosts", b"127.0.0.1 image-hosts\n"),
+            _entry("etc/resolv.conf", b"nameserver 192.0.2.1\n"),
+            _entry("etc/hostname", b"image-hostname\n"),
+        ]
+    )
+    l2 = _tar(
+        [
+            _dir("opq"),
+            _entry("opq/.wh..wh..opq", b""),
+            _entry("opq/new", b"new in the opaque directory\n"),
+            _dir("swap"),
+            _entry("swap/inner", b"inside the directory that replaced a file\n"),
+            _entry(".wh.readd", b""),
+            _symlink("abs-link", "/real/dir/target.txt"),
+            _symlink("rel-link", "real/dir/target.txt"),
+            _symlink("linkdir", "real/dir"),
+            _dir("odd names"),
+            *(_dir(EDGE_LONG.rsplit("/", i)[0]) for i in range(EDGE_LONG.count("/"), 0, -1)),
+            _entry("odd names/ünï cödé.txt", b"a name with spaces and UTF-8\n"),
+            _entry(EDGE_LONG, b"a name longer than 100 bytes: a PAX header\n"),
+        ]
+    )
+    l3 = _tar(
+        [
+            _entry("swap", b"a file again: v3\n"),
+            _entry("readd", b"added again: v3\n"),
+            _dir("hl"),
+            _entry("hl/orig", rng.randbytes(EDGE_BIG)),  # `RUN ln /hl/orig /hl/copy`: copied up
+            _hardlink("hl/copy", "hl/orig"),
+            _entry("start.sh", EDGE_START.encode()),
+        ]
+    )
+    return [_base_layer(), l1, l2, l3]
+
+
+def _base_layer() -> bytes:
+    from tests.servers.dockerd import busybox_rootfs_tar
+
+    return busybox_rootfs_tar()
+
+
+def edge_archive(tag: str) -> bytes:
+    """A `docker load` archive (the legacy format) of the edge image, tagged `tag`."""
+    import hashlib
+    import json
+
+    layers = edge_layers()
+    diff_ids = ["sha256:" + hashlib.sha256(la).hexdigest() for la in layers]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "User": EDGE_USER,
+                "Entrypoint": ["/bin/sh", "-c", "exec /bin/sh /start.sh"],
+                "Env": ["PATH=/bin", f"EDGE_LONG={EDGE_LONG}"],
+            },
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    members = [("config.json", config)]
+    members += [(f"l{i}/layer.tar", la) for i, la in enumerate(layers)]
+    manifest = [
+        {
+            "Config": "config.json",
+            "RepoTags": [tag],
+            "Layers": [f"l{i}/layer.tar" for i in range(len(layers))],
+        }
+    ]
+    members.append(("manifest.json", json.dumps(manifest).encode()))
+    return _tar([_entry(name, data) for name, data in members])
+
+
+def load(docker_host: str, archive: bytes) -> None:
+    env = {**os.environ, "DOCKER_HOST": docker_host}
+    subprocess.run(
+        ["docker", "load", "-q"], input=archive, env=env, check=True, capture_output=True
+    )

@@ -262,3 +262,59 @@ def test_merge_commit_build_says_which_commit_it_is() -> None:
         "dev.soci-ci.tag-commit": "a" * 40,
     }
     assert spec.tags[0].endswith(":" + "a" * 40)
+
+
+def test_startup_runs_before_verify_which_checks_the_files_read_at_start() -> None:
+    from soci_ci.startup.model import (
+        FileRead,
+        RecordingInfo,
+        StartupFiles,
+        StartupReport,
+        Totals,
+    )
+    from soci_ci.startup.step import StartupStepResult
+
+    one, two = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    read = [("/app/server", one), ("/etc/app.conf", two), ("/app/lib.so", one)]
+    report = StartupReport(
+        image=f"{REPO}@{DIGEST_A}",
+        manifest_digest=DIGEST_A,
+        platform="linux/amd64",
+        ztoc_source="registry",
+        recording=RecordingInfo(mode="local", driver="vfs", ready_by="log", ready_seconds=0.5),
+        result=StartupFiles(
+            files=tuple(FileRead(path=p, layer=la, size=10, kind="open") for p, la in read),
+            layers=(),
+            totals=Totals(
+                image_bytes=100,
+                startup_files=3,
+                startup_file_bytes=30,
+                fetch_bytes=0,
+                fetch_requests=0,
+            ),
+        ),
+    ).to_json()
+
+    class WithStartup(FakeSteps):
+        def startup(self, step: object) -> StartupStepResult:
+            self._call("startup", step)
+            return StartupStepResult(report=report, checks=(), detail="3 file(s)")
+
+    steps = WithStartup(engine=True)
+    summary = Pipeline(_options(), CTX, steps).run()
+    assert summary.exit_code is ExitCode.OK, summary.reason
+    assert steps.names == ["build", "index", "startup", "verify"]
+    verify = cast(VerifyImageOptions, steps.options("verify"))
+    assert verify.working_set == {one: ("/app/server", "/app/lib.so"), two: ("/etc/app.conf",)}
+    # The report keeps its order of steps.
+    assert [s.name for s in summary.steps] == [
+        "build",
+        "index",
+        "verify",
+        "startup",
+        "probe",
+        "gate",
+    ]
+    no_startup = FakeSteps()
+    Pipeline(_options(), CTX, no_startup).run()
+    assert cast(VerifyImageOptions, no_startup.options("verify")).working_set is None

@@ -9,6 +9,7 @@ import pytest
 
 from soci_ci.cli.environment import docker_tools, parse_seconds, read_environment
 from soci_ci.errors import ExitCode, UsageError
+from soci_ci.soci.zlib_binding import InflateBackend
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,9 @@ def test_values_and_defaults() -> None:
     assert (env.registry_timeout, env.retry_base, env.inflate) == (60.0, 0.25, "zlib")
     assert env.github_actions and env.debug
     assert "pw" not in repr(env)
-    assert read_environment({"SOCI_CI_INFLATE": "auto"}).inflate is None
+    assert env.inflate is InflateBackend.ZLIB
+    assert read_environment({"SOCI_CI_INFLATE": "auto"}).inflate is InflateBackend.AUTO
+    assert read_environment({}).inflate is InflateBackend.AUTO
     assert read_environment({"SOCI_CI_RETRY_BASE_SECONDS": "0"}).retry_base == 0.0  # no waits
     with pytest.raises(UsageError, match="SOCI_CI_INFLATE='fastest'"):
         read_environment({"SOCI_CI_INFLATE": "fastest"})

@@ -13,13 +13,11 @@ import pytest
 
 from soci_ci.errors import LayerError
 from soci_ci.oci.manifest import Descriptor
-from soci_ci.soci import gzip_index
 from soci_ci.soci.verify import BlobReader, verify_layer
+from soci_ci.soci.zlib_binding import Inflater, load_inflater
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.support.layers import Entry, build_tar, gz, gz_members, zlib_stream
-
-pytestmark = pytest.mark.usefixtures("inflate_backend")
 
 
 class Trickle(io.RawIOBase):
@@ -52,62 +50,67 @@ def sample_tar(files: int = 40, seed: int = 7) -> bytes:
     return build_tar(entries).data
 
 
-def ztoc(data: bytes, span: int = 65536, step: int | None = None) -> bytes:
+def ztoc(data: bytes, inflater: Inflater, span: int = 65536, step: int | None = None) -> bytes:
     stream = Trickle(data, step) if step else io.BytesIO(data)
-    return build_ztoc(stream, compression=Compression.GZIP, span_size=span).data  # type: ignore[arg-type]
+    return build_ztoc(
+        stream,  # type: ignore[arg-type]
+        compression=Compression.GZIP,
+        span_size=span,
+        inflater=inflater,
+    ).data
 
 
-def verify_bytes(layer: bytes, ztoc_bytes: bytes) -> None:
+def verify_bytes(layer: bytes, ztoc_bytes: bytes, inflater: Inflater) -> None:
     desc = Descriptor(
         media_type="application/vnd.oci.image.layer.v1.tar+gzip",
         digest="sha256:" + "0" * 64,
         size=len(layer),
     )
     reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=lambda a, b: layer[a:b])
-    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None)
+    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None, inflater=inflater)
     assert check.problems == []
     assert check.files and all(f.ok for f in check.files)
 
 
-def test_chunking_does_not_move_checkpoints() -> None:
+def test_chunking_does_not_move_checkpoints(inflater: Inflater) -> None:
     layer = gz(sample_tar())
-    reference = ztoc(layer)
+    reference = ztoc(layer, inflater)
     for step in (1, 7, 1000, 65536):
-        assert ztoc(layer, step=step) == reference
+        assert ztoc(layer, inflater, step=step) == reference
 
 
-def test_checkpoints_every_span_and_lazy_reads_work() -> None:
+def test_checkpoints_every_span_and_lazy_reads_work(inflater: Inflater) -> None:
     layer = gz(sample_tar())
-    data = ztoc(layer, span=65536)
+    data = ztoc(layer, inflater, span=65536)
     z = parse_ztoc(data)
     _, cps = parse_checkpoints(z.checkpoints_blob)
     assert cps[0].in_offset == 10 and cps[0].out_offset == 0 and cps[0].bits == 0
     outs = [c.out_offset for c in cps]
     assert all(b - a > 65536 for a, b in itertools.pairwise(outs))
     assert len(z.span_digests) == len(cps) > 5
-    verify_bytes(layer, data)
+    verify_bytes(layer, data, inflater)
 
 
-def test_concatenated_members_are_read_through() -> None:
+def test_concatenated_members_are_read_through(inflater: Inflater) -> None:
     tar = sample_tar()
     layer = gz_members(tar, 5)
-    data = ztoc(layer, span=65536)
+    data = ztoc(layer, inflater, span=65536)
     z = parse_ztoc(data)
     assert z.uncompressed_archive_size == len(tar)
-    verify_bytes(layer, data)
+    verify_bytes(layer, data, inflater)
 
 
-def test_fname_header_moves_the_first_checkpoint() -> None:
+def test_fname_header_moves_the_first_checkpoint(inflater: Inflater) -> None:
     buf = io.BytesIO()
     with gzip.GzipFile(filename="layer.tar", mode="wb", fileobj=buf, mtime=1) as fh:
         fh.write(sample_tar(3))
-    z = parse_ztoc(ztoc(buf.getvalue()))
+    z = parse_ztoc(ztoc(buf.getvalue(), inflater))
     _, cps = parse_checkpoints(z.checkpoints_blob)
     assert cps[0].in_offset == 10 + len("layer.tar") + 1
 
 
-def test_zlib_wrapped_stream_is_accepted_like_upstream() -> None:
-    z = parse_ztoc(ztoc(zlib_stream(sample_tar(3))))
+def test_zlib_wrapped_stream_is_accepted_like_upstream(inflater: Inflater) -> None:
+    z = parse_ztoc(ztoc(zlib_stream(sample_tar(3)), inflater))
     assert len(z.entries) == 3
 
 
@@ -122,21 +125,20 @@ def test_zlib_wrapped_stream_is_accepted_like_upstream() -> None:
         (lambda b: b"", "empty layer"),
     ],
 )
-def test_corrupt_gzip_is_a_clean_error(mangle, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_gzip_is_a_clean_error(mangle, message: str, inflater: Inflater) -> None:  # type: ignore[no-untyped-def]
     layer = mangle(gz(sample_tar(10)))
     with pytest.raises(LayerError, match=message):
-        ztoc(layer)
+        ztoc(layer, inflater)
 
 
 def test_inflate_backend_is_chosen_by_the_environment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from soci_ci.cli import main
-    from soci_ci.soci import zlib_binding
 
-    monkeypatch.setattr(zlib_binding, "_chosen", "auto")  # restored after the test
-    assert zlib_binding.load_inflater("zlib").name.startswith("zlib 1.")
-    assert zlib_binding.load_inflater("auto").name.startswith("zlib-ng 2.")  # a pinned dependency
+    assert load_inflater("zlib").name.startswith("zlib 1.")
+    assert load_inflater("auto").name.startswith("zlib-ng 2.")  # a pinned dependency
+    assert load_inflater().name.startswith("zlib-ng 2.")  # auto, when nothing is chosen
     monkeypatch.setenv("SOCI_CI_INFLATE", "zlib")
     with pytest.raises(SystemExit):
         main(["--version"])
@@ -148,14 +150,14 @@ def test_inflate_backend_is_chosen_by_the_environment(
     )
 
 
-def test_lazy_reads_fetch_one_range_per_span_and_hold_one_span() -> None:
+def test_lazy_reads_fetch_one_range_per_span_and_hold_one_span(inflater: Inflater) -> None:
     """A file over many spans and three gzip members: one request per span, exactly its
     spans' bytes, no read larger than a span (the file is never held whole)."""
     rng = random.Random(11)
     big = rng.randbytes(700_000)  # about eleven 64 KiB spans, incompressible
     tar = build_tar([Entry(name=b"small", data=b"x" * 100), Entry(name=b"big", data=big)]).data
     layer = gz_members(tar, 3)  # the file crosses three member boundaries
-    ztoc_bytes = ztoc(layer, span=65536)
+    ztoc_bytes = ztoc(layer, inflater, span=65536)
     z = parse_ztoc(ztoc_bytes)
     _, cps = parse_checkpoints(z.checkpoints_blob)
     reads: list[int] = []
@@ -170,7 +172,7 @@ def test_lazy_reads_fetch_one_range_per_span_and_hold_one_span() -> None:
         size=len(layer),
     )
     reader = BlobReader(open_stream=lambda: io.BytesIO(layer), read_range=read_range)
-    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None)
+    check = verify_layer(desc, ztoc_bytes, "z", reader, sample=None, inflater=inflater)
     assert check.problems == [] and all(f.ok for f in check.files)
     entry = next(e for e in z.entries if e.name == b"big")
     end = entry.uncompressed_offset + entry.uncompressed_size
@@ -201,8 +203,6 @@ def test_zlib_ng_and_zlib_give_the_same_ztoc(compressor: str) -> None:
     """Checkpoints depend on the deflate stream only: both inflate libraries must agree on
     streams from other compressors and flush styles too (the vectors cover the official
     tool's own)."""
-    from soci_ci.soci import zlib_binding
-
     tar = sample_tar(25, seed=3)
     if compressor.startswith(("gzip", "busybox")):
         layer = subprocess.run(
@@ -216,8 +216,6 @@ def test_zlib_ng_and_zlib_give_the_same_ztoc(compressor: str) -> None:
         layer = _flushed(tar, 0 if compressor == "stored" else 6, 40_000, mode.get(compressor, 0))
     built = {}
     for backend in ("zlib", "zlib-ng"):
-        chosen = zlib_binding.load_inflater(backend)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(gzip_index, "inflater", lambda chosen=chosen: chosen)
-            built[backend] = [ztoc(layer, span=span) for span in (4096, 65536)]
+        chosen = load_inflater(backend)
+        built[backend] = [ztoc(layer, chosen, span=span) for span in (4096, 65536)]
     assert built["zlib"] == built["zlib-ng"]

@@ -13,13 +13,14 @@ import pytest
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
+from soci_ci.soci.zlib_binding import Inflater
 from soci_ci.soci.ztoc import Compression, build_ztoc
-from soci_ci.soci.ztoc_reader import parse_ztoc
+from soci_ci.soci.ztoc_reader import ParsedZtoc, parse_ztoc
 from soci_ci.soci.ztoc_writer import serialize_ztoc
 from tests.support.layers import Entry, build_tar, gz
 
-pytestmark = pytest.mark.usefixtures("inflate_backend")
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 TAR = "application/vnd.oci.image.layer.v1.tar"
 
@@ -53,46 +54,56 @@ class Reader:
         return self.serve[start:end]
 
 
-def built(layer: bytes, *, gzip: bool = True, span: int = 65536) -> tuple[bytes, LayerRecord]:
+def built(
+    layer: bytes, inflater: Inflater, *, gzip: bool = True, span: int = 65536
+) -> tuple[bytes, LayerRecord]:
     recorder = LayerRecorder()
     z = build_ztoc(
         io.BytesIO(layer),
         compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
         span_size=span,
         recorder=recorder,
+        inflater=inflater,
     )
     return z.data, recorder.record(sha256_digest(layer), len(layer))
 
 
-def run(layer: bytes, ztoc: bytes, reader: Reader, **kw: object) -> LayerCheck:
+def run(layer: bytes, ztoc: bytes, reader: Reader, inflater: Inflater, **kw: object) -> LayerCheck:
     desc = Descriptor(media_type=GZIP, digest=sha256_digest(layer), size=len(layer))
-    return verify_layer(desc, ztoc, sha256_digest(ztoc), reader.blob_reader(), **kw)  # type: ignore[arg-type]
+    return verify_layer(
+        desc,
+        ztoc,
+        sha256_digest(ztoc),
+        reader.blob_reader(),
+        inflater=inflater,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "tar"])
-def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool) -> None:
+def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool, inflater: Inflater) -> None:
     layer = gz(tar_bytes()) if gzip else tar_bytes()
-    ztoc, record = built(layer, gzip=gzip)
+    ztoc, record = built(layer, inflater, gzip=gzip)
     z = parse_ztoc(ztoc)
     regular = [e for e in z.entries if e.type == b"reg" and e.uncompressed_size]
     assert set(record.files) == {(e.uncompressed_offset, e.uncompressed_size) for e in regular}
     assert list(record.spans.values()) == z.span_digests
     alone = Reader(layer)
-    check = run(layer, ztoc, alone, sample=None)
+    check = run(layer, ztoc, alone, inflater, sample=None)
     assert check.ok, check.problems
     assert check.truth == "layer" and alone.streams == 1
     with_record = Reader(layer)
-    check = run(layer, ztoc, with_record, sample=None, record=record)
+    check = run(layer, ztoc, with_record, inflater, sample=None, record=record)
     assert check.ok, check.problems
     assert check.truth == "record" and with_record.streams == 0  # no second download
     assert len(check.files) == len(regular)
 
 
-def test_each_span_is_read_once_with_one_range_request() -> None:
+def test_each_span_is_read_once_with_one_range_request(inflater: Inflater) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     reader = Reader(layer)
-    check = run(layer, ztoc, reader, sample=None, record=record)
+    check = run(layer, ztoc, reader, inflater, sample=None, record=record)
     assert check.ok, check.problems
     header, *spans = reader.ranges
     assert header[0] == 0  # the gzip header before span 0, as the snapshotter reads it
@@ -106,37 +117,37 @@ def test_each_span_is_read_once_with_one_range_request() -> None:
     assert 0 < check.lazy_median <= check.lazy_p90 <= len(layer)
 
 
-def test_sample_and_working_set_fetch_only_their_spans() -> None:
+def test_sample_and_working_set_fetch_only_their_spans(inflater: Inflater) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     reader = Reader(layer)
-    check = run(layer, ztoc, reader, sample=2, seed=1, record=record)
+    check = run(layer, ztoc, reader, inflater, sample=2, seed=1, record=record)
     assert check.ok and len(check.files) == 2
     needed = sum(f.requests for f in check.files)
     assert len(reader.ranges) - 1 <= needed < check.spans
     reader = Reader(layer)
     paths = ["/after/3", "small/0", "./small/1", "/not/there"]
-    check = run(layer, ztoc, reader, sample=None, record=record, paths=paths)
+    check = run(layer, ztoc, reader, inflater, sample=None, record=record, paths=paths)
     assert check.ok, check.problems
     assert sorted(f.name for f in check.files) == ["after/3", "small/0", "small/1"]
 
 
-def test_a_range_serving_other_bytes_is_caught() -> None:
+def test_a_range_serving_other_bytes_is_caught(inflater: Inflater) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     z = parse_ztoc(ztoc)
     start = len(layer) // 2
     served = (
         layer[:start] + bytes(b ^ 0x55 for b in layer[start : start + 64]) + layer[start + 64 :]
     )
     for kw in ({"record": record}, {}):  # with this run's record and reading the layer
-        check = run(layer, ztoc, Reader(layer, serve=served), sample=None, **kw)
+        check = run(layer, ztoc, Reader(layer, serve=served), inflater, sample=None, **kw)
         assert any("gave other bytes than the layer" in p for p in check.problems), check.problems
         assert not check.ok
     assert len(z.span_digests) > 3
 
 
-def test_corrupted_checkpoint_window_is_caught() -> None:
+def test_corrupted_checkpoint_window_is_caught(inflater: Inflater) -> None:
     rnd = random.Random(3)
     words = [rnd.randbytes(6).hex() for _ in range(300)]
     text = [
@@ -144,18 +155,18 @@ def test_corrupted_checkpoint_window_is_caught() -> None:
         for i in range(8)
     ]
     layer = gz(build_tar(text).data)
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     blob = parse_ztoc(ztoc).checkpoints_blob
     at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
     broken = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
-    check = run(layer, broken, Reader(layer), sample=None, record=record)
+    check = run(layer, broken, Reader(layer), inflater, sample=None, record=record)
     assert any("lazily read bytes differ" in p or "inflate" in p for p in check.problems)
     assert check.truth == "record"  # span ranges and files unchanged: no second download
 
 
-def test_shifted_toc_offsets_are_caught() -> None:
+def test_shifted_toc_offsets_are_caught(inflater: Inflater) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     z = parse_ztoc(ztoc)
     entries = list(z.entries)
     k = next(i for i, e in enumerate(entries) if e.name == b"after/2")
@@ -172,21 +183,26 @@ def test_shifted_toc_offsets_are_caught() -> None:
         algorithm=z.algorithm,
     )
     reader = Reader(layer)
-    check = run(layer, shifted, reader, sample=None, record=record)
+    check = run(layer, shifted, reader, inflater, sample=None, record=record)
     assert [p for p in check.problems if "after/2" in p], check.problems
-    assert reader.streams == 1  # the record does not describe that file: the layer is read
+    assert not next(f for f in check.files if f.name == "after/2").ok
+    # The record places every regular file of the layer: no second download to know that
+    # no file starts there.
+    assert reader.streams == 0
+    alone = run(layer, shifted, Reader(layer), inflater, sample=None)
+    assert [p for p in alone.problems if "after/2" in p], alone.problems
 
 
-def test_wrong_span_digest_with_record() -> None:
+def test_wrong_span_digest_with_record(inflater: Inflater) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     at = ztoc.find(b"sha256:") + 7
     broken = ztoc[:at] + (b"0" if ztoc[at : at + 1] != b"0" else b"1") + ztoc[at + 1 :]
-    check = run(layer, broken, Reader(layer), sample=None, record=record)
+    check = run(layer, broken, Reader(layer), inflater, sample=None, record=record)
     assert any("digest mismatch" in p for p in check.problems)
 
 
-def test_working_set_follows_links_inside_the_layer() -> None:
+def test_working_set_follows_links_inside_the_layer(inflater: Inflater) -> None:
     rnd = random.Random(5)
     entries = [
         Entry(name=b"app/bin/server", data=rnd.randbytes(9000)),
@@ -196,8 +212,57 @@ def test_working_set_follows_links_inside_the_layer() -> None:
         Entry(name=b"app/other", data=rnd.randbytes(9000)),
     ]
     layer = gz(build_tar(entries).data)
-    ztoc, record = built(layer)
+    ztoc, record = built(layer, inflater)
     for path in ("/app/current", "usr/lib/abs", "/app/hard", "/app/bin/server"):
-        check = run(layer, ztoc, Reader(layer), sample=None, record=record, paths=[path])
+        check = run(layer, ztoc, Reader(layer), inflater, sample=None, record=record, paths=[path])
         assert [f.name for f in check.files] == ["app/bin/server"], path
         assert check.ok
+
+
+def _with_entries(z: ParsedZtoc, entries: list[FileMetadata], checkpoints: bytes) -> bytes:
+    return serialize_ztoc(
+        version=z.version,
+        build_tool_identifier=z.build_tool_identifier,
+        compressed_archive_size=z.compressed_archive_size,
+        uncompressed_archive_size=z.uncompressed_archive_size,
+        entries=entries,
+        checkpoints=checkpoints,
+        span_digests=z.span_digests,
+        max_span_id=z.max_span_id,
+        algorithm=z.algorithm,
+    )
+
+
+def test_wrong_file_size_in_toc_is_caught(inflater: Inflater) -> None:
+    """A file's bytes are proved by its spans' digests plus its place in the sequential tar
+    parse: a TOC entry with the right offset but another size is not a file of the layer."""
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    entries = list(z.entries)
+    k = next(i for i, e in enumerate(entries) if e.name == b"small/5")
+    entries[k] = replace(entries[k], uncompressed_size=entries[k].uncompressed_size - 1)
+    broken = _with_entries(z, entries, z.checkpoints_blob)
+    for kw in ({"record": record}, {}):
+        check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
+        assert [p for p in check.problems if p.startswith("small/5:")], check.problems
+        assert [f.name for f in check.files if not f.ok] == ["small/5"]
+
+
+def test_shifted_checkpoint_output_offset_is_caught(inflater: Inflater) -> None:
+    """A checkpoint that claims its bytes start elsewhere in the tar: the span's lazily read
+    bytes are compared with the sequential read's bytes at the claimed place, and differ."""
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    blob = bytearray(z.checkpoints_blob)
+    at = 12 + 32785 + 8  # out_offset of checkpoint 1
+    out = int.from_bytes(blob[at : at + 8], "little")
+    blob[at : at + 8] = (out + 512).to_bytes(8, "little")
+    broken = _with_entries(z, list(z.entries), bytes(blob))
+    for kw in ({"record": record}, {}):
+        check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
+        # span 0 now ends 512 bytes later than its compressed bytes reach; span 1 starts there
+        assert any("span 0: span range ended" in p for p in check.problems), check.problems
+        assert any(p.startswith("span 1: lazily read bytes differ") for p in check.problems)
+        assert not check.ok

@@ -13,11 +13,12 @@ import pytest
 
 from soci_ci.cli import main
 from soci_ci.errors import LayerError
+from soci_ci.soci.zlib_binding import Inflater
 from soci_ci.soci.ztoc import build_ztoc, sniff_compression
 from soci_ci.soci.ztoc_reader import parse_ztoc
 from tests.support.vectors import vectors_dir
 
-pytestmark = pytest.mark.usefixtures("inflate_backend")
+pytestmark = pytest.mark.usefixtures("inflater")  # the commands read SOCI_CI_INFLATE
 
 UPSTREAM_TOOL = "AWS SOCI CLI v0.2"
 
@@ -45,7 +46,9 @@ def test_vector_cases_exist(vectors: Path) -> None:
     assert len(CASES) >= 39
 
 
-def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None:
+def test_api_matches_vector(
+    case: tuple[Path, dict[str, object], bytes], inflater: Inflater
+) -> None:
     path, expected, layer = case
     span = int(str(expected["span_size"]))
     if "error" in expected:
@@ -55,6 +58,7 @@ def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None
                 compression=sniff_compression(layer[:4]),
                 span_size=span,
                 build_tool_identifier=UPSTREAM_TOOL,
+                inflater=inflater,
             )
         return
     built = build_ztoc(
@@ -62,6 +66,7 @@ def test_api_matches_vector(case: tuple[Path, dict[str, object], bytes]) -> None
         compression=sniff_compression(layer[:4]),
         span_size=span,
         build_tool_identifier=UPSTREAM_TOOL,
+        inflater=inflater,
     )
     assert built.data == (path / "ztoc.bin").read_bytes()
     assert built.digest == expected["ztoc_digest"]
