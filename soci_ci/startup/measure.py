@@ -14,7 +14,7 @@ from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.open_image import open_image
 from soci_ci.app.options import RegistryOptions
 from soci_ci.errors import InputError, RegistryError, StartupError
-from soci_ci.oci.image_ref import Transport, parse_image_ref
+from soci_ci.oci.image_ref import Transport, parse_image_ref, split_reference
 from soci_ci.oci.layout import OciLayout
 from soci_ci.oci.manifest import Platform
 from soci_ci.startup import engine, session
@@ -58,9 +58,7 @@ def _engine_image(client: Any, options: StartupOptions, layers: ImageLayers) -> 
     ref = options.image.removeprefix("docker://")
     wanted = list(layers.diff_ids)
     candidates = [ref]
-    name = ref.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    repo = name.rsplit(":", 1)[0] if ":" in last else name
+    repo, _, _ = split_reference(ref)
     candidates.append(f"{repo}@{layers.manifest_digest}")
     for attempt, candidate in enumerate(candidates):
         try:
