@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,23 +20,8 @@ from soci_ci.soci.zlib_binding import Inflater, load_inflater
 from tests.servers.dockerd import Dockerd, import_base_image
 from tests.servers.registry import Registry, RegistryProcess
 from tests.servers.token_server import TokenServer
+from tests.support.tools import require
 from tests.support.vectors import vectors_dir
-
-
-def require(binary: str) -> None:
-    if shutil.which(binary) is None:
-        message = f"{binary} is not installed (scripts/test installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def skopeo(*args: str) -> bytes:
-    """Run skopeo, the independent client the tests cross-check pushes with; its stdout."""
-    require("skopeo")
-    done = subprocess.run(["skopeo", *args], capture_output=True, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout
 
 
 @pytest.fixture(params=["zlib-ng", "zlib"])

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from soci_ci.oci.manifest import Descriptor, Manifest
+from soci_ci.oci.manifest import Descriptor, Index, Manifest
 from soci_ci.oci.platform import Platform
 from soci_ci.oci.store import Fetched
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat
 from soci_ci.soci.layer_record import LayerRecord
 from soci_ci.soci.zlib_binding import InflateBackend
+from soci_ci.soci.ztoc import Compression
 
 
 class Outcome(StrEnum):
@@ -50,7 +51,32 @@ class Target:
 
 
 # Per target: every layer with the reason it is skipped (None: it gets a zTOC).
-LayerRows = list[tuple[Descriptor, str | None]]
+LayerRows = tuple[tuple[Descriptor, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ZtocJob:
+    """A layer that gets a zTOC (once, however many platforms list it)."""
+
+    layer: Descriptor
+    compression: Compression
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """The image as a run reads it before any layer: what gets a zTOC and what is skipped."""
+
+    root_digest: str
+    root_media_type: str
+    targets: tuple[Target, ...]
+    rows: tuple[LayerRows, ...]  # per target, in the same order
+    jobs: Mapping[str, ZtocJob]  # layer digest -> its zTOC job, in first-listed order
+    original_index: Index | None  # the image index the SOCI-enabled one is made from (v2)
+    notes: tuple[str, ...]
+
+    def platforms(self) -> Iterator[tuple[Target, LayerRows]]:
+        """Each target with its layer rows."""
+        return zip(self.targets, self.rows, strict=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +91,27 @@ class LayerReport:
     files: int | None = None
     seconds: float | None = None
     skipped: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        platform: str,
+        layer: Descriptor,
+        *,
+        skipped: str | None = None,
+        ztoc_digest: str | None = None,
+        ztoc_size: int | None = None,
+    ) -> LayerReport:
+        """The row of `layer`: skipped (with why), or with its zTOC's digest and size."""
+        return cls(
+            platform=platform,
+            digest=layer.digest,
+            media_type=layer.media_type,
+            size=layer.size,
+            ztoc_digest=ztoc_digest,
+            ztoc_size=ztoc_size,
+            skipped=skipped,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

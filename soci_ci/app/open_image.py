@@ -44,6 +44,7 @@ def open_registry_image(text: str, options: RegistryOptions) -> RegistryImage:
         credentials=ChainedCredentials(
             explicit=options.credentials(),
             explicit_host=options.credentials_host or reference.registry,
+            docker=options.docker_logins(),
         ),
         transport=HttpTransport(
             plain_http=options.plain_http,

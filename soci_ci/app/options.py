@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from soci_ci.app.index_model import IndexOptions
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.build.spec import BuildSpec
 from soci_ci.config.model import (
     BaselineSource,
@@ -25,6 +26,7 @@ from soci_ci.gate.baseline import StoreKey
 from soci_ci.oci.manifest import Platform
 from soci_ci.probe.settings import ProbeSettings
 from soci_ci.registry.auth import Credentials
+from soci_ci.registry.docker_config import DockerConfig
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL
 from soci_ci.soci.layer_record import LayerRecord
 from soci_ci.soci.zlib_binding import InflateBackend
@@ -43,6 +45,13 @@ class RegistryOptions:
     credentials_host: str | None = None  # the one host username/password go to (--registry)
     timeout: float = 60.0
     retry_base: float = 0.5
+    # The Docker config directory whose logins other hosts use (DOCKER_CONFIG, ~/.docker, from
+    # the environment module); None: no Docker config is read.
+    docker_config: Path | None = None
+
+    def docker_logins(self) -> DockerConfig | None:
+        """The Docker config's logins and credential helpers, if a directory is named."""
+        return DockerConfig(self.docker_config / "config.json") if self.docker_config else None
 
     def credentials(self) -> Credentials | None:
         """The explicit login (``--username`` + password), if one was given."""
@@ -56,6 +65,7 @@ class RegistryOptions:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildOptions:
     spec: BuildSpec
+    docker: DockerTools  # the docker CLI and the environment of its processes
     builder: Builder = Builder.AUTO
     registry: RegistryOptions = field(default_factory=RegistryOptions)
 

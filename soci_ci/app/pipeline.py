@@ -46,6 +46,7 @@ from soci_ci.app.run_model import (
 )
 from soci_ci.app.steps import index_image, verify_image
 from soci_ci.app.verify import VerifyReport
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.build.spec import check_reference
 from soci_ci.ci.context import CiContext, expand_tags
 from soci_ci.config.model import Config
@@ -134,6 +135,7 @@ class RunOptions:
     cache_from: tuple[str, ...] = ()  # buildx --cache-from / --cache-to specs
     cache_to: tuple[str, ...] = ()
     build_secrets: tuple[str, ...] = ()  # buildx --secret specs (id=ID,env=VAR): no values
+    docker: DockerTools  # the build's docker CLI/SDK and their environment (build secrets)
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     # Paths of the run (from the config; `soci_ci.app.run_trust.confine_paths` resolves them
     # inside the workspace before the pipeline starts).
@@ -267,6 +269,7 @@ class Pipeline:
             check_reference(f"{image.repository}:{t}") for t in expand_tags(image.tags, self.ctx)
         )
         options = BuildOptions(
+            docker=self.options.docker,
             spec=build_spec(
                 image,
                 context=self.options.context,

@@ -21,12 +21,11 @@ they were written by a run with the same build tool identifier for the same laye
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from soci_ci.app.index_model import LayerReport, LayerRows, TagReader, Target
+from soci_ci.app.index_model import IndexOptions, LayerReport, Selection, TagReader, Target
 from soci_ci.errors import InputError, RegistryError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
@@ -79,36 +78,44 @@ class NotReusable(Exception):
     """Internal: why the existing index cannot stand for this run (the full run follows)."""
 
 
-def find_reusable(
-    dest: Destination,
-    *,
-    index_format: IndexFormat,
-    tag: str | None,
-    span_size: int,
-    build_tool_identifier: str,
-    optimize_xattrs: bool,
-    targets: Sequence[Target],
-    rows: Sequence[LayerRows],
-    original_index: Index | None,
-) -> Reused | None:
-    """The existing SOCI index this run would write, complete in `dest`; else None."""
-    try:
-        check = _Checker(
-            dest,
-            index_format=index_format,
-            span_size=span_size,
-            build_tool_identifier=build_tool_identifier,
-            optimize_xattrs=optimize_xattrs,
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReuseRequest:
+    """What this run would write: the settings that shape the SOCI index bytes, and the
+    platforms and layers it indexes."""
+
+    index_format: IndexFormat
+    tag: str | None  # v2: the tag of the SOCI-enabled image
+    span_size: int
+    build_tool_identifier: str
+    optimize_xattrs: bool
+    selection: Selection
+
+    @classmethod
+    def of(cls, options: IndexOptions, selection: Selection) -> ReuseRequest:
+        return cls(
+            index_format=options.index_format,
+            tag=options.tag,
+            span_size=options.span_size,
+            build_tool_identifier=options.build_tool_identifier,
+            optimize_xattrs=options.optimize_xattrs,
+            selection=selection,
         )
+
+
+def find_reusable(dest: Destination, request: ReuseRequest) -> Reused | None:
+    """The existing SOCI index this run would write, complete in `dest`; else None."""
+    selection = request.selection
+    try:
+        check = _Checker(dest, request)
         wanted = [
-            (target, [layer for layer, reason in trows if reason is None])
-            for target, trows in zip(targets, rows, strict=True)
+            (target, [layer for layer, reason in rows if reason is None])
+            for target, rows in selection.platforms()
         ]
         wanted = [(t, layers) for t, layers in wanted if layers]
         if not wanted:
             raise NotReusable("no layer to index")
-        if index_format is IndexFormat.V2:
-            matches, conversion = check.v2(tag, wanted, original_index)
+        if request.index_format is IndexFormat.V2:
+            matches, conversion = check.v2(request.tag, wanted, selection.original_index)
         else:
             matches, conversion = check.v1(wanted), None
         checked = check.complete(matches, conversion)
@@ -120,27 +127,16 @@ def find_reusable(
         return None
     return Reused(
         soci_indexes={str(m.target.platform): m.index.digest for m in matches},
-        layers=_layer_reports(targets, rows, matches),
+        layers=_layer_reports(selection, matches),
         conversion=conversion,
         checked=checked,
     )
 
 
 class _Checker:
-    def __init__(
-        self,
-        dest: Destination,
-        *,
-        index_format: IndexFormat,
-        span_size: int,
-        build_tool_identifier: str,
-        optimize_xattrs: bool,
-    ) -> None:
+    def __init__(self, dest: Destination, request: ReuseRequest) -> None:
         self.dest = dest
-        self.index_format = index_format
-        self.span_size = span_size
-        self.build_tool_identifier = build_tool_identifier
-        self.optimize_xattrs = optimize_xattrs
+        self.request = request
 
     def v2(
         self,
@@ -228,7 +224,7 @@ class _Checker:
     ) -> tuple[ZtocRef, ...] | None:
         """The zTOC refs if `data` is exactly the index this run would write, else None."""
         manifest = Manifest.from_json(load_json(data, "SOCI index"), "SOCI index")
-        if soci_index_format(None, manifest) is not self.index_format:
+        if soci_index_format(None, manifest) is not self.request.index_format:
             return None
         by_layer: dict[str, Descriptor] = {}
         for desc in manifest.layers or ():
@@ -241,7 +237,7 @@ class _Checker:
         refs = []
         for layer in layers:
             desc = by_layer[layer.digest]
-            disable = self.optimize_xattrs and (
+            disable = self.request.optimize_xattrs and (
                 desc.annotation(c.ANNOTATION_DISABLE_XATTRS) == "true"
                 or self._ztoc_allows_disabling_xattrs(desc)
             )
@@ -250,14 +246,14 @@ class _Checker:
                     layer=layer,
                     digest=desc.digest,
                     size=desc.size,
-                    span_size=self.span_size,
+                    span_size=self.request.span_size,
                     disable_xattrs=disable,
                 )
             )
         expected = soci_index_manifest(
-            index_format=self.index_format,
+            index_format=self.request.index_format,
             ztocs=refs,
-            build_tool_identifier=self.build_tool_identifier,
+            build_tool_identifier=self.request.build_tool_identifier,
             subject=subject,
         ).to_json()
         return tuple(refs) if expected == data else None
@@ -296,24 +292,20 @@ def _index(fetched: Fetched, what: str) -> Index:
     return Index.from_json(load_json(fetched.data, what), what)
 
 
-def _layer_reports(
-    targets: Sequence[Target], rows: Sequence[LayerRows], matches: list[_Match]
-) -> tuple[LayerReport, ...]:
+def _layer_reports(selection: Selection, matches: list[_Match]) -> tuple[LayerReport, ...]:
     refs = {(m.target.image.digest, r.layer.digest): r for m in matches for r in m.refs}
     reports = []
-    for target, trows in zip(targets, rows, strict=True):
+    for target, trows in selection.platforms():
         platform = str(target.platform)
         for layer, reason in trows:
             ref = refs.get((target.image.digest, layer.digest))
             reports.append(
-                LayerReport(
-                    platform=platform,
-                    digest=layer.digest,
-                    media_type=layer.media_type,
-                    size=layer.size,
+                LayerReport.of(
+                    platform,
+                    layer,
+                    skipped=reason,
                     ztoc_digest=ref.digest if ref else None,
                     ztoc_size=ref.size if ref else None,
-                    skipped=reason,
                 )
             )
     return tuple(reports)

@@ -30,9 +30,15 @@ def config_name(workspace: Path, config_path: Path) -> str:
 
 
 def trusted_file_layer(
-    config_path: Path | None, *, workspace: Path, ctx: CiContext, token: str | None
+    config_path: Path | None,
+    *,
+    workspace: Path,
+    ctx: CiContext,
+    token: str | None,
+    search_path: str,
 ) -> tuple[dict[str, Any], TrustDecision]:
-    """The file layer for `resolve` and the trust decision behind it (see the module doc)."""
+    """The file layer for `resolve` and the trust decision behind it (see the module doc);
+    ``search_path`` is the PATH that git (reading the base branch's config) is found on."""
     from soci_ci.config.loader import read_config  # noqa: PLC0415 - jsonschema lazily
 
     pull_request = ctx.pr_number is not None
@@ -46,13 +52,13 @@ def trusted_file_layer(
     if ctx.fork:  # nothing runs on a fork; keep none of its trusted settings either
         decision = decide_trust(data, pull_request=True, base_data=None, base="fork")
         return dict(decision.data), replace(decision, ignored=())
-    base_data, source = _base_data(workspace, name, ctx, token)
+    base_data, source = _base_data(workspace, name, ctx, token, search_path)
     decision = decide_trust(data, pull_request=True, base_data=base_data, base=source)
     return dict(decision.data), decision
 
 
 def _base_data(
-    workspace: Path, name: str, ctx: CiContext, token: str | None
+    workspace: Path, name: str, ctx: CiContext, token: str | None, search_path: str
 ) -> tuple[Mapping[str, Any] | None, str]:
     from soci_ci.ci.base_config import fetch_base_config  # noqa: PLC0415
     from soci_ci.config.loader import parse_config, validate  # noqa: PLC0415
@@ -65,6 +71,7 @@ def _base_data(
         repository=ctx.repository,
         api_url=ctx.api_url,
         token=token,
+        search_path=search_path,
     )
     if not found.found:
         return None, found.source

@@ -20,10 +20,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.ecr import parse_ecr_host
 from soci_ci.registry.reference import DOCKER_HUB, parse_reference
@@ -86,18 +87,9 @@ def collect_logins(
     return tuple(logins.values())
 
 
-def user_config_dir(environ: Mapping[str, str]) -> Path:
-    """The Docker CLI's own config directory for this environment (DOCKER_CONFIG, ~/.docker)."""
-    given = environ.get("DOCKER_CONFIG", "").strip()
-    if given:
-        return Path(given)
-    return Path(environ.get("HOME") or Path.home()) / ".docker"
-
-
-def _read_user_config(environ: Mapping[str, str]) -> dict[str, Any]:
-    path = user_config_dir(environ) / "config.json"
+def _read_user_config(config_dir: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads((config_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -132,17 +124,16 @@ def merged_config(
 
 
 @contextlib.contextmanager
-def docker_env(
-    logins: Iterable[Login], environ: Mapping[str, str] | None = None
-) -> Iterator[dict[str, str]]:
-    """The environment for the Docker CLI/SDK with `logins` in a temporary DOCKER_CONFIG."""
-    env = dict(os.environ if environ is None else environ)
+def docker_env(logins: Iterable[Login], tools: DockerTools) -> Iterator[DockerTools]:
+    """`tools` with `logins` in a temporary DOCKER_CONFIG (in the environment of the docker
+    processes and as their config directory); the user's config is only read."""
     wanted = tuple(logins)
     if not wanted:
-        yield env
+        yield tools
         return
-    user_dir = user_config_dir(env)
-    user = _read_user_config(env)
+    env = dict(tools.environ)
+    user_dir = tools.config_dir
+    user = _read_user_config(user_dir)
     plugin_dirs = [str(user_dir / "cli-plugins")]
     extra = user.get("cliPluginsExtraDirs")
     if isinstance(extra, list):
@@ -161,6 +152,6 @@ def docker_env(
             "docker login for the build: %s",
             ", ".join(f"{w.host} ({w.credentials.source})" for w in wanted),
         )
-        yield env
+        yield replace(tools, environ=env, config_dir=tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

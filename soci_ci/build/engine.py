@@ -4,7 +4,8 @@ BuildKit (needed by Dockerfiles that use `RUN --mount`, `COPY --chmod`, heredocs
 reached through the Docker CLI: `docker buildx build` when the buildx plugin is installed, else
 `DOCKER_BUILDKIT=1 docker build` with a CLI older than 23.0, whose BuildKit client is built in
 and talks to the engine's embedded BuildKit (Debian 12's docker.io is 20.10). Without either,
-the SDK drives the engine's classic builder. `SOCI_CI_DOCKER_CLI` names the CLI binary.
+the SDK drives the engine's classic builder. `DockerTools` (from the environment module) names
+the CLI binary and holds the environment every docker process gets.
 
 The build log is streamed to the logger as progress; the first error the engine reports ends
 the build with a `BuildError` whose message is that error, on one line.
@@ -16,9 +17,7 @@ import collections
 import contextlib
 import json
 import logging
-import os
 import secrets
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.build.spec import BuildSpec, split_tag
 from soci_ci.ci.workflow_commands import prefix_lines
 from soci_ci.errors import BuildError
@@ -55,21 +55,15 @@ class BuildResult:
         }
 
 
-DOCKER_CLI_ENV = "SOCI_CI_DOCKER_CLI"
-BUILDKIT_IMAGE_ENV = "SOCI_CI_BUILDKIT_IMAGE"  # image of the docker-container builder
 BUILTIN_BUILDKIT_BEFORE = 23  # CLI major version that dropped the built-in BuildKit client
 
 
-def docker_cli() -> str | None:
-    named = os.environ.get(DOCKER_CLI_ENV, "").strip()
-    return shutil.which(named or "docker")
-
-
-def choose_builder(env: Mapping[str, str] | None = None) -> str:
+def choose_builder(tools: DockerTools) -> str:
     """`buildx`, `buildkit` (the CLI's built-in client) or `sdk`, by what is installed."""
-    cli = docker_cli()
+    cli = tools.cli()
     if cli is None:
         return "sdk"
+    env = tools.environ
     version = subprocess.run([cli, "buildx", "version"], capture_output=True, check=False, env=env)
     if version.returncode == 0:
         return "buildx"
@@ -203,7 +197,7 @@ LOGIN_HINT = (
 )
 
 
-def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) -> None:
+def _run_cli(cmd: list[str], what: str, env: Mapping[str, str]) -> None:
     """Run a docker CLI build, streaming its output to the log line by line; a failure is a
     BuildError with the last error line it printed."""
     tail: collections.deque[str] = collections.deque(maxlen=BUILD_LOG_TAIL)
@@ -231,7 +225,7 @@ def _run_cli(cmd: list[str], what: str, env: Mapping[str, str] | None = None) ->
         raise BuildError(f"{what} failed: {message}", hint=hint)
 
 
-def buildx_driver(cli: str, env: Mapping[str, str] | None = None) -> str:
+def buildx_driver(cli: str, env: Mapping[str, str]) -> str:
     """The driver of the current buildx builder (`docker`, `docker-container`, ...)."""
     proc = subprocess.run(
         [cli, "buildx", "inspect"], capture_output=True, text=True, check=False, env=env
@@ -253,14 +247,14 @@ def needs_container_builder(spec: BuildSpec, driver: str) -> bool:
 
 
 @contextlib.contextmanager
-def container_builder(cli: str, env: Mapping[str, str] | None) -> Iterator[str]:
+def container_builder(cli: str, tools: DockerTools) -> Iterator[str]:
     """A temporary `docker-container` builder (BuildKit in a container of the engine; its
     image, moby/buildkit, is pulled from Docker Hub by buildx); removed afterwards."""
     name = f"soci-ci-{secrets.token_hex(4)}"
     create = [cli, "buildx", "create", "--name", name, "--driver", "docker-container"]
-    image = (env or os.environ).get(BUILDKIT_IMAGE_ENV, "").strip()
-    if image:  # a mirror of moby/buildkit (Docker Hub rate limits, private networks)
-        create += ["--driver-opt", f"image={image}"]
+    env = tools.environ
+    if tools.buildkit_image:  # a mirror of moby/buildkit (Docker Hub rate limits, networks)
+        create += ["--driver-opt", f"image={tools.buildkit_image}"]
     try:
         _run_cli([*create, "--bootstrap"], "docker buildx create (docker-container builder)", env)
         yield name
@@ -270,10 +264,11 @@ def container_builder(cli: str, env: Mapping[str, str] | None) -> Iterator[str]:
         )
 
 
-def build_with_buildx(spec: BuildSpec, env: Mapping[str, str] | None = None) -> BuildResult:
+def build_with_buildx(spec: BuildSpec, tools: DockerTools) -> BuildResult:
     """BuildKit through the `docker buildx` CLI: BuildKit-only Dockerfile features, several
     platforms, build secrets, cache import/export; `--push` pushes every tag."""
-    cli = docker_cli() or "docker"
+    cli = tools.cli() or "docker"
+    env = tools.environ
     with tempfile.TemporaryDirectory(prefix="soci-ci-buildx-") as tmp:
         metadata = Path(tmp) / "metadata.json"
         cmd = [cli, "buildx", "build", *_cli_build_args(spec), *_buildx_args(spec)]
@@ -285,7 +280,7 @@ def build_with_buildx(spec: BuildSpec, env: Mapping[str, str] | None = None) -> 
         with contextlib.ExitStack() as stack:
             if needs_container_builder(spec, buildx_driver(cli, env)):
                 log.info("several platforms or a cache export: a docker-container builder")
-                cmd += ["--builder", stack.enter_context(container_builder(cli, env))]
+                cmd += ["--builder", stack.enter_context(container_builder(cli, tools))]
             _run_cli(cmd, "docker buildx build", env)
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
     digest = str(data.get("containerimage.digest", ""))
@@ -296,21 +291,19 @@ def build_with_buildx(spec: BuildSpec, env: Mapping[str, str] | None = None) -> 
     return BuildResult(image_id=image_id, tags=spec.tags, pushed=pushed, builder="buildx")
 
 
-def build_with_cli_buildkit(spec: BuildSpec, env: Mapping[str, str] | None = None) -> str:
+def build_with_cli_buildkit(spec: BuildSpec, tools: DockerTools) -> str:
     """BuildKit through the CLI's built-in client (`DOCKER_BUILDKIT=1 docker build`, CLI < 23).
 
     Returns the image ID; every tag is applied, pushing is left to `push_with_sdk`.
     """
-    cli = docker_cli()
+    cli = tools.cli()
     if cli is None:
-        raise BuildError("no docker CLI found", hint=f"install docker.io or set {DOCKER_CLI_ENV}")
+        raise BuildError("no docker CLI found", hint="install docker.io or set SOCI_CI_DOCKER_CLI")
     with tempfile.TemporaryDirectory() as tmp:
         iidfile = Path(tmp) / "iid"
         cmd = [cli, "build", *_cli_build_args(spec), "--iidfile", str(iidfile)]
         cmd += ["--progress", "plain"]
-        _run_cli(
-            cmd, "docker build (BuildKit)", env={**(env or os.environ), "DOCKER_BUILDKIT": "1"}
-        )
+        _run_cli(cmd, "docker build (BuildKit)", env={**tools.environ, "DOCKER_BUILDKIT": "1"})
         image_id = iidfile.read_text().strip() if iidfile.exists() else ""
     if not image_id:
         raise BuildError("docker build (BuildKit) finished without an image ID")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soci_ci.errors import UsageError
+from soci_ci.oci.image_ref import split_reference
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,11 +51,8 @@ def parse_pairs(values: list[str], what: str) -> dict[str, str]:
 
 def split_tag(reference: str) -> tuple[str, str]:
     """`repo[:tag]` → (repo, tag); the tag defaults to `latest`."""
-    slash = reference.rfind("/")
-    colon = reference.rfind(":")
-    if colon > slash:
-        return reference[:colon], reference[colon + 1 :]
-    return reference, "latest"
+    name, tag, _ = split_reference(reference)
+    return name, tag if tag is not None else "latest"
 
 
 # Docker's reference grammar (distribution/reference): lowercase path components joined by

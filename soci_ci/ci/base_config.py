@@ -11,7 +11,6 @@ base has no such file" (``text=None, found=True``), or unavailable with the reas
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -44,7 +43,9 @@ def _valid_ref(sha: str | None, branch: str | None) -> tuple[str | None, str | N
     return good_sha, good_branch
 
 
-def _git(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+def _git(
+    workspace: Path, *args: str, search_path: str
+) -> subprocess.CompletedProcess[bytes] | None:
     command = [
         "git",
         "--no-pager",
@@ -67,7 +68,7 @@ def _git(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
             env={
                 "GIT_CONFIG_NOSYSTEM": "1",
                 "GIT_TERMINAL_PROMPT": "0",
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PATH": search_path,
             },
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -75,12 +76,17 @@ def _git(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         return None
 
 
-def from_git(workspace: Path, relpath: str, revision: str) -> BaseConfig | None:
-    """The file at ``revision`` from the checkout's objects; None when git cannot tell."""
-    probe = _git(workspace, "cat-file", "-t", f"{revision}^{{commit}}")
+def from_git(
+    workspace: Path, relpath: str, revision: str, *, search_path: str
+) -> BaseConfig | None:
+    """The file at ``revision`` from the checkout's objects; None when git cannot tell.
+    ``search_path`` is the PATH git is found on (and all git gets of the environment)."""
+    probe = _git(workspace, "cat-file", "-t", f"{revision}^{{commit}}", search_path=search_path)
     if probe is None or probe.returncode != 0 or probe.stdout.strip() != b"commit":
         return None
-    listing = _git(workspace, "ls-tree", "-z", "--full-name", revision, "--", relpath)
+    listing = _git(
+        workspace, "ls-tree", "-z", "--full-name", revision, "--", relpath, search_path=search_path
+    )
     if listing is None or listing.returncode != 0:
         return None
     entry = listing.stdout.split(b"\0", 1)[0]
@@ -90,12 +96,12 @@ def from_git(workspace: Path, relpath: str, revision: str) -> BaseConfig | None:
     if len(meta) != 3 or meta[0] not in (b"100644", b"100755") or meta[1] != b"blob":
         return BaseConfig(text=None, found=True, source=f"git {revision[:12]} (not a file)")
     blob = meta[2].decode("ascii", "replace")
-    size = _git(workspace, "cat-file", "-s", blob)
+    size = _git(workspace, "cat-file", "-s", blob, search_path=search_path)
     if size is None or size.returncode != 0 or not size.stdout.strip().isdigit():
         return None
     if int(size.stdout) > MAX_CONFIG_BYTES:
         return BaseConfig(text=b"x" * (MAX_CONFIG_BYTES + 1), found=True, source="git (too big)")
-    content = _git(workspace, "cat-file", "blob", blob)
+    content = _git(workspace, "cat-file", "blob", blob, search_path=search_path)
     if content is None or content.returncode != 0:
         return None
     return BaseConfig(text=content.stdout, found=True, source=f"git {revision[:12]}")
@@ -153,6 +159,7 @@ def fetch_base_config(
     repository: str | None,
     api_url: str,
     token: str | None,
+    search_path: str,
 ) -> BaseConfig:
     """The base branch's config (see the module docstring); never raises."""
     sha, branch = _valid_ref(base_sha, base_branch)
@@ -160,7 +167,7 @@ def fetch_base_config(
     if branch:
         revisions.append(f"refs/remotes/origin/{branch}")
     for revision in revisions:
-        found = from_git(workspace, relpath, revision)
+        found = from_git(workspace, relpath, revision, search_path=search_path)
         if found is not None:
             return found
     ref = sha or branch

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         check_secret,
         parse_pairs,
     )
+    from soci_ci.cli.environment import docker_tools  # noqa: PLC0415
     from soci_ci.config.model import Builder  # noqa: PLC0415
 
     if args.index and not args.push:
@@ -94,7 +95,13 @@ def run(args: argparse.Namespace) -> int:
         cache_to=tuple(args.cache_to),
     )
     registry = registry_options(args)  # once: --password-stdin reads stdin
-    built = build_image(BuildOptions(spec=spec, builder=Builder(args.builder), registry=registry))
+    build = BuildOptions(
+        spec=spec,
+        docker=docker_tools(args.environment),
+        builder=Builder(args.builder),
+        registry=registry,
+    )
+    built = build_image(build)
     sys.stdout.write(f"{built.reference or built.result.image_id}\n")
     if args.index and built.reference:
         from soci_ci.app.steps import index_image  # noqa: PLC0415

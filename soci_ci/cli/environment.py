@@ -5,7 +5,10 @@ returns an `Environment`; a bad value is a `UsageError` (exit 2) that names the 
 The modules that interpret CI variables (``soci_ci.ci.context``, ``soci_ci.ci.secrets``,
 ``soci_ci.config.resolve``) get the same mapping as an argument and never read
 ``os.environ`` themselves. AWS endpoints are botocore's own (``AWS_ENDPOINT_URL``,
-``AWS_ENDPOINT_URL_<SERVICE>``): boto3 reads those.
+``AWS_ENDPOINT_URL_<SERVICE>``): boto3 reads those. The Docker engine edge
+(``soci_ci.build``) and the Docker config (``soci_ci.registry.docker_config``) get the values
+they need (``DOCKER_CONFIG``, ``SOCI_CI_DOCKER_CLI``, ``SOCI_CI_BUILDKIT_IMAGE``) and the
+environment of the processes they start (``raw``, plus the build secrets) as arguments.
 
 Durations accept a unit: ``30``, ``30s``, ``1.5s``, ``500ms``, ``2m``, ``1h``.
 """
@@ -17,8 +20,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.errors import UsageError
 from soci_ci.soci.zlib_binding import InflateBackend
 
@@ -31,6 +36,11 @@ INFLATE = "SOCI_CI_INFLATE"  # auto (default) | zlib-ng | zlib
 RUNNER_DEBUG = "RUNNER_DEBUG"
 GITHUB_ACTIONS = "GITHUB_ACTIONS"
 GITHUB_EVENT_PATH = "GITHUB_EVENT_PATH"
+DOCKER_CONFIG = "DOCKER_CONFIG"  # the Docker client's config directory (else ~/.docker)
+DOCKER_CLI = "SOCI_CI_DOCKER_CLI"  # the docker binary (name or path); default `docker`
+BUILDKIT_IMAGE = "SOCI_CI_BUILDKIT_IMAGE"  # the image of a docker-container builder
+SEARCH_PATH = "PATH"
+DEFAULT_SEARCH_PATH = "/usr/bin:/bin"
 
 DEFAULT_REGISTRY_TIMEOUT = 60.0
 DEFAULT_RETRY_BASE = 0.5
@@ -55,6 +65,10 @@ class Environment:
     debug: bool = False
     github_actions: bool = False
     event_path: str | None = None
+    docker_config_dir: Path = field(default_factory=lambda: Path.home() / ".docker")
+    docker_cli: str | None = None  # None: `docker` on the search path
+    buildkit_image: str | None = None  # None: buildx's default (moby/buildkit)
+    search_path: str = DEFAULT_SEARCH_PATH  # PATH, for the programs soci-ci runs (git)
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -83,6 +97,15 @@ def parse_seconds(
 def _text(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+def docker_config_dir(environ: Mapping[str, str]) -> Path:
+    """The Docker client's config directory: ``DOCKER_CONFIG``, else ``$HOME/.docker``."""
+    given = _text(environ, DOCKER_CONFIG)
+    if given is not None:
+        return Path(given)
+    home = _text(environ, "HOME")
+    return (Path(home) if home else Path.home()) / ".docker"
 
 
 def read_environment(environ: Mapping[str, str]) -> Environment:
@@ -123,6 +146,10 @@ def read_environment(environ: Mapping[str, str]) -> Environment:
         debug=environ.get(RUNNER_DEBUG) == "1",
         github_actions=environ.get(GITHUB_ACTIONS) == "true",
         event_path=_text(environ, GITHUB_EVENT_PATH),
+        docker_config_dir=docker_config_dir(environ),
+        docker_cli=_text(environ, DOCKER_CLI),
+        buildkit_image=_text(environ, BUILDKIT_IMAGE),
+        search_path=environ.get(SEARCH_PATH) or DEFAULT_SEARCH_PATH,
         raw=MappingProxyType(dict(environ)),
     )
 
@@ -134,13 +161,23 @@ def ci_environment(environ: Mapping[str, str]) -> Environment:
         github_actions=environ.get(GITHUB_ACTIONS) == "true",
         debug=environ.get(RUNNER_DEBUG) == "1",
         event_path=_text(environ, GITHUB_EVENT_PATH),
+        docker_config_dir=docker_config_dir(environ),
+        docker_cli=_text(environ, DOCKER_CLI),
+        buildkit_image=_text(environ, BUILDKIT_IMAGE),
+        search_path=environ.get(SEARCH_PATH) or DEFAULT_SEARCH_PATH,
         raw=MappingProxyType(dict(environ)),
     )
 
 
-def export_variable(name: str, value: str) -> None:
-    """Set a variable for the child processes soci-ci starts (buildx reads build secrets so)."""
-    os.environ[name] = value
+def docker_tools(env: Environment, extra: Mapping[str, str] | None = None) -> DockerTools:
+    """What the build hands the Docker CLI and SDK: their processes get this environment plus
+    ``extra`` (the build secrets buildx reads by name), never this process's."""
+    return DockerTools(
+        environ=MappingProxyType({**env.raw, **(extra or {})}),
+        config_dir=env.docker_config_dir,
+        cli_name=env.docker_cli,
+        buildkit_image=env.buildkit_image,
+    )
 
 
 def process_environment() -> Mapping[str, str]:

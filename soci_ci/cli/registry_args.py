@@ -64,6 +64,7 @@ def registry_options(args: argparse.Namespace) -> RegistryOptions:
         password=password,
         timeout=env.registry_timeout,
         retry_base=env.retry_base,
+        docker_config=env.docker_config_dir,
     )
 
 
@@ -76,4 +77,5 @@ def environment_registry_options(env: Environment, *, host: str | None) -> Regis
         password=env.registry_password,
         timeout=env.registry_timeout,
         retry_base=env.retry_base,
+        docker_config=env.docker_config_dir,
     )

@@ -248,6 +248,7 @@ def resolve_settings(
 def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -> RunOptions:
     """The pipeline's options, from the resolved config, the run arguments and the environment."""
     from soci_ci.app.pipeline import RunOptions  # noqa: PLC0415
+    from soci_ci.cli.environment import docker_tools  # noqa: PLC0415
     from soci_ci.cli.registry_args import environment_registry_options  # noqa: PLC0415
     from soci_ci.config.resolve import Origin  # noqa: PLC0415
 
@@ -271,6 +272,10 @@ def run_options(resolved: Resolved, arguments: RunArguments, env: Environment) -
         cache_to=arguments.cache_to,
         build_secrets=tuple(
             f"id={key},env={SECRET_ENV_PREFIX}{n}" for n, (key, _) in enumerate(arguments.secrets)
+        ),
+        docker=docker_tools(
+            env,
+            {f"{SECRET_ENV_PREFIX}{n}": value for n, (_, value) in enumerate(arguments.secrets)},
         ),
         inflate=env.inflate,
     )
@@ -424,7 +429,7 @@ def run(args: argparse.Namespace) -> int:
         workspace = workspace_root(environ)
         ctx, token = _context(env)
         file_data, trust = trusted_file_layer(
-            config_path, workspace=workspace, ctx=ctx, token=token
+            config_path, workspace=workspace, ctx=ctx, token=token, search_path=env.search_path
         )
         resolved = resolve_settings(args, environ, config_path, file_data=file_data)
     except SociCiError as exc:
@@ -449,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
         junit=options.junit,
         config_file=str(config_path) if config_path else None,
     )
-    _export_secrets(arguments, env)
+    _mask_secrets(arguments, env)
     try:
         summary = Pipeline(options, ctx, AppSteps()).run()
     except Exception as exc:  # a bug in the pipeline itself: still reported, exit 70
@@ -462,14 +467,12 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _export_secrets(arguments: RunArguments, env: Environment) -> None:
-    """Build secrets into this process's environment for buildx (`env=` specs), masked on
-    GitHub like the registry password."""
+def _mask_secrets(arguments: RunArguments, env: Environment) -> None:
+    """On GitHub, mask the build secrets (buildx gets them in its own environment,
+    `RunOptions.docker`) and the registry password."""
     from soci_ci.ci.github_output import format_mask  # noqa: PLC0415
-    from soci_ci.cli.environment import export_variable  # noqa: PLC0415
 
-    for number, (_, secret) in enumerate(arguments.secrets):
-        export_variable(f"{SECRET_ENV_PREFIX}{number}", secret)
+    for _, secret in arguments.secrets:
         if env.github_actions and secret:
             for line in format_mask(secret):
                 print(line, flush=True)

@@ -36,6 +36,16 @@ class ImageRef:
         return f"{self.repository}@{digest}"
 
 
+def split_reference(text: str) -> tuple[str, str | None, str | None]:
+    """`name[:tag][@digest]` → (name, tag, digest) as written, unchecked: the one place that
+    tells a tag's colon from a registry port's (the tag's colon comes after the last `/`)."""
+    name, _, digest = text.partition("@")
+    tag: str | None = None
+    if name.rfind(":") > name.rfind("/"):
+        name, _, tag = name.rpartition(":")
+    return name, tag, digest or None
+
+
 def parse_image_ref(text: str) -> ImageRef:
     """The reference ``text`` (see the module docstring)."""
     for transport in (Transport.OCI_ARCHIVE, Transport.OCI):
@@ -49,12 +59,9 @@ def parse_image_ref(text: str) -> ImageRef:
                 raise UsageError(f"missing path in {text!r} (expected {transport}:PATH[:TAG])")
             return ImageRef(transport=transport, path=Path(path), tag=tag or None, raw=text)
     raw = text.removeprefix("docker://")
-    name, _, digest = raw.partition("@")
-    name_tag: str | None = None
-    if name.rfind(":") > name.rfind("/"):
-        name, _, name_tag = name.rpartition(":")
+    name, name_tag, digest = split_reference(raw)
     return ImageRef(
-        transport=Transport.DOCKER, raw=raw, repository=name, tag=name_tag, digest=digest or None
+        transport=Transport.DOCKER, raw=raw, repository=name, tag=name_tag, digest=digest
     )
 
 

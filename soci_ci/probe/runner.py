@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from soci_ci.errors import AwsError, Interrupted
+from soci_ci.oci.image_ref import parse_image_ref
 from soci_ci.probe import cleanup, schedule, stats, task_definition, timeline
 from soci_ci.probe.check_image import CHECK_CONTAINER
 from soci_ci.probe.ecs import EcsApi, error_message, is_lost_answer
@@ -57,7 +58,7 @@ class Arm:
 
     @property
     def digest(self) -> str | None:
-        return self.image.rsplit("@", 1)[1] if "@" in self.image else None
+        return parse_image_ref(self.image).digest
 
 
 @dataclass(slots=True, kw_only=True)

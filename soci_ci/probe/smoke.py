@@ -21,6 +21,7 @@ from typing import Any
 
 from soci_ci import __version__
 from soci_ci.errors import AwsError
+from soci_ci.oci.image_ref import repository_of
 from soci_ci.probe import check_image, cleanup, task_definition
 from soci_ci.probe.ecs import EcsApi
 from soci_ci.probe.logs import LogsApi, StreamCursor
@@ -54,7 +55,7 @@ def _definition(
         ),
     ]
     if extra:
-        repository = image.split("@", 1)[0]
+        repository = repository_of(image)
         containers.append(
             {
                 "name": MISSING,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import BinaryIO, cast
+from typing import BinaryIO, Literal, cast
 
 from soci_ci.errors import ExitCode, SociCiError
-from soci_ci.oci.store import Fetched, ImageSource
+from soci_ci.oci.store import Fetched, ImageSource, VerifiedBlobReader
 
 
 class DeadlineExceeded(SociCiError):
@@ -48,7 +48,6 @@ class _DeadlineReader:
         self._inner = inner
         self._deadline = deadline
         self._counter = counter
-        self.verifies_digest = bool(getattr(inner, "verifies_digest", False))
 
     def read(self, n: int = -1) -> bytes:
         self._deadline.check("while reading layers")
@@ -58,6 +57,19 @@ class _DeadlineReader:
 
     def readable(self) -> bool:
         return True
+
+
+class _VerifiedDeadlineReader(_DeadlineReader):
+    """The same over a reader that checks its blob's digest itself: so does this one."""
+
+    verifies_digest: Literal[True] = True
+
+
+def deadline_reader(inner: BinaryIO, deadline: Deadline, counter: list[int]) -> BinaryIO:
+    """`inner` behind the deadline; a `VerifiedBlobReader` stays one (no second hashing),
+    any other reader stays one the caller hashes."""
+    kind = _VerifiedDeadlineReader if isinstance(inner, VerifiedBlobReader) else _DeadlineReader
+    return cast(BinaryIO, kind(inner, deadline, counter))
 
 
 class DeadlineSource:
@@ -87,7 +99,7 @@ class DeadlineSource:
         @contextmanager
         def opened() -> Iterator[BinaryIO]:
             with self._inner.open_blob(digest, size) as raw:
-                yield cast(BinaryIO, _DeadlineReader(raw, self._deadline, self._counter))
+                yield deadline_reader(raw, self._deadline, self._counter)
 
         return opened()
 

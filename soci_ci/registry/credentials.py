@@ -32,7 +32,7 @@ class ChainedCredentials:
             raise ValueError("explicit credentials need the host they are bound to")
         self.explicit = explicit
         self.explicit_host = explicit_host
-        self.docker = docker or DockerConfig()
+        self.docker = docker  # None: no Docker config is read
         self.ecr = ecr or EcrTokens()
         self._warned: set[str] = set()
 
@@ -51,4 +51,4 @@ class ChainedCredentials:
                 )
         if parse_ecr_host(host) is not None:
             return self.ecr.get(host)
-        return self.docker.get(host)
+        return self.docker.get(host) if self.docker is not None else None

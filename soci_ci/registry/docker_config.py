@@ -1,12 +1,11 @@
-"""Credentials from the Docker client config: `$DOCKER_CONFIG/config.json` or
-`~/.docker/config.json`; `auths` entries (base64 `user:password`), `credHelpers` per host and
-`credsStore` through `docker-credential-<name> get`."""
+"""Credentials from the Docker client config: `config.json` in the directory the environment
+module names (`DOCKER_CONFIG`, else `~/.docker`); `auths` entries (base64 `user:password`),
+`credHelpers` per host and `credsStore` through `docker-credential-<name> get`."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,12 +17,6 @@ from soci_ci.registry.auth import Credentials
 # Docker Hub is stored under its legacy index URL.
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io")
 HelperRunner = Callable[[str, str], str | None]  # helper name, host -> stdout or None
-
-
-def default_config_path(env: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if env is None else env
-    base = environ.get("DOCKER_CONFIG")
-    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
 def config_keys(host: str) -> tuple[str, ...]:
@@ -123,10 +116,10 @@ def run_credential_helper(helper: str, host: str) -> str | None:
 
 
 class DockerConfig:
-    """The Docker config file, read once."""
+    """The Docker config file (`config.json` of a Docker config directory), read once."""
 
-    def __init__(self, path: Path | None = None, run_helper: HelperRunner | None = None) -> None:
-        self.path = path or default_config_path()
+    def __init__(self, path: Path, run_helper: HelperRunner | None = None) -> None:
+        self.path = path
         self._run_helper = run_helper or run_credential_helper
         self._data: dict[str, Any] | None = None
 

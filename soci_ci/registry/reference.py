@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from soci_ci.errors import UsageError
+from soci_ci.oci.image_ref import split_reference
 
 DOCKER_HUB = "registry-1.docker.io"
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
@@ -38,17 +39,11 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
-    raw = text.removeprefix("docker://")
-    name, _, digest = raw.partition("@")
+    name, tag, digest = split_reference(text.removeprefix("docker://"))
     if digest and not _DIGEST.fullmatch(digest):
         raise UsageError(f"invalid digest in image reference {text!r}")
-    tag = None
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.fullmatch(tag):
-            raise UsageError(f"invalid tag {tag!r} in image reference {text!r}")
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise UsageError(f"invalid tag {tag!r} in image reference {text!r}")
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, repository = first, rest

@@ -23,6 +23,7 @@ from typing import Any
 from soci_ci import limits
 from soci_ci.errors import StartupError
 from soci_ci.startup.recorder import resolve_dirs
+from soci_ci.startup.snapshots import SYSTEM_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ MAX_LOG_TAIL = 20  # lines kept for error messages
 ENGINE_TIMEOUT = 120
 # `host` and `container:...` would put the image on the runner's own network (AWS metadata).
 NETWORKS = ("none", "bridge", "default")
+SNAPSHOTTER_TYPE = "io.containerd.snapshotter.v1"  # `docker info`: the containerd image store
 _CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
 
 
@@ -40,6 +42,7 @@ class EngineInfo:
     driver: str
     root_dir: str
     platform: str  # os/arch of the engine, e.g. linux/amd64
+    containerd_store: bool = False  # driver-type io.containerd.snapshotter.v1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +94,10 @@ def engine_info(client: Any) -> EngineInfo:
         driver=str(info.get("Driver") or ""),
         root_dir=str(info.get("DockerRootDir") or ""),
         platform=f"{info.get('OSType') or 'linux'}/{arch}",
+        containerd_store=any(
+            isinstance(item, list) and item[1:2] == [SNAPSHOTTER_TYPE]
+            for item in info.get("DriverStatus") or []
+        ),
     )
 
 
@@ -175,8 +182,9 @@ def rootfs_dirs(client: Any, container_id: str, info: EngineInfo) -> list[str]:
     """The engine-side directories whose files make up the container's rootfs, topmost first.
 
     overlay2: the upper directory then the lower `diff` directories (from GraphDriver);
-    vfs: the container's own copy of the image, `vfs-mount:` + the file naming it (the
-    helper reads it on its side).
+    vfs: the container's own copy of the image, `vfs-mount:` + the file naming it; the
+    containerd image store's overlayfs snapshotter: `containerd-snapshot:ROOT:ID`, the
+    snapshot chain in its metadata (`snapshots`). Both are read on the recorder's side.
     """
     try:
         data = client.api.inspect_container(container_id)
@@ -190,11 +198,16 @@ def rootfs_dirs(client: Any, container_id: str, info: EngineInfo) -> list[str]:
         if not upper:
             raise StartupError("the overlay2 driver did not report the container's directories")
         return [str(upper), *lower]
-    if driver == "vfs":
+    if driver == "vfs" and not info.containerd_store:
         return [f"vfs-mount:{info.root_dir}/image/vfs/layerdb/mounts/{container_id}/mount-id"]
+    if driver == "overlayfs" and info.containerd_store:
+        return [f"containerd-snapshot:{info.root_dir}:{container_id}"]
+    what = "the containerd image store's snapshotter" if info.containerd_store else "storage driver"
     raise StartupError(
-        f"storage driver {driver!r} is not supported (overlay2 and vfs are)",
-        hint="run the engine with --storage-driver overlay2",
+        f"{what} {driver!r} is not supported (overlay2, vfs and the containerd image store's "
+        "overlayfs are)",
+        hint="run the engine with --storage-driver overlay2 (or overlayfs on the containerd "
+        "image store)",
     )
 
 
@@ -279,13 +292,16 @@ class LogLines:
 def start_helper(client: Any, image: str, dirs: Sequence[str], info: EngineInfo, name: str) -> str:
     """Run the recording helper: CAP_SYS_ADMIN for fanotify, the engine's data directory
     read-only at the same path, no network; returns its id (not yet marked: wait for it)."""
-    host_config = client.api.create_host_config(
-        binds={info.root_dir: {"bind": info.root_dir, "mode": "ro"}},
-        cap_add=["SYS_ADMIN"],
-        security_opt=["apparmor=unconfined", "seccomp=unconfined"],
-        network_mode="none",
-    )
-    try:
+    import docker  # noqa: PLC0415
+
+    def create(mounts: list[Any]) -> str:
+        host_config = client.api.create_host_config(
+            binds={info.root_dir: {"bind": info.root_dir, "mode": "ro"}},
+            mounts=mounts or None,
+            cap_add=["SYS_ADMIN"],
+            security_opt=["apparmor=unconfined", "seccomp=unconfined"],
+            network_mode="none",
+        )
         created = client.api.create_container(
             image=image,
             entrypoint=["python3", "-m", "soci_ci.startup.recorder"],
@@ -296,7 +312,18 @@ def start_helper(client: Any, image: str, dirs: Sequence[str], info: EngineInfo,
             detach=True,
             user="0:0",
         )
-        helper_id = str(created["Id"])
+        return str(created["Id"])
+
+    # The system containerd's root, when the engine uses one (a `mounts` bind, unlike
+    # `binds`, is refused rather than created when the host has no such directory).
+    system = docker.types.Mount(SYSTEM_ROOT, SYSTEM_ROOT, type="bind", read_only=True)
+    try:
+        try:
+            helper_id = create([system] if info.containerd_store else [])
+        except docker.errors.APIError as exc:
+            if not info.containerd_store or "does not exist" not in str(exc):
+                raise
+            helper_id = create([])
     except _api_error() as exc:
         raise StartupError(f"cannot create the recording helper: {_short(exc)}") from None
     try:

@@ -14,7 +14,7 @@ from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.open_image import open_image
 from soci_ci.app.options import RegistryOptions
 from soci_ci.errors import InputError, RegistryError, StartupError
-from soci_ci.oci.image_ref import Transport, parse_image_ref
+from soci_ci.oci.image_ref import Transport, parse_image_ref, split_reference
 from soci_ci.oci.layout import OciLayout
 from soci_ci.oci.manifest import Platform
 from soci_ci.startup import engine, session
@@ -58,9 +58,7 @@ def _engine_image(client: Any, options: StartupOptions, layers: ImageLayers) -> 
     ref = options.image.removeprefix("docker://")
     wanted = list(layers.diff_ids)
     candidates = [ref]
-    name = ref.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    repo = name.rsplit(":", 1)[0] if ":" in last else name
+    repo, _, _ = split_reference(ref)
     candidates.append(f"{repo}@{layers.manifest_digest}")
     for attempt, candidate in enumerate(candidates):
         try:
@@ -92,6 +90,8 @@ class _UseEngine(Exception):
 
 
 LOCAL_ZTOCS = "built as `soci-ci index` would, on layers gzip-compressed here (nothing pushed)"
+# The containerd image store keeps compressed layers: none is gzipped here.
+STORED_ZTOCS = "built as `soci-ci index` would, on the engine's compressed layers (nothing pushed)"
 LOCAL_NOTE = (
     "local image (not read from a registry): layer digests, compressed sizes and spans are "
     "computed locally (each layer gzip-compressed as a push would, zTOCs built by soci-ci)"
@@ -134,7 +134,8 @@ def _from_engine(
         layers = load_layers(OciLayout(work, None), own_platform, index)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    layers = replace(layers, image=options.image.removeprefix("docker://"), ztoc_source=LOCAL_ZTOCS)
+    source = LOCAL_ZTOCS if saved.gzipped_here else STORED_ZTOCS
+    layers = replace(layers, image=options.image.removeprefix("docker://"), ztoc_source=source)
     return _Resolved(
         layers=layers,
         image_id=image_id,
@@ -208,6 +209,7 @@ def resolve_image(client: Any, options: StartupOptions, platform: Platform) -> _
         ref,
         in_engine=local is not None,
         repo_digests=[str(d) for d in (local or {}).get("RepoDigests") or []],
+        image_id=str((local or {}).get("Id") or ""),
         soci_image=options.soci_image is not None,
     )
     log.info("startup: %s: read from the %s (%s)", options.image, choice.origin, choice.reason)

@@ -60,7 +60,7 @@ class StartupFiles:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingInfo:
     mode: str  # local | helper
-    driver: str  # overlay2 | vfs
+    driver: str  # overlay2 | vfs | overlayfs (the containerd image store)
     ready_by: str  # log | health | after
     ready_seconds: float
     overflow: bool = False

@@ -1,7 +1,8 @@
 """Record the files of one container's rootfs that its processes open, exec or read.
 
 How: one fanotify group marks the filesystem(s) holding the container's rootfs directories
-(overlay2: its upper and lower `diff` directories; vfs: its own copy of the image), before the
+(overlay2: its upper and lower `diff` directories; vfs: its own copy of the image; the
+containerd image store's overlayfs snapshotter: its snapshots' `fs` directories), before the
 container starts, so nothing it reads is missed. A filesystem mark sees every process on that
 filesystem, so each event is kept only when the file it names is one of the container's own
 files: the event's path (as the container sees it: its mount namespace is not ours) is looked
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from soci_ci.startup import fanotify as fan
+from soci_ci.startup import snapshots
 
 KIND_EXEC = "exec"
 KIND_OPEN = "open"
@@ -174,9 +176,14 @@ class Recorder:
 
 
 def resolve_dirs(specs: Sequence[str]) -> list[str]:
-    """`vfs-mount:FILE` becomes the vfs directory FILE names; other entries are kept."""
+    """`vfs-mount:FILE` becomes the vfs directory FILE names; `containerd-snapshot:ROOT:ID` the
+    container's snapshot directories (`snapshots`); other entries are kept."""
     out = []
     for spec in specs:
+        if spec.startswith("containerd-snapshot:"):
+            root, _, container_id = spec.removeprefix("containerd-snapshot:").rpartition(":")
+            out += snapshots.rootfs_dirs(root, container_id)
+            continue
         if not spec.startswith("vfs-mount:"):
             out.append(spec)
             continue

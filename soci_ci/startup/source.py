@@ -7,11 +7,23 @@ The rule (`--image-source auto`, the default; docs/startup.md):
 2. An image the engine does not have is read from its registry (the engine pulls it).
 3. An image the engine has, named with a registry host (`registry.example/app:1`,
    `localhost:5000/app`) or listed in the engine's RepoDigests under its repository (pulled
-   from, or pushed to, a registry), is read from the registry when the registry holds it with
-   the engine's very layers; when the registry does not have it, cannot be reached or holds
-   other layers (a local rebuild not pushed yet), the engine's image is measured.
+   from, or pushed to, a registry; see "RepoDigests" below), is read from the registry when
+   the registry holds it with the engine's very layers; when the registry does not have it,
+   cannot be reached or holds other layers (a local rebuild not pushed yet), the engine's
+   image is measured.
 4. Any other image the engine has (`docker build -t myapp:1 .`, `docker load`, an image id)
    is measured from the engine; no registry is contacted.
+
+RepoDigests: the classic image store (overlay2, vfs) lists `repo@<manifest digest>` only after
+a pull or push, and its image id is the config digest, never a manifest digest. The containerd
+image store (`docker info`: driver-type io.containerd.snapshotter.v1, the default of fresh
+Engine 29 installs) names the image by its own manifest or index digest and lists
+`repo@<that id>` for every tag, pulled or built here, so those entries say nothing about a
+registry. The rule reads one way on both: an entry whose digest is the image id is the
+engine's own name, not a registry's record. (On the containerd store an image pulled by a
+Docker Hub short name, `python:3.12`, is thus measured from the engine: its blobs there are
+the registry's compressed ones, so layers and sizes are the same; use `--image-source
+registry` to read its SOCI index.)
 
 `--image-source engine` or `registry` forces either. Images read from the engine have no
 pushed blobs: their compressed sizes and spans are computed locally (`saved_image`).
@@ -52,7 +64,7 @@ def names_registry(ref: ImageRef) -> bool:
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
 
-def _same_repository(ref: ImageRef, repo_digests: Sequence[str]) -> bool:
+def _same_repository(ref: ImageRef, repo_digests: Sequence[str], image_id: str) -> bool:
     try:
         wanted = parse_reference(ref.raw)
     except UsageError:
@@ -61,6 +73,8 @@ def _same_repository(ref: ImageRef, repo_digests: Sequence[str]) -> bool:
         try:
             found = parse_reference(item)
         except UsageError:
+            continue
+        if found.digest == image_id:  # the containerd store's own name for the image
             continue
         if (found.registry, found.repository) == (wanted.registry, wanted.repository):
             return True
@@ -73,6 +87,7 @@ def choose_source(
     *,
     in_engine: bool,
     repo_digests: Sequence[str] = (),
+    image_id: str = "",
     soci_image: bool = False,
 ) -> SourceChoice:
     if mode is SourceMode.REGISTRY or ref.transport is not Transport.DOCKER:
@@ -85,7 +100,7 @@ def choose_source(
         return SourceChoice(
             origin=Origin.REGISTRY, fallback=False, reason="not in the Docker engine"
         )
-    if names_registry(ref) or _same_repository(ref, repo_digests):
+    if names_registry(ref) or _same_repository(ref, repo_digests, image_id):
         return SourceChoice(
             origin=Origin.REGISTRY,
             fallback=True,

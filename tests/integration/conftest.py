@@ -1,4 +1,5 @@
-"""Integration fixtures: moto's server for the AWS plumbing, a fault proxy for registries."""
+"""Integration fixtures: moto's server for the AWS plumbing, a fault proxy for registries,
+hostile HTTP servers (`serve`) and a time limit for the tests that talk to them."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 
 from tests.servers.engine_gate import EngineGate
 from tests.servers.fault_proxy import FaultProxy
+from tests.servers.hostile_http import ServerPool
 from tests.servers.moto import Moto, MotoProcess, external_endpoint
 from tests.servers.registry import Registry
 from tests.support.runner import LABEL, ROOT, DockerCli, runner_build, trixie_tools
+from tests.support.time_limit import time_limit
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -47,6 +50,22 @@ def moto_server() -> Iterator[Moto]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def serve() -> Iterator[ServerPool]:
+    """Start hostile HTTP servers with `serve(handler, bind=..., tls_dir=...)`; all are
+    stopped after the test."""
+    pool = ServerPool()
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def one_minute() -> Iterator[None]:
+    """Fails a test that runs over a minute (a client hanging on a hostile server)."""
+    with time_limit(60):
+        yield
 
 
 @pytest.fixture

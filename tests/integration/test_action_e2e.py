@@ -18,7 +18,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +25,7 @@ import yaml
 from tests.fakes.github_api import BOT, FakeGitHub
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry
+from tests.support.github_files import parse_outputs
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +184,7 @@ def test_pull_request_run_comments_once_and_updates_in_place(
         github.comments[(REPO, 42)][0]["body"] == comments[0]["body"]
     )
     # The pushed SOCI-enabled image is real: verify it again from the outside.
-    outputs = _parse_outputs((files / "output").read_text())
+    outputs = parse_outputs((files / "output").read_text())
     assert outputs["verdict"] == "neutral"
     assert outputs["soci-image-ref"].startswith(f"{registry.host}/e2e/pr@sha256:")
     from soci_ci.cli import main
@@ -202,7 +202,7 @@ def test_fork_pull_request_is_neutral_without_any_write(
     assert [r.method for r in github.requests] == []
     files = workspace.parent / "file_commands"
     _golden("fork_summary.md", _normalize((files / "summary").read_text(), registry))
-    assert _parse_outputs((files / "output").read_text())["verdict"] == "neutral"
+    assert parse_outputs((files / "output").read_text())["verdict"] == "neutral"
 
 
 def test_codebuild_run_writes_junit_and_comments(
@@ -238,20 +238,6 @@ def _base_branch_has_the_same_config(github: FakeGitHub, ws: Path) -> None:
     base_sha = event["pull_request"]["base"]["sha"]
     github.files[(REPO, base_sha, ".soci-ci.yml")] = (ws / ".soci-ci.yml").read_bytes()
     github.pulls[(REPO, 42)] = event["pull_request"]
-
-
-def _parse_outputs(text: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        name, delimiter = line.split("<<", 1)
-        value = []
-        for item in lines:
-            if item == delimiter:
-                break
-            value.append(item)
-        out[name] = "\n".join(value)
-    return out
 
 
 @pytest.mark.parametrize("thresholds", [False, True], ids=["no-thresholds", "gate"])
@@ -304,7 +290,7 @@ def test_probe_step_against_moto_through_botocores_endpoint_variable(
     env["SOCI_CI_JUNIT_FILE"] = "junit.xml"
     _base_branch_has_the_same_config(github, workspace)
     result = _run(env, workspace, docker_engine)
-    outputs = _parse_outputs((workspace.parent / "file_commands" / "output").read_text())
+    outputs = parse_outputs((workspace.parent / "file_commands" / "output").read_text())
     steps = {s["name"]: s for s in json.loads(outputs["steps"])}
     assert steps["probe"]["status"] == "ran"
     assert steps["probe"]["detail"] == "2 task(s) in us-east-1"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from soci_ci.cli import main
-from tests.conftest import skopeo
 from tests.servers.registry import Registry
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 

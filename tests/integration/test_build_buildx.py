@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from soci_ci.build.docker_login import docker_env
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.cli import main
-from tests.conftest import skopeo
 from tests.servers.engine_gate import EngineGate
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry
 from tests.support.runner import DockerCli
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -140,8 +141,9 @@ def test_ecr_tokens_reach_the_cli_for_push_and_base_hosts(
     spec = BuildSpec(context=ctx, tags=(f"{ECR}/app:1",))
     logins = build_logins(spec, explicit=None)
     assert [w.host for w in logins] == [ECR, other]
-    with docker_env(logins, {"HOME": str(tmp_path)}) as env:
-        config_dir = Path(env["DOCKER_CONFIG"])
+    tools = DockerTools(environ={"HOME": str(tmp_path)}, config_dir=tmp_path / ".docker")
+    with docker_env(logins, tools) as given:
+        config_dir = Path(given.environ["DOCKER_CONFIG"])
         assert not config_dir.is_relative_to(tmp_path)
         assert stat.S_IMODE(config_dir.stat().st_mode) == 0o700
         config = json.loads((config_dir / "config.json").read_text())

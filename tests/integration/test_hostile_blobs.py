@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,10 +14,16 @@ from soci_ci.errors import RegistryError
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.client import RegistryClient
 from soci_ci.registry.retry import RetryPolicy
-from tests.servers.hostile_http import Answer, HostileServer, Seen, pattern, pattern_bytes
-from tests.support.time_limit import time_limit
+from tests.servers.hostile_http import (
+    Answer,
+    HostileServer,
+    Seen,
+    ServerPool,
+    pattern,
+    pattern_bytes,
+)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_minute")]
 SECRET = "upl0ad-Secret-value"
 CREDS = Credentials(username="ci", password=SECRET, source="test")
 GiB = 1 << 30
@@ -38,27 +44,7 @@ def client(server: HostileServer) -> RegistryClient:
     )
 
 
-@pytest.fixture(autouse=True)
-def _time_limit() -> Iterator[None]:
-    with time_limit(60):
-        yield
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., HostileServer]]:
-    started: list[HostileServer] = []
-
-    def start(handler: Callable[[Seen], Answer], **kw: object) -> HostileServer:
-        server = HostileServer(handler, **kw).start()  # type: ignore[arg-type]
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def test_a_blob_longer_than_its_descriptor_is_an_error(serve: Callable[..., HostileServer]) -> None:
+def test_a_blob_longer_than_its_descriptor_is_an_error(serve: ServerPool) -> None:
     declared = serve(lambda s: Answer(200, {}, BLOB + b"more"))
     with pytest.raises(RegistryError, match="larger than its descriptor's 1200 bytes"):
         client(declared).open_blob("app", DIGEST, len(BLOB)).read(10)
@@ -74,7 +60,7 @@ def test_a_blob_longer_than_its_descriptor_is_an_error(serve: Callable[..., Host
         assert blob.read() == BLOB
 
 
-def test_a_huge_declared_blob_is_never_read_whole(serve: Callable[..., HostileServer]) -> None:
+def test_a_huge_declared_blob_is_never_read_whole(serve: ServerPool) -> None:
     # The descriptor says 8 GiB; only what the reader asks for is downloaded.
     server = serve(lambda s: Answer(200, {}, pattern(8 * GiB), content_length=8 * GiB))
     start = time.monotonic()
@@ -85,7 +71,7 @@ def test_a_huge_declared_blob_is_never_read_whole(serve: Callable[..., HostileSe
 
 
 def test_range_reads_from_a_registry_ignoring_range_are_bounded(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     size = 2 * GiB
     server = serve(lambda s: Answer(200, {}, pattern(size), content_length=size))
@@ -102,7 +88,7 @@ def test_range_reads_from_a_registry_ignoring_range_are_bounded(
 
 
 def test_range_answers_that_do_not_match_the_request_are_errors(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     wrong_start = serve(
         lambda s: Answer(206, {"Content-Range": "bytes 0-9/100"}, pattern_bytes(0, 10))
@@ -120,7 +106,7 @@ def test_range_answers_that_do_not_match_the_request_are_errors(
 
 
 def test_no_credentials_on_a_cross_host_upload_location(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     elsewhere = serve(lambda s: Answer(201, {}), bind="127.0.0.2")
 
@@ -137,7 +123,7 @@ def test_no_credentials_on_a_cross_host_upload_location(
 
 
 def test_same_origin_upload_location_keeps_credentials(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     def registry(seen: Seen) -> Answer:
         if seen.authorization is None:
@@ -156,7 +142,7 @@ def test_same_origin_upload_location_keeps_credentials(
 
 
 def test_tag_lists_do_not_follow_links_to_other_origins(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     elsewhere = serve(lambda s: Answer(200, {}, b'{"tags":["x"]}'), bind="127.0.0.2")
     server = serve(
@@ -179,7 +165,7 @@ def trickle(seen: Seen) -> Answer:
 
 
 def test_a_trickling_manifest_is_cut_at_the_time_budget(
-    serve: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch
+    serve: ServerPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import soci_ci.registry.client as client_module
 
@@ -193,7 +179,7 @@ def test_a_trickling_manifest_is_cut_at_the_time_budget(
 
 
 def test_unparsable_links_and_locations_are_registry_errors(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     tags = serve(lambda s: Answer(200, {"Link": '<http://[::1/x>; rel="next"'}, b'{"tags":[]}'))
     with pytest.raises(RegistryError, match="another origin"):

@@ -5,38 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from soci_ci.ci.github_api import GitHubClient, upsert_comment
 from soci_ci.errors import ExitCode, GitHubError
-from tests.servers.hostile_http import Answer, HostileServer, Seen, endless
-from tests.support.time_limit import time_limit
+from tests.servers.hostile_http import Answer, HostileServer, Seen, ServerPool, endless
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_minute")]
 TOKEN = "ghs_" + "T0ken" * 8
 MARKER = "<!-- soci-ci:o/r:default -->"
-
-
-@pytest.fixture(autouse=True)
-def _time_limit() -> Iterator[None]:
-    with time_limit(60):
-        yield
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., HostileServer]]:
-    started: list[HostileServer] = []
-
-    def start(handler: Callable[[Seen], Answer], **kw: object) -> HostileServer:
-        server = HostileServer(handler, **kw).start()  # type: ignore[arg-type]
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def api(next_url: Callable[[], str] | None = None, /, **extra: Answer) -> Callable[[Seen], Answer]:
@@ -64,9 +43,7 @@ def client(server: HostileServer) -> GitHubClient:
 @pytest.mark.parametrize(
     "other", ["another host", "another port", "another scheme", "an unparsable URL"]
 )
-def test_the_token_never_follows_a_link_to_another_origin(
-    serve: Callable[..., HostileServer], other: str
-) -> None:
+def test_the_token_never_follows_a_link_to_another_origin(serve: ServerPool, other: str) -> None:
     sink = serve(api(), bind="127.0.0.2" if other == "another host" else "127.0.0.1")
     holder: list[HostileServer] = []
 
@@ -89,7 +66,7 @@ def test_the_token_never_follows_a_link_to_another_origin(
 
 
 def test_same_origin_links_are_followed_up_to_the_page_cap(
-    serve: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     holder: list[HostileServer] = []
     finite = serve(api(None))
@@ -102,7 +79,7 @@ def test_same_origin_links_are_followed_up_to_the_page_cap(
     assert all(TOKEN in (s.authorization or "") for s in endless_pages.seen)
 
 
-def test_hostile_answers_are_bounded_and_redacted(serve: Callable[..., HostileServer]) -> None:
+def test_hostile_answers_are_bounded_and_redacted(serve: ServerPool) -> None:
     endless_page = serve(
         api(**{"/repos/o/r/issues/1/comments?per_page=100": Answer(200, {}, endless(b"[" * 65536))})
     )

@@ -12,24 +12,21 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.servers.hostile_http import Answer, HostileServer, Seen, endless
+from tests.servers.hostile_http import Answer, HostileServer, Seen, ServerPool, endless
+from tests.support.bounded import Outcome, base_env, run_bounded, soci_ci_command
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 USER = "ci-user"
 SECRET = "pa55-Secret-value-42"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
 SIGNATURE = "5ec7e75160ba1c0ffee0dd5ec7e75160"
 GiB = 1 << 30
+UNLIMITED = 64 * GiB  # the address-space cap where memory is not the point
 
 
 def run_cli(
@@ -38,44 +35,32 @@ def run_cli(
     timeout: float = 60,
     memory: int | None = None,
     stdin: str | None = None,
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`soci-ci ARGS` in a subprocess; `memory` caps its address space (RLIMIT_AS)."""
-
-    def limit() -> None:
-        if memory is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
+) -> tuple[Outcome, float]:
+    """`soci-ci ARGS` in a bounded subprocess; `memory` caps its address space (RLIMIT_AS)."""
     base = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PYTHONPATH": str(ROOT),
-        "LANG": "C.UTF-8",
+        **base_env(Path(os.environ.get("HOME", "/tmp"))),
         "SOCI_CI_RETRY_BASE_SECONDS": "0",
         "DOCKER_CONFIG": "/nonexistent-docker-config",
         "NO_PROXY": "*",
     }
-    start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "soci_ci", *args],
+    done = run_bounded(
+        soci_ci_command(*args),
         env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=stdin,
-        preexec_fn=limit,
-        check=False,
+        seconds=timeout,
+        memory=memory if memory is not None else UNLIMITED,
+        stdin=(stdin or "").encode(),
     )
-    return done, time.monotonic() - start
+    return done, done.seconds
 
 
-def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+def one_error_line(done: Outcome) -> str:
+    errors = done.error_lines()
     assert len(errors) == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     return errors[0]
 
 
-def assert_no_secret(done: subprocess.CompletedProcess[str], *servers: HostileServer) -> None:
+def assert_no_secret(done: Outcome, *servers: HostileServer) -> None:
     for text in (done.stdout, done.stderr):
         for secret in (SECRET, BASIC.split()[1], SIGNATURE):
             assert secret not in text, text
@@ -83,7 +68,7 @@ def assert_no_secret(done: subprocess.CompletedProcess[str], *servers: HostileSe
         assert server.authorizations() == [], server.seen
 
 
-def index(image: str, **kw: object) -> tuple[subprocess.CompletedProcess[str], float]:
+def index(image: str, **kw: object) -> tuple[Outcome, float]:
     return run_cli("index", image, "--format", "v2", **kw)  # type: ignore[arg-type]
 
 
@@ -107,27 +92,13 @@ def basic_registry(seen_ok: Callable[[Seen], Answer] | None = None) -> Callable[
     return handle
 
 
-@pytest.fixture
-def servers() -> Iterator[Callable[..., HostileServer]]:
-    started: list[HostileServer] = []
-
-    def start(handler: Callable[[Seen], Answer], **kw: object) -> HostileServer:
-        server = HostileServer(handler, **kw).start()  # type: ignore[arg-type]
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 # -- explicit credentials are bound to one host ----------------------------------------------
 
 
 def test_explicit_credentials_go_only_to_the_named_host(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    other = servers(basic_registry(), bind="127.0.0.2")
+    other = serve(basic_registry(), bind="127.0.0.2")
     done, seconds = index(f"{other.host}/app:1", env=creds_env("127.0.0.1:5000"))
     assert done.returncode == 4, done.stderr
     assert "authentication required" in one_error_line(done)
@@ -135,8 +106,8 @@ def test_explicit_credentials_go_only_to_the_named_host(
     assert seconds < 30
 
 
-def test_explicit_credentials_reach_the_named_host(servers: Callable[..., HostileServer]) -> None:
-    named = servers(basic_registry(), bind="127.0.0.2")
+def test_explicit_credentials_reach_the_named_host(serve: ServerPool) -> None:
+    named = serve(basic_registry(), bind="127.0.0.2")
     for env in (creds_env(named.host), creds_env(f"https://{named.host}/")):
         done, _ = index(f"{named.host}/app:1", env=env)
         assert done.returncode == 4 and "HTTP 404" in one_error_line(done), done.stderr
@@ -144,22 +115,22 @@ def test_explicit_credentials_reach_the_named_host(servers: Callable[..., Hostil
     assert SECRET not in done.stderr
 
 
-def test_localhost_and_127_0_0_1_are_different_hosts(servers: Callable[..., HostileServer]) -> None:
-    registry = servers(basic_registry())
+def test_localhost_and_127_0_0_1_are_different_hosts(serve: ServerPool) -> None:
+    registry = serve(basic_registry())
     done, _ = index(f"localhost:{registry.port}/app:1", env=creds_env(registry.host))
     assert done.returncode == 4, done.stderr
     assert_no_secret(done, registry)
 
 
 def test_without_a_named_host_the_commands_image_host_gets_them(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    registry = servers(basic_registry())
+    registry = serve(basic_registry())
     done, _ = index(f"{registry.host}/app:1", env=creds_env())
     assert done.returncode == 4 and "HTTP 404" in one_error_line(done), done.stderr
     assert registry.authorizations() == [BASIC]
     # --registry (the flag) names the host as SOCI_CI_REGISTRY_HOST does, and wins over it.
-    other = servers(basic_registry(), bind="127.0.0.3")
+    other = serve(basic_registry(), bind="127.0.0.3")
     done, _ = run_cli(
         "index", f"{other.host}/app:1", "--registry", registry.host, env=creds_env(other.host)
     )
@@ -191,10 +162,10 @@ def bearer_registry(realm: str) -> Callable[[Seen], Answer]:
 
 
 def test_no_credentials_to_a_plain_http_realm_from_a_tls_registry(
-    servers: Callable[..., HostileServer], tmp_path: Path
+    serve: ServerPool, tmp_path: Path
 ) -> None:
-    tokens = servers(token_service, bind="127.0.0.2")
-    registry = servers(bearer_registry(f"{tokens.url}/token"), tls_dir=tmp_path)
+    tokens = serve(token_service, bind="127.0.0.2")
+    registry = serve(bearer_registry(f"{tokens.url}/token"), tls_dir=tmp_path)
     assert registry.cert is not None
     done, _ = run_cli(
         "index", f"{registry.host}/app:1", "--ca-file", str(registry.cert),
@@ -207,10 +178,10 @@ def test_no_credentials_to_a_plain_http_realm_from_a_tls_registry(
 
 
 def test_no_credentials_to_a_plain_http_realm_on_another_loopback_host(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    tokens = servers(token_service, bind="127.0.0.2")
-    registry = servers(bearer_registry(f"{tokens.url}/token"))
+    tokens = serve(token_service, bind="127.0.0.2")
+    registry = serve(bearer_registry(f"{tokens.url}/token"))
     done, _ = index(f"{registry.host}/app:1", env=creds_env(registry.host))
     assert done.returncode == 4
     assert "plain HTTP" in one_error_line(done)
@@ -218,10 +189,10 @@ def test_no_credentials_to_a_plain_http_realm_on_another_loopback_host(
 
 
 def test_a_plain_http_loopback_registry_may_use_a_realm_on_its_own_host(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    tokens = servers(token_service)
-    registry = servers(bearer_registry(f"{tokens.url}/token"))
+    tokens = serve(token_service)
+    registry = serve(bearer_registry(f"{tokens.url}/token"))
     done, _ = index(f"{registry.host}/app:1", env=creds_env(registry.host))
     assert done.returncode == 4 and "HTTP 404" in one_error_line(done), done.stderr
     assert tokens.authorizations() == [BASIC]
@@ -229,11 +200,11 @@ def test_a_plain_http_loopback_registry_may_use_a_realm_on_its_own_host(
 
 
 def test_no_credentials_to_a_redirect_targets_challenge(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    target_tokens = servers(token_service, bind="127.0.0.3")
-    target = servers(bearer_registry(f"{target_tokens.url}/token"), bind="127.0.0.2")
-    target_basic = servers(lambda s: Answer(401, {"WWW-Authenticate": "Basic"}), bind="127.0.0.2")
+    target_tokens = serve(token_service, bind="127.0.0.3")
+    target = serve(bearer_registry(f"{target_tokens.url}/token"), bind="127.0.0.2")
+    target_basic = serve(lambda s: Answer(401, {"WWW-Authenticate": "Basic"}), bind="127.0.0.2")
 
     def registry_for(where: HostileServer) -> Callable[[Seen], Answer]:
         def handle(seen: Seen) -> Answer:
@@ -242,7 +213,7 @@ def test_no_credentials_to_a_redirect_targets_challenge(
         return handle
 
     for redirect_to in (target, target_basic):
-        registry = servers(registry_for(redirect_to))
+        registry = serve(registry_for(redirect_to))
         done, _ = index(f"{registry.host}/app:1", env=creds_env(registry.host))
         assert done.returncode == 4, done.stderr
         assert "after a redirect; the registry's credentials are not sent there" in (
@@ -253,10 +224,10 @@ def test_no_credentials_to_a_redirect_targets_challenge(
 
 
 def test_authorization_is_stripped_on_a_cross_host_redirect(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
-    elsewhere = servers(lambda s: Answer(404, body=b"{}"), bind="127.0.0.2")
-    registry = servers(basic_registry(lambda s: Answer(307, {"Location": f"{elsewhere.url}/m"})))
+    elsewhere = serve(lambda s: Answer(404, body=b"{}"), bind="127.0.0.2")
+    registry = serve(basic_registry(lambda s: Answer(307, {"Location": f"{elsewhere.url}/m"})))
     done, _ = index(f"{registry.host}/app:1", env=creds_env(registry.host))
     assert done.returncode == 4
     assert registry.authorizations() == [BASIC]
@@ -268,7 +239,7 @@ def test_authorization_is_stripped_on_a_cross_host_redirect(
 
 
 def test_reflected_secrets_and_signed_urls_are_redacted(
-    servers: Callable[..., HostileServer],
+    serve: ServerPool,
 ) -> None:
     def reflect(seen: Seen) -> Answer:
         message = (
@@ -279,7 +250,7 @@ def test_reflected_secrets_and_signed_urls_are_redacted(
         body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
         return Answer(403, {"Content-Type": "application/json"}, body)
 
-    registry = servers(basic_registry(reflect))
+    registry = serve(basic_registry(reflect))
     done, _ = index(f"{registry.host}/app:1", env=creds_env(registry.host))
     assert done.returncode == 4
     line = one_error_line(done)
@@ -331,11 +302,9 @@ HOSTILE_ANSWERS: dict[str, tuple[Callable[[Seen], Answer], str]] = {
 
 
 @pytest.mark.parametrize("case", HOSTILE_ANSWERS)
-def test_hostile_answers_end_in_one_line_exit_4_bounded(
-    servers: Callable[..., HostileServer], case: str
-) -> None:
+def test_hostile_answers_end_in_one_line_exit_4_bounded(serve: ServerPool, case: str) -> None:
     handler, expected = HOSTILE_ANSWERS[case]
-    registry = servers(basic_registry(handler))
+    registry = serve(basic_registry(handler))
     done, seconds = index(
         f"{registry.host}/app:1", env=creds_env(registry.host), memory=1 * GiB, timeout=120
     )
@@ -346,17 +315,17 @@ def test_hostile_answers_end_in_one_line_exit_4_bounded(
     assert registry.sent < 64 << 20  # what the client read before it stopped
 
 
-def test_an_endless_token_answer_is_cut(servers: Callable[..., HostileServer]) -> None:
-    tokens = servers(lambda s: Answer(200, {}, endless(b" " * (1 << 20))))
-    registry = servers(bearer_registry(f"{tokens.url}/token"))
+def test_an_endless_token_answer_is_cut(serve: ServerPool) -> None:
+    tokens = serve(lambda s: Answer(200, {}, endless(b" " * (1 << 20))))
+    registry = serve(bearer_registry(f"{tokens.url}/token"))
     done, seconds = index(f"{registry.host}/app:1", env=creds_env(registry.host), memory=GiB)
     assert done.returncode == 4
     assert "answered more than 1 MiB" in one_error_line(done)
     assert tokens.sent < 64 << 20 and seconds < 60
 
 
-def test_a_deeply_nested_manifest_is_bad_input(servers: Callable[..., HostileServer]) -> None:
-    registry = servers(lambda s: Answer(200, {}, b'{"a":' * 500_000))
+def test_a_deeply_nested_manifest_is_bad_input(serve: ServerPool) -> None:
+    registry = serve(lambda s: Answer(200, {}, b'{"a":' * 500_000))
     done, seconds = index(f"{registry.host}/app:1", memory=GiB)
     assert done.returncode == 3, done.stderr
     assert "nested too deeply" in one_error_line(done)

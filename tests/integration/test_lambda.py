@@ -30,12 +30,12 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.registry.ecr import EcrTokens
-from tests.conftest import skopeo
 from tests.fakes.lambda_runtime import Answer, RuntimeApi
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.moto import Moto
 from tests.servers.registry import Registry, RegistryProcess
 from tests.support.images import multi_platform
+from tests.support.tools import skopeo
 from tests.support.vectors import write_layout
 
 pytestmark = pytest.mark.integration

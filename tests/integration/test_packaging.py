@@ -22,21 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require
+from tests.support.locks import runtime_pins
+from tests.support.tools import require
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _lock() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[name] = version
-    return pins
 
 
 def test_action_and_workflows_match_githubs_schemas() -> None:
@@ -89,7 +80,7 @@ def test_lock_pins_the_installed_runtime_dependencies_and_their_closure() -> Non
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    pins = {canonicalize_name(n): v for n, v in _lock().items()}
+    pins = {canonicalize_name(n): v for n, v in runtime_pins().items()}
     for name, version in pins.items():
         assert metadata.version(name) == version, name
     wanted = [Requirement(r) for r in metadata.requires("soci-ci") or []]

@@ -20,8 +20,8 @@ from soci_ci.app.options import RegistryOptions
 from soci_ci.probe import check_image
 from soci_ci.probe.logs import parse_snapshotter
 from soci_ci.probe.model import Snapshotter
-from tests.conftest import require, skopeo
 from tests.servers.registry import Registry
+from tests.support.tools import require, skopeo
 
 pytestmark = pytest.mark.integration
 

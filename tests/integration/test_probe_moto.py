@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,12 +26,10 @@ from soci_ci.probe.logs import LogsApi, StreamCursor, first_match, parse_snapsho
 from soci_ci.probe.model import Snapshotter
 from soci_ci.user_regex import compile_user_regex
 from tests.servers.moto import Moto
+from tests.support.probe import CHECK, NO_SOCI, SOCI, probe_command, run_probe
 
 pytestmark = pytest.mark.integration
 
-REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
-NO_SOCI = f"{REPO}@sha256:{'a' * 64}"
-SOCI = f"{REPO}@sha256:{'b' * 64}"
 LOG_GROUP = "/soci-ci/probe"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,27 +60,11 @@ def write_config(tmp_path: Path, subnet: str, timeout: int) -> Path:
         "  poll_seconds: 0.2\n"
         "  execution_role_arn: arn:aws:iam::123456789012:role/soci-probe-exec\n"
         "  log_group: /soci-ci/probe\n"
-        f"  check_image: {REPO}@sha256:{'c' * 64}\n"
+        f"  check_image: {CHECK}\n"
         f"  network: {{subnets: [{subnet}], security_groups: [], assign_public_ip: true}}\n"
         f"  ready: {{log_regex: READY, timeout_seconds: {timeout}}}\n"
     )
     return config
-
-
-def probe_command(moto: Moto, config: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "soci_ci",
-        "probe",
-        "--config",
-        str(config),
-        "--image-no-soci",
-        NO_SOCI,
-        "--image-soci",
-        SOCI,
-        *extra,
-    ]
 
 
 def env(moto: Moto) -> dict[str, str]:
@@ -114,14 +95,7 @@ def test_probe_plumbing_twice_in_a_row(
     run_ids = []
     for attempt in (1, 2):  # a second probe never trips over the first
         out = tmp_path / f"result-{attempt}.json"
-        done = subprocess.run(
-            probe_command(moto_server, config, "--output-json", str(out)),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env(moto_server),
-            check=False,
-        )
+        done = run_probe(config, "--output-json", str(out), env=env(moto_server), timeout=120)
         assert done.returncode == 0, done.stderr
         run_id = run_id_of(done.stderr)
         run_ids.append(run_id)
@@ -144,7 +118,7 @@ def test_sigterm_mid_run_cleans_up(moto_server: Moto, aws: dict[str, Any], tmp_p
     try:
         config = write_config(tmp_path, aws["subnet"], timeout=600)
         proc = subprocess.Popen(
-            probe_command(moto_server, config),
+            probe_command(config),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,14 +23,11 @@ import pytest
 from soci_ci.probe import task_definition
 from tests.fakes.aws_server import AwsFakeServer, ScaledClock
 from tests.fakes.ecs import FakeAws, FakeTask, Script
+from tests.support.probe import CHECK, probe_command, run_probe
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
-NO_SOCI = f"{REPO}@sha256:{'a' * 64}"
-SOCI = f"{REPO}@sha256:{'b' * 64}"
-CHECK = f"{REPO}@sha256:{'c' * 64}"
 SPEED = 20.0
 PLAIN = Script(app_lines=((0.05, "booting"), (0.3, "READY on :8080")))
 LAZY = Script(
@@ -66,22 +62,6 @@ def write_config(tmp_path: Path, timeout: int = 30) -> Path:
         "  poll_seconds: 0.1\n"
     )
     return config
-
-
-def command(config: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "soci_ci",
-        "probe",
-        "--config",
-        str(config),
-        "--image-no-soci",
-        NO_SOCI,
-        "--image-soci",
-        SOCI,
-        *extra,
-    ]
 
 
 def env(server: AwsFakeServer) -> dict[str, str]:
@@ -128,14 +108,7 @@ def test_hostile_aws_probe_completes_and_leaves_nothing(
         "(RequestLimitExceeded)",
     )
     out = tmp_path / "probe.json"
-    done = subprocess.run(
-        command(write_config(tmp_path), "--output-json", str(out)),
-        env=env(fake),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = run_probe(write_config(tmp_path), "--output-json", str(out), env=env(fake))
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     runs = [r for arm in result["arms"] for r in arm["runs"]]
@@ -158,7 +131,7 @@ def test_hostile_aws_probe_completes_and_leaves_nothing(
 def test_sigterm_mid_run_exits_130_and_cleans_up(fake: AwsFakeServer, tmp_path: Path) -> None:
     fake.aws.default_script = Script(app_lines=())  # never ready: the probe is mid-run
     proc = subprocess.Popen(
-        command(write_config(tmp_path, timeout=600)),
+        probe_command(write_config(tmp_path, timeout=600)),
         env=env(fake),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -184,7 +157,7 @@ def test_sigkill_tasks_end_at_their_deadline_and_the_next_run_stops_stale_ones(
     aws.default_script = Script(app_lines=())
     config = write_config(tmp_path, timeout=5)  # task deadline: 5 + 120 s (fake time)
     proc = subprocess.Popen(
-        command(config), env=env(fake), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        probe_command(config), env=env(fake), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_for(lambda: len(aws.tasks) == 2, 60)
@@ -212,14 +185,7 @@ def test_sigkill_tasks_end_at_their_deadline_and_the_next_run_stops_stale_ones(
             ],
         )
     aws.default_script = PLAIN
-    done = subprocess.run(
-        command(config, "--runs", "1"),
-        env=env(fake),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = run_probe(config, "--runs", "1", env=env(fake))
     assert done.returncode == 0, done.stderr
     assert "stopped 1 stale task(s) of earlier probe runs" in done.stderr
     assert aws.tasks[stale_arn].stop_reason.startswith("soci-ci probe: stale task")
@@ -227,14 +193,7 @@ def test_sigkill_tasks_end_at_their_deadline_and_the_next_run_stops_stale_ones(
 
 
 def test_check_prints_definitions_and_starts_nothing(fake: AwsFakeServer, tmp_path: Path) -> None:
-    done = subprocess.run(
-        command(write_config(tmp_path), "--check"),
-        env=env(fake),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_probe(write_config(tmp_path), "--check", env=env(fake), timeout=120)
     assert done.returncode == 0, done.stderr
     definitions = json.loads(done.stdout)["task_definitions"]
     assert sorted(definitions) == ["no-soci", "soci"]
@@ -255,9 +214,7 @@ def test_missing_keys_exit_2_before_any_aws_call(
     config.write_text(
         "".join(line for line in config.read_text().splitlines(True) if f"  {drop}:" not in line)
     )
-    done = subprocess.run(
-        command(config), env=env(fake), capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_probe(config, env=env(fake), timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {key} is required"), done.stderr
     assert fake.requests == []
@@ -265,13 +222,13 @@ def test_missing_keys_exit_2_before_any_aws_call(
 
 def test_smoke_in_a_subprocess_reports_and_cleans_up(fake: AwsFakeServer, tmp_path: Path) -> None:
     report = tmp_path / "smoke.md"
-    done = subprocess.run(
-        [*command(write_config(tmp_path))[:6], "--smoke", "--output-markdown", str(report)],
+    done = run_probe(
+        write_config(tmp_path),
+        "--smoke",
+        "--output-markdown",
+        str(report),
         env=env(fake),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+        images=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == report.read_text()

@@ -10,9 +10,9 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
-from tests.conftest import skopeo
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 

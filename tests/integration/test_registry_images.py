@@ -11,11 +11,11 @@ import pytest
 
 from soci_ci.cli import main
 from soci_ci.registry.client import RegistryClient
-from tests.conftest import skopeo
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.registry import Registry
 from tests.support.images import multi_platform
 from tests.support.registry_images import blob_path, image_layers, push_layout
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 

@@ -12,19 +12,12 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
-from tests.conftest import skopeo
 from tests.servers.registry import Registry, make_ca_and_cert
 from tests.servers.token_server import TokenServer
+from tests.support.registry_images import push_example
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
-
-
-def push_example(tmp_path: Path, dest: str, *creds: str) -> Path:
-    layout = tmp_path / "layout"
-    if not layout.exists():
-        assert main(["example", f"oci:{layout}:app"]) == 0
-    skopeo("copy", "--dest-tls-verify=false", *creds, f"oci:{layout}:app", f"docker://{dest}")
-    return layout
 
 
 def manifest_bytes(

@@ -17,11 +17,11 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.registry.client import RegistryClient
-from tests.conftest import skopeo
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
 from tests.support.images import multi_platform
 from tests.support.registry_images import image_layers, push_layout
+from tests.support.tools import skopeo
 
 pytestmark = pytest.mark.integration
 WRITES = ("PUT", "POST", "PATCH", "DELETE")

@@ -15,6 +15,7 @@ import pytest
 
 from soci_ci.cli import main
 from tests.fakes.github_api import BOT, FakeGitHub
+from tests.support.github_files import parse_outputs
 
 pytestmark = pytest.mark.integration
 
@@ -57,17 +58,7 @@ def workspace(tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatc
 
 
 def _outputs(ws: Path) -> dict[str, str]:
-    lines = iter((ws.parent / "output").read_text().splitlines())
-    out: dict[str, str] = {}
-    for line in lines:
-        name, delimiter = line.split("<<", 1)
-        value = []
-        for item in lines:
-            if item == delimiter:
-                break
-            value.append(item)
-        out[name] = "\n".join(value)
-    return out
+    return parse_outputs((ws.parent / "output").read_text())
 
 
 def _check_reported(

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skopeo
 from tests.fakes.github_api import BOT, FakeGitHub
 from tests.integration.conftest import ActionImage
 from tests.servers.engine_gate import EngineGate
 from tests.servers.registry import Registry
 from tests.servers.token_server import TokenServer
+from tests.support.locks import runtime_pins
 from tests.support.runner import DockerCli, RunnerJob, action_inputs
+from tests.support.tools import skopeo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -99,16 +100,6 @@ def _inputs(job: RunnerJob, github: FakeGitHub, inputs: dict[str, str]) -> dict[
     return {**input_env, **job.github_env(github.url, EVENT, sha=MERGE_SHA), **runs_env}
 
 
-def _lock() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[name] = version
-    return pins
-
-
 def test_image_is_light_current_and_negotiates_with_engine_29(
     action_image: ActionImage, runner_docker: DockerCli, engine29: EngineGate
 ) -> None:
@@ -159,7 +150,7 @@ def test_image_is_light_current_and_negotiates_with_engine_29(
     assert "HAS-" not in out and "busybox-static" in out, out
     # zlib-ng (a pinned dependency) is in use; the interpreter path is absolute.
     assert out.count(f"soci-ci {__version__} (inflate: zlib-ng 2.") == 2, out
-    pins = _lock()
+    pins = runtime_pins()
     pinned = next(line for line in out.splitlines() if line.startswith("pins "))
     assert pinned.split()[1:] == [f"{n}=={pins[n]}" for n in names]
 

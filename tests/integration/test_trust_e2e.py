@@ -21,7 +21,7 @@ import yaml
 
 from soci_ci.report.comment import comment_marker
 from tests.fakes.github_api import BOT, FakeGitHub
-from tests.support.bounded_run import Bounded, base_env, entrypoint, run_bounded
+from tests.support.bounded import MiB, Outcome, base_env, entrypoint, run_bounded
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ def _github_run(
     token: str = TOKEN,
     seconds: float = 60,
     docker: str | None = None,
-) -> Bounded:
+) -> Outcome:
     files = ws.parent / "file_commands"
     files.mkdir(exist_ok=True)
     event_path = ws.parent / "event.json"
@@ -120,13 +120,13 @@ def _github_run(
     }
     if docker is not None:
         env["DOCKER_HOST"] = docker
-    result = run_bounded(entrypoint(), env=env, cwd=ws, seconds=seconds, memory_mib=1024)
+    result = run_bounded(entrypoint(), env=env, cwd=ws, seconds=seconds, memory=1024 * MiB)
     assert token not in result.stderr
     assert token not in result.stdout.replace(f"::add-mask::{token}", "")
     return result
 
 
-def _explain(result: Bounded) -> dict[str, str]:
+def _explain(result: Outcome) -> dict[str, str]:
     out = {}
     for line in result.stdout.splitlines():
         if " = " in line and not line.startswith("::"):
@@ -218,7 +218,7 @@ def test_a_fork_cannot_write_outside_the_workspace(tmp_path: Path, github: FakeG
 
 
 def test_a_fork_config_bomb_ends_fast_and_bounded(tmp_path: Path, github: FakeGitHub) -> None:
-    from tests.unit.test_config_hostile import BILLION_LAUGHS
+    from tests.support.hostile import BILLION_LAUGHS
 
     ws = _workspace(tmp_path, BILLION_LAUGHS)
     fork = json.loads((DATA / "pull_request_fork_event.json").read_text())
@@ -342,7 +342,7 @@ def test_hostile_text_from_the_pr_prints_no_workflow_command(
                 assert ours.match(line), line
 
 
-def _codebuild_run(ws: Path, github: FakeGitHub, *, token: str | None) -> Bounded:
+def _codebuild_run(ws: Path, github: FakeGitHub, *, token: str | None) -> Outcome:
     env = {
         **base_env(ws.parent / "home"),
         "CODEBUILD_BUILD_ID": "app:1",
@@ -359,7 +359,7 @@ def _codebuild_run(ws: Path, github: FakeGitHub, *, token: str | None) -> Bounde
     }
     if token:
         env["GITHUB_TOKEN"] = token
-    return run_bounded(entrypoint(), env=env, cwd=ws, seconds=60, memory_mib=1024)
+    return run_bounded(entrypoint(), env=env, cwd=ws, seconds=60, memory=1024 * MiB)
 
 
 def test_codebuild_pull_requests_are_untrusted_until_github_confirms(

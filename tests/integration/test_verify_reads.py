@@ -21,9 +21,9 @@ import pytest
 from soci_ci.app.index_model import IndexOptions
 from soci_ci.app.options import IndexImageOptions, VerifyImageOptions
 from soci_ci.app.steps import index_image, verify_image
-from tests.integration.test_registry_index import push_example
 from tests.servers.fault_proxy import FaultProxy, Rule
 from tests.servers.registry import Registry
+from tests.support.registry_images import push_example
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -158,10 +158,14 @@ def test_soci_ci_run_pipeline_reads_the_layer_once(
     and the comment's lazy-loading section from verify."""
     from soci_ci.app.pipeline import AppSteps, Pipeline, RunOptions
     from soci_ci.ci.context import CiContext, Provider
+    from tests.support.pipeline import NO_DOCKER
 
     push_example(tmp_path, f"{registry.host}/reads/pipeline:1")
     options = RunOptions(
-        image=f"{proxy.host}/reads/pipeline:1", work_dir=tmp_path / "work", startup=False
+        image=f"{proxy.host}/reads/pipeline:1",
+        work_dir=tmp_path / "work",
+        startup=False,
+        docker=NO_DOCKER,
     )
     ctx = CiContext(provider=Provider.GITHUB, repository="o/r", pr_number=1, sha="a" * 40)
     proxy.log.clear()

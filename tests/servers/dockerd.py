@@ -1,12 +1,16 @@
 """A real Docker engine for the tests: dockerd on a private unix socket, and a local base image.
 
 Started as the brief says (vfs, no bridge, no iptables, private data/exec roots); nothing is
-pulled: the base image is `docker import`ed from a busybox-static rootfs made here.
+pulled: the base image is `docker import`ed from a busybox-static rootfs made here. `binary`
+runs another dockerd (Debian 13's Engine 26 from scripts/trixie-tools: `TRIXIE_DOCKERD`) with
+the system's containerd and runc; `containerd_store` turns on the containerd image store (the
+default of fresh Engine 29 installs; its snapshotter `overlayfs`: containerd 1.6 has no vfs).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -16,26 +20,43 @@ from pathlib import Path
 
 from tests.servers.ports import wait_until
 
+REPO = Path(__file__).resolve().parents[2]
+TRIXIE_DOCKERD = REPO / ".tools" / "trixie" / "usr" / "sbin" / "dockerd"
+
 BASE_IMAGE = "soci-ci-test/busybox:1"
 APPLETS = ("sh", "ls", "cat", "echo", "sleep", "true", "mkdir", "cp", "wget", "env", "head", "dd")
 
 
 class Dockerd:
-    def __init__(self, storage_driver: str = "vfs") -> None:
-        self.storage_driver = storage_driver
+    def __init__(
+        self,
+        storage_driver: str = "vfs",
+        *,
+        binary: Path | None = None,
+        containerd_store: bool = False,
+    ) -> None:
+        self.storage_driver = "overlayfs" if containerd_store else storage_driver
+        self.binary = binary
+        self.containerd_store = containerd_store
         self.dir = Path(tempfile.mkdtemp(prefix="soci-ci-dockerd-"))
         self.sock = self.dir / "docker.sock"
         self.host = f"unix://{self.sock}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
-        binary = shutil.which("dockerd")
-        if binary is None:
-            raise FileNotFoundError("dockerd")
+        binary = str(self.binary) if self.binary else shutil.which("dockerd")
+        if binary is None or not Path(binary).is_file():
+            raise FileNotFoundError(binary or "dockerd")
+        extra: list[str] = []
+        if self.containerd_store:
+            config = self.dir / "daemon.json"
+            config.write_text(json.dumps({"features": {"containerd-snapshotter": True}}))
+            extra = ["--config-file", str(config)]
         log = (self.dir / "dockerd.log").open("wb")
         self.proc = subprocess.Popen(
             [
                 binary,
+                *extra,
                 "--storage-driver",
                 self.storage_driver,
                 "--bridge=none",
@@ -77,7 +98,10 @@ class Dockerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        subprocess.run(["umount", "-R", str(self.dir / "data")], capture_output=True, check=False)
+        for mounted in ("exec", "data"):
+            subprocess.run(
+                ["umount", "-R", str(self.dir / mounted)], capture_output=True, check=False
+            )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

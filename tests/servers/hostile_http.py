@@ -162,3 +162,23 @@ class HostileServer:
 
     def authorizations(self) -> list[str]:
         return [s.authorization for s in self.seen if s.authorization]
+
+
+class ServerPool:
+    """The hostile servers of one test: each call starts one; `stop_all` ends them (the
+    `serve` fixture of tests/integration/conftest.py does so after the test)."""
+
+    def __init__(self) -> None:
+        self._started: list[HostileServer] = []
+
+    def __call__(
+        self, handler: Handler, *, bind: str = "127.0.0.1", tls_dir: Path | None = None
+    ) -> HostileServer:
+        server = HostileServer(handler, bind=bind, tls_dir=tls_dir).start()
+        self._started.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in self._started:
+            server.stop()
+        self._started.clear()

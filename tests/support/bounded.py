@@ -9,7 +9,9 @@ sampling, so a short spike is seen too.
     outcome = run_bounded([sys.executable, "-m", "soci_ci", "ztoc", ...], seconds=10)
     assert outcome.returncode == 3, outcome.describe()
 
-`soci_ci_command(...)` builds the argv that runs this checkout's `soci_ci` package.
+`soci_ci_command(...)` builds the argv that runs this checkout's `soci_ci` package,
+`entrypoint()` the action's entry point; `child_env()` is the test process's environment with
+this checkout first on the path, `base_env(home)` a minimal one (no CI variables at all).
 """
 
 from __future__ import annotations
@@ -52,6 +54,21 @@ class Outcome:
 
 def soci_ci_command(*args: str | os.PathLike[str]) -> list[str]:
     return [sys.executable, "-m", "soci_ci", *(os.fspath(a) for a in args)]
+
+
+def entrypoint() -> list[str]:
+    """The action's entry point (`entrypoint.py`), as the container runs it."""
+    return [sys.executable, str(REPO / "entrypoint.py")]
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """A minimal environment that sees this checkout's code first: no CI variable leaks in."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(REPO),
+    }
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -21,6 +21,18 @@ __all__ = ["BLOCK", "Entry", "header"]  # re-exported: the hostile-layer tests b
 MiB = 1 << 20
 GiB = 1 << 30
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+# A config file whose YAML aliases expand to 9**9 strings (refused before any expansion).
+BILLION_LAUGHS = """version: 1
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
 
 
 def pad(data: bytes) -> bytes:

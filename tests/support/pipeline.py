@@ -6,6 +6,7 @@ Each call is recorded with its options; a step can be made to raise (an error or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from soci_ci.app.build import BuiltImage
@@ -19,6 +20,7 @@ from soci_ci.app.options import (
     VerifyImageOptions,
 )
 from soci_ci.app.verify import IndexCheck, VerifyReport
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.build.engine import BuildResult
 from soci_ci.gate.baseline import StoreKey
 from soci_ci.probe.model import ArmName, ProbeResult
@@ -29,6 +31,8 @@ from tests.support.probe_results import make_arm, make_result
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 DIGEST_C = "sha256:" + "c" * 64
+# What a run hands the build's docker processes; the fake steps never start one.
+NO_DOCKER = DockerTools(environ={}, config_dir=Path("/nonexistent/.docker"))
 
 
 def index_report(image: str, *, soci_digest: str | None = DIGEST_B) -> IndexReport:

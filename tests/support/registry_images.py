@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from soci_ci.cli import main
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.registry.client import RegistryClient
 from tests.support.images import OCI_I
+from tests.support.tools import skopeo
 
 
 def blob_path(layout: Path, digest: str) -> Path:
@@ -40,3 +42,12 @@ def image_layers(layout: Path) -> set[str]:
             manifest = json.loads(blob_path(layout, m["digest"]).read_bytes())
             found.update(layer["digest"] for layer in manifest["layers"])
     return found
+
+
+def push_example(tmp_path: Path, dest: str, *creds: str) -> Path:
+    """The example image (`soci-ci example`) pushed to `dest` with skopeo; its layout."""
+    layout = tmp_path / "layout"
+    if not layout.exists():
+        assert main(["example", f"oci:{layout}:app"]) == 0
+    skopeo("copy", "--dest-tls-verify=false", *creds, f"oci:{layout}:app", f"docker://{dest}")
+    return layout

@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.github_files import parse_outputs
+
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = "a1b2c3"  # the runner's DockerInstanceLabel: 6 hex chars of a hash
 
@@ -154,19 +156,7 @@ class RunnerJob:
         return self.file_commands / f"step_summary_{self.step}"
 
     def outputs(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if not self.output.exists():
-            return out
-        lines = iter(self.output.read_text().splitlines())
-        for line in lines:
-            name, delimiter = line.split("<<", 1)
-            value = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                value.append(item)
-            out[name] = "\n".join(value)
-        return out
+        return parse_outputs(self.output.read_text()) if self.output.exists() else {}
 
     def translate(self, value: str) -> str:
         for host, container in (

@@ -142,6 +142,7 @@ def _helper_rootfs(package: Path, compiled: str) -> bytes:
         "startup/__init__.py",
         "startup/recorder.py",
         "startup/fanotify.py",
+        "startup/snapshots.py",
     ):
         members[f"opt/soci/soci_ci/{name}"] = str(package / name)
     buf = io.BytesIO()

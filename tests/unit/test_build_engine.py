@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.build.engine import build_with_buildx, choose_builder
 from soci_ci.build.spec import BuildSpec
+
+
+def tools(cli: str | Path, tmp_path: Path) -> DockerTools:
+    return DockerTools(environ={}, config_dir=tmp_path / ".docker", cli_name=str(cli))
 
 
 def fake_cli(tmp_path: Path, *, buildx: bool, version: str) -> str:
@@ -29,15 +34,14 @@ def fake_cli(tmp_path: Path, *, buildx: bool, version: str) -> str:
     [(True, "28.2.2", "buildx"), (False, "20.10.24", "buildkit"), (False, "28.2.2", "sdk")],
 )
 def test_auto_builder_follows_the_installed_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buildx: bool, version: str, expected: str
+    tmp_path: Path, buildx: bool, version: str, expected: str
 ) -> None:
-    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", fake_cli(tmp_path, buildx=buildx, version=version))
-    assert choose_builder() == expected
-    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(tmp_path / "missing"))
-    assert choose_builder() == "sdk"
+    cli = fake_cli(tmp_path, buildx=buildx, version=version)
+    assert choose_builder(tools(cli, tmp_path)) == expected
+    assert choose_builder(tools(tmp_path / "missing", tmp_path)) == "sdk"
 
 
-def test_buildx_command_line_and_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_buildx_command_line_and_metadata(tmp_path: Path) -> None:
     """The buildx plugin cannot be installed here (not in Debian 12 or PyPI), so a stand-in CLI
     checks what soci-ci asks of it and answers with buildx's metadata file keys."""
     argv_file = tmp_path / "argv.json"
@@ -51,7 +55,6 @@ def test_buildx_command_line_and_metadata(tmp_path: Path, monkeypatch: pytest.Mo
         "           'containerimage.config.digest': 'sha256:' + 'c' * 64}, open(meta, 'w'))\n"
     )
     cli.chmod(0o755)
-    monkeypatch.setenv("SOCI_CI_DOCKER_CLI", str(cli))
     spec = BuildSpec(
         context=tmp_path,
         dockerfile="Dockerfile",
@@ -64,7 +67,7 @@ def test_buildx_command_line_and_metadata(tmp_path: Path, monkeypatch: pytest.Mo
         pull=False,
         push=True,
     )
-    result = build_with_buildx(spec)
+    result = build_with_buildx(spec, tools(cli, tmp_path))
     argv = json.loads(argv_file.read_text())
     assert argv[:3] == ["buildx", "build", str(tmp_path)]
     for pair in (

@@ -23,7 +23,7 @@ from soci_ci.errors import ExitCode, RegistryError
 from soci_ci.gate.baseline import StoreKey
 from soci_ci.gate.verdict import Verdict
 from soci_ci.report.run import render_junit, render_markdown
-from tests.support.pipeline import DIGEST_A, DIGEST_B, DIGEST_C, FakeSteps
+from tests.support.pipeline import DIGEST_A, DIGEST_B, DIGEST_C, NO_DOCKER, FakeSteps
 
 CTX = CiContext(
     provider=Provider.GITHUB,
@@ -37,7 +37,7 @@ REPO = "127.0.0.1:5000/app"
 
 def _options(yaml: str = "", **changes: object) -> RunOptions:
     config = load_config_text(f"version: 1\nimage:\n  repository: {REPO}\n{yaml}")
-    return RunOptions(config=config, **({"work_dir": None} | changes))  # type: ignore[arg-type]
+    return RunOptions(config=config, docker=NO_DOCKER, **({"work_dir": None} | changes))  # type: ignore[arg-type]
 
 
 def test_full_run_without_probe_calls_build_index_verify() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from soci_ci.cli.environment import parse_seconds, read_environment
+from soci_ci.cli.environment import docker_tools, parse_seconds, read_environment
 from soci_ci.errors import ExitCode, UsageError
 from soci_ci.soci.zlib_binding import InflateBackend
 
@@ -47,22 +50,40 @@ def test_values_and_defaults() -> None:
         read_environment({"SOCI_CI_INFLATE": "fastest"})
 
 
-# Not yet moved: Docker's own DOCKER_CONFIG (read where the Docker config is found), the
-# docker CLI name plus the child environment of `docker build` (the Docker engine edge), and
-# DOCKER_CONFIG set for the Docker SDK during a build, the PATH handed to `git` when the base branch's config is read.
-NOT_YET = [
-    "app/build.py",
-    "build/docker_login.py",
-    "build/engine.py",
-    "ci/base_config.py",
-    "registry/docker_config.py",
-]
+def test_docker_values_and_the_search_path() -> None:
+    env = read_environment(
+        {
+            "DOCKER_CONFIG": "/cfg",
+            "SOCI_CI_DOCKER_CLI": " /opt/docker ",
+            "SOCI_CI_BUILDKIT_IMAGE": "mirror/buildkit:1",
+            "PATH": "/opt/bin",
+        }
+    )
+    assert env.docker_config_dir == Path("/cfg")
+    assert (env.docker_cli, env.buildkit_image, env.search_path) == (
+        "/opt/docker",
+        "mirror/buildkit:1",
+        "/opt/bin",
+    )
+    bare = read_environment({"HOME": "/home/u"})
+    assert bare.docker_config_dir == Path("/home/u/.docker")
+    assert (bare.docker_cli, bare.buildkit_image, bare.search_path) == (None, None, "/usr/bin:/bin")
+
+
+def test_the_docker_processes_get_the_environment_and_the_secrets_not_this_process() -> None:
+    env = read_environment({"PATH": "/opt/bin", "DOCKER_CONFIG": "/cfg"})
+    tools = docker_tools(env, {"SOCI_CI_BUILD_SECRET_0": "s3cret"})
+    assert dict(tools.environ) == {
+        "PATH": "/opt/bin",
+        "DOCKER_CONFIG": "/cfg",
+        "SOCI_CI_BUILD_SECRET_0": "s3cret",
+    }
+    assert tools.config_dir == Path("/cfg") and "s3cret" not in repr(tools)
+    assert "SOCI_CI_BUILD_SECRET_0" not in os.environ
 
 
 def test_only_the_environment_module_reads_os_environ() -> None:
-    """Every other module gets the mapping handed in (grep the package)."""
-    from pathlib import Path
-
+    """Every other module gets the values or the mapping handed in (grep the package)."""
     import soci_ci
 
     root = Path(soci_ci.__file__).parent
@@ -72,4 +93,4 @@ def test_only_the_environment_module_reads_os_environ() -> None:
         if "os.environ" in path.read_text(encoding="utf-8")
         or "os.getenv" in path.read_text(encoding="utf-8")
     )
-    assert readers == sorted(["cli/environment.py", *NOT_YET])
+    assert readers == ["cli/environment.py"]

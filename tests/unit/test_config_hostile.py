@@ -18,19 +18,8 @@ from soci_ci.ci.github_output import config_annotations
 from soci_ci.config.loader import load_config, load_config_text, read_config_data
 from soci_ci.errors import ConfigError, ExitCode
 from soci_ci.limits import MAX_CONFIG_BYTES, MAX_CONFIG_PROBLEMS
-from tests.support.bounded_run import base_env, run_bounded, soci_ci
-
-BILLION_LAUGHS = """version: 1
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
+from tests.support.bounded import base_env, run_bounded, soci_ci_command
+from tests.support.hostile import BILLION_LAUGHS
 
 
 def _bounded(fn: object, *, seconds: float = 5.0, peak_mib: int = 64) -> ConfigError:
@@ -51,7 +40,7 @@ def _bounded(fn: object, *, seconds: float = 5.0, peak_mib: int = 64) -> ConfigE
 def test_billion_laughs_is_refused_fast_in_a_bounded_process(tmp_path: Path) -> None:
     (tmp_path / ".soci-ci.yml").write_text(BILLION_LAUGHS)
     result = run_bounded(
-        soci_ci("run", "--explain"), env=base_env(tmp_path), cwd=tmp_path, seconds=20
+        soci_ci_command("run", "--explain"), env=base_env(tmp_path), cwd=tmp_path, seconds=20
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(

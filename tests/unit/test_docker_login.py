@@ -15,6 +15,7 @@ from soci_ci.build.docker_login import (
     docker_env,
     merged_config,
 )
+from soci_ci.build.docker_tools import DockerTools
 from soci_ci.registry.auth import Credentials
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -89,13 +90,16 @@ def test_docker_env_is_temporary_private_and_outside_the_workspace(tmp_path: Pat
     home = tmp_path / "home"
     (home / ".docker" / "buildx").mkdir(parents=True)
     (home / ".docker" / "config.json").write_text(json.dumps({"auths": {}}))
-    with docker_env([], {"HOME": str(home)}) as env:
-        assert "DOCKER_CONFIG" not in env  # nothing to add: the user's config as it is
-    with docker_env([Login(host="r.example", credentials=_creds("u"))], {"HOME": str(home)}) as env:
-        directory = Path(env["DOCKER_CONFIG"])
+    tools = DockerTools(environ={"HOME": str(home)}, config_dir=home / ".docker")
+    with docker_env([], tools) as given:
+        assert given is tools  # nothing to add: the user's config as it is
+    with docker_env([Login(host="r.example", credentials=_creds("u"))], tools) as given:
+        directory = Path(given.environ["DOCKER_CONFIG"])
+        assert given.config_dir == directory  # what the Docker SDK is handed too
         assert (directory.stat().st_mode & 0o777) == 0o700
         assert ((directory / "config.json").stat().st_mode & 0o777) == 0o600
-        assert env["BUILDX_CONFIG"] == str(home / ".docker" / "buildx")
+        assert given.environ["BUILDX_CONFIG"] == str(home / ".docker" / "buildx")
         assert tmp_path not in directory.parents
     assert not directory.exists()
+    assert tools.environ == {"HOME": str(home)}  # the caller's environment is not changed
     assert json.loads((home / ".docker" / "config.json").read_text()) == {"auths": {}}

@@ -15,7 +15,7 @@ from soci_ci.probe.model import ArmName, FailureKind
 from soci_ci.probe.runner import FIRST_LINE_WARNING
 from soci_ci.probe.settings import ProbeSettings
 from tests.fakes.ecs import FakeAws, FakeClock, FakeTask, Script
-from tests.unit.test_probe_runner import (
+from tests.support.probe import (
     CHECK_IMAGE,
     PLAIN_SCRIPT,
     REQUIRED,

@@ -8,71 +8,18 @@ from datetime import timedelta
 import pytest
 
 from soci_ci.errors import AwsError, Interrupted
-from soci_ci.probe.ecs import EcsApi, Retrier
-from soci_ci.probe.logs import LogsApi
 from soci_ci.probe.model import ArmName, FailureKind, Phase, Snapshotter, Stamp
-from soci_ci.probe.runner import Arm, Probe
-from soci_ci.probe.settings import ProbeSettings
 from tests.fakes.ecs import T0, FakeAws, FakeClock, Script
-
-REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
-NO_SOCI = f"{REPO}@sha256:{'a' * 64}"
-SOCI = f"{REPO}@sha256:{'b' * 64}"
-RUN_ID = "soci-ci-probe-20260314142520-abc123"
-
-SOCI_SCRIPT = Script(
-    pull_stopped=21.523,  # lazy pull: 2 s instead of 7 s
-    started=23.523,
-    app_lines=((0.2, "booting"), (3.841, "READY on :8080")),
-    snapshotter="soci",
+from tests.support.probe import (
+    NO_SOCI,
+    PLAIN_SCRIPT,
+    REPO,
+    RUN_ID,
+    SOCI,
+    SOCI_SCRIPT,
+    assert_clean,
+    make_probe,
 )
-PLAIN_SCRIPT = Script(app_lines=((0.05, "booting"), (0.115, "READY on :8080")))
-
-
-CHECK_IMAGE = f"{REPO}@sha256:{'c' * 64}"
-REQUIRED: dict[str, object] = {
-    "execution_role_arn": "arn:aws:iam::123456789012:role/soci-ci-probe-exec",
-    "log_group": "/soci-ci/probe",
-    "network": {"subnets": ["subnet-0abc"]},
-}
-
-
-def make_probe(
-    aws: FakeAws, clock: FakeClock, *, budget: int = 8, **settings: object
-) -> tuple[Probe, list[str]]:
-    mapping: dict[str, object] = {
-        **REQUIRED,
-        "runs": 2,
-        "concurrency": 2,
-        "ready": {"log_regex": "READY"},
-    }
-    mapping.update(settings)
-    lines: list[str] = []
-    retrier = Retrier(sleep=clock.sleep, budget=budget)
-    base = None
-    if mapping.get("task_definition"):
-        base = EcsApi(aws.ecs, cluster="default", retrier=retrier).describe_task_definition("x")
-    probe = Probe(
-        ecs=EcsApi(aws.ecs, cluster="default", retrier=retrier),
-        logs=LogsApi(aws.logs, retrier=retrier),
-        settings=ProbeSettings.from_mapping(mapping),
-        arms=[Arm(name=ArmName.NO_SOCI, image=NO_SOCI), Arm(name=ArmName.SOCI, image=SOCI)],
-        region="us-east-1",
-        run_id=RUN_ID,
-        clock=clock,
-        sleep=clock.sleep,
-        progress=lines.append,
-        poll_seconds=3.0,
-        check_image=CHECK_IMAGE,
-        base_definition=base,
-    )
-    return probe, lines
-
-
-def assert_clean(aws: FakeAws) -> None:
-    assert aws.running() == []
-    assert aws.active_definitions() == []
-    assert all(d["status"] == "DELETE_IN_PROGRESS" for d in aws.definitions.values())
 
 
 def test_interleaved_runs_timed_phase_by_phase_and_cleaned_up() -> None:

@@ -7,7 +7,7 @@ from soci_ci.probe.ecs import EcsApi, Retrier
 from soci_ci.probe.logs import LogsApi
 from soci_ci.probe.settings import ProbeSettings
 from tests.fakes.ecs import FakeAws, FakeClock, Script
-from tests.unit.test_probe_runner import CHECK_IMAGE, REQUIRED, RUN_ID
+from tests.support.probe import CHECK_IMAGE, REQUIRED, RUN_ID
 
 
 def test_smoke_runs_two_tasks_reports_and_cleans_up() -> None:

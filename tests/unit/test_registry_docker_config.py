@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from soci_ci.cli.environment import docker_config_dir
 from soci_ci.errors import RegistryError
 from soci_ci.registry.auth import Credentials
 from soci_ci.registry.docker_config import (
     DockerConfig,
     credentials_from_config,
-    default_config_path,
     parse_helper_output,
 )
 
@@ -84,8 +84,9 @@ def test_malformed_auth_is_a_registry_error_without_the_secret() -> None:
 
 
 def test_config_path_and_file(tmp_path: Path) -> None:
-    assert default_config_path({"DOCKER_CONFIG": "/d"}) == Path("/d/config.json")
-    assert default_config_path({}).parts[-2:] == (".docker", "config.json")
+    assert docker_config_dir({"DOCKER_CONFIG": "/d"}) == Path("/d")
+    assert docker_config_dir({"HOME": "/home/u"}) == Path("/home/u/.docker")
+    assert docker_config_dir({}).name == ".docker"
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"auths": {"reg.example": {"username": "u", "password": "p"}}}))
     assert DockerConfig(path, Helpers({})).get("reg.example") == Credentials(

@@ -198,3 +198,48 @@ def test_the_rule_for_engine_or_registry(
         soci_image=soci,
     )
     assert (choice.origin, choice.fallback) == (origin, fallback)
+
+
+# `GET /v1.45/images/NAME/json` of Debian 13's dockerd 26.1 (fields the rule reads). Containerd
+# image store: the id is the manifest digest and RepoDigests name it under every tag, built
+# here, pushed or pulled alike. Classic store: the id is the config digest; RepoDigests list
+# manifest digests, only after a pull or push.
+_C_ID = "sha256:a7c31fe9cbecc713eefe5755313c46f0e2dd3f8d4f97ea17a0dc6e7d0d7203d0"
+_CONTAINERD_BUILT = {"Id": _C_ID, "RepoTags": ["bb:2", "bb:3"], "RepoDigests": [f"bb@{_C_ID}"] * 2}
+_CONTAINERD_PUSHED = {
+    "Id": _C_ID,
+    "RepoTags": ["127.0.0.1:42499/app/bb:2", "bb:2", "bb:3"],
+    "RepoDigests": [f"127.0.0.1:42499/app/bb@{_C_ID}", f"bb@{_C_ID}", f"bb@{_C_ID}"],
+}
+_CLASSIC_BUILT = {"Id": "sha256:" + "c" * 64, "RepoTags": ["bb:2"], "RepoDigests": []}
+_CLASSIC_PULLED = {
+    "Id": "sha256:" + "c" * 64,
+    "RepoTags": ["bb:2"],
+    "RepoDigests": ["bb@sha256:" + "d" * 64],  # the registry's manifest digest
+}
+
+
+@pytest.mark.parametrize(
+    ("ref", "inspect", "origin", "fallback"),
+    [
+        ("bb:2", _CONTAINERD_BUILT, Origin.ENGINE, False),  # never pushed: no registry
+        ("bb:3", _CONTAINERD_BUILT, Origin.ENGINE, False),
+        ("bb:2", _CONTAINERD_PUSHED, Origin.ENGINE, False),  # its own name, not a record
+        ("127.0.0.1:42499/app/bb:2", _CONTAINERD_PUSHED, Origin.REGISTRY, True),
+        ("bb:2", _CLASSIC_BUILT, Origin.ENGINE, False),
+        ("bb:2", _CLASSIC_PULLED, Origin.REGISTRY, True),  # pulled: its registry first
+    ],
+)
+def test_the_rule_reads_both_image_stores_inspect(
+    ref: str, inspect: dict[str, object], origin: Origin, fallback: bool
+) -> None:
+    digests = inspect["RepoDigests"]
+    assert isinstance(digests, list)
+    choice = choose_source(
+        SourceMode.AUTO,
+        parse_image_ref(ref),
+        in_engine=True,
+        repo_digests=[str(d) for d in digests],
+        image_id=str(inspect["Id"]),
+    )
+    assert (choice.origin, choice.fallback) == (origin, fallback)

@@ -10,6 +10,7 @@ from soci_ci.app.pipeline import RunOptions
 from soci_ci.app.run_trust import confine_paths
 from soci_ci.errors import ConfigError, ExitCode
 from soci_ci.workspace import resolve_inside, workspace_root
+from tests.support.pipeline import NO_DOCKER
 
 
 @pytest.fixture
@@ -74,23 +75,31 @@ def test_confine_paths_checks_context_dockerfile_junit_and_work_dir(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ws)
-    good = RunOptions(context=Path("app"), junit=Path("out/j.xml"), work_dir=Path(".soci-ci"))
+    good = RunOptions(
+        docker=NO_DOCKER, context=Path("app"), junit=Path("out/j.xml"), work_dir=Path(".soci-ci")
+    )
     confined = confine_paths(good, workspace=ws, environ={})
     assert confined.context == ws / "app"
     assert confined.dockerfile == str(ws / "app" / "Dockerfile")
     assert confined.junit == ws / "out" / "j.xml"
     for bad, key in (
-        (RunOptions(context=Path("../..")), "image.context"),
-        (RunOptions(context=Path("app"), dockerfile="/proc/self/environ"), "image.dockerfile"),
-        (RunOptions(context=Path("app"), dockerfile="../../outside/secret"), "image.dockerfile"),
-        (RunOptions(junit=Path("../../x")), "report.junit"),
-        (RunOptions(work_dir=Path("/etc/soci")), "work-dir"),
+        (RunOptions(docker=NO_DOCKER, context=Path("../..")), "image.context"),
+        (
+            RunOptions(docker=NO_DOCKER, context=Path("app"), dockerfile="/proc/self/environ"),
+            "image.dockerfile",
+        ),
+        (
+            RunOptions(docker=NO_DOCKER, context=Path("app"), dockerfile="../../outside/secret"),
+            "image.dockerfile",
+        ),
+        (RunOptions(docker=NO_DOCKER, junit=Path("../../x")), "report.junit"),
+        (RunOptions(docker=NO_DOCKER, work_dir=Path("/etc/soci")), "work-dir"),
     ):
         with pytest.raises(ConfigError, match=f"^{key}: "):
             confine_paths(bad, workspace=ws, environ={})
     runner_temp = ws.parent / "runner_temp"
     runner_temp.mkdir()
-    temp = RunOptions(work_dir=runner_temp / "soci-ci")
+    temp = RunOptions(docker=NO_DOCKER, work_dir=runner_temp / "soci-ci")
     confined = confine_paths(temp, workspace=ws, environ={"RUNNER_TEMP": str(runner_temp)})
     assert confined.work_dir == runner_temp.resolve() / "soci-ci"
 
@@ -102,10 +111,10 @@ def test_a_committed_work_dir_with_links_is_refused(
     work = ws / ".soci-ci"
     (work / "old").mkdir(parents=True)
     (work / "old" / "build.json").write_text("{}")
-    assert confine_paths(RunOptions(), workspace=ws, environ={}).work_dir == work
+    assert confine_paths(RunOptions(docker=NO_DOCKER), workspace=ws, environ={}).work_dir == work
     (work / "index.json").symlink_to(ws.parent / "outside" / "secret")
     with pytest.raises(ConfigError, match=r"^work-dir: '\.soci-ci' holds 'index\.json'"):
-        confine_paths(RunOptions(), workspace=ws, environ={})
+        confine_paths(RunOptions(docker=NO_DOCKER), workspace=ws, environ={})
 
 
 @pytest.mark.parametrize("path", [".git/config", ".git", "sub/.GIT/hooks/pre-commit"])
