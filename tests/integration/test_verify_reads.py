@@ -2,8 +2,9 @@
 
 `run` reads each indexable layer once for index + verify (the zTOC build's record is the
 truth), then only the spans, once each, by Range; `soci-ci verify` alone reads the layer once
-itself, through its spans' Range reads. A registry that serves other bytes for a range is caught; one that ignores Range is
-read in bounded memory or refused with exit 4 (RLIMIT_AS on a subprocess).
+itself, through its spans' Range reads. A registry that serves other bytes for a range is
+caught; one that ignores Range is read in bounded memory or refused with exit 4 (RLIMIT_AS on
+a subprocess).
 """
 
 from __future__ import annotations
