@@ -162,7 +162,7 @@ def _read(reader: RangeReader, spans: Sequence[Span], k: int, inflater: Inflater
     data = b"".join(pieces)
     length = span.u_end - span.u_start
     if span.checkpoint is None:  # an uncompressed layer: the span's bytes are the tar's
-        link = _Link(data=data, out=[data[:length]], end=(span.c_end, 0))
+        link = _Link(data=data, out=[data if last else data[:length]], end=(span.c_end, 0))
     else:
         link = _inflate(data, span, length, last, inflater)
     link.requests = len(pieces)
