@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from soci_ci.errors import InputError, LayerError
+from soci_ci.limits import CHAIN_MAX_SPAN, CHAIN_MAX_TAIL
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
 from soci_ci.soci.lazy_read import LAZY_WORKERS, PassResult, RangeReader, _pieces
@@ -114,6 +115,8 @@ def _inflate(data: bytes, span: Span, length: int, last: bool, inflater: Inflate
             produced += n
             if produced > length and not last:  # the last one goes on to the tar's end blocks
                 raise InputError(f"inflates to more than its {length} bytes")
+            if produced > length + CHAIN_MAX_TAIL:
+                raise InputError(f"inflates to more than {length} + {CHAIN_MAX_TAIL} bytes")
             pos = len(data) - strm.avail_in
             if ret == Z_STREAM_END:
                 if raw:
@@ -359,6 +362,15 @@ def _tail(chunks: list[bytes], size: int) -> list[bytes]:
         if size <= 0:
             break
     return out
+
+
+def chain_fits(spans: Sequence[Span]) -> bool:
+    """Whether every span is small enough to be held while it is read (`CHAIN_MAX_SPAN`,
+    compressed and inflated): a zTOC's span sizes are not trusted to bound memory."""
+    return all(
+        s.c_end - s.c_start <= CHAIN_MAX_SPAN and s.u_end - s.u_start <= CHAIN_MAX_SPAN
+        for s in spans
+    )
 
 
 def chain_pass(

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
-from soci_ci.soci.chain_read import chain_pass
+from soci_ci.soci.chain_read import chain_fits, chain_pass
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder, SpanTap
 from soci_ci.soci.lazy_read import Cost, PassResult, file_costs, lazy_pass, needed_spans
@@ -401,7 +401,11 @@ def verify_layer(
     costs = file_costs(spans, chosen)
     needed = needed_spans(costs)
     chain = None
-    if record is None and (len(chosen) == len(files) or len(needed) == len(spans)):
+    if (
+        record is None
+        and (len(chosen) == len(files) or len(needed) == len(spans))
+        and chain_fits(spans)
+    ):
         # Every file (so nearly every span) and no record: the spans' Range reads are the only
         # read of the layer, proven to be its stream by the chain of checkpoints
         # (soci/chain_read.py).

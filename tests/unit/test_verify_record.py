@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import pytest
 
+from soci_ci.limits import CHAIN_MAX_SPAN
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
@@ -329,3 +330,22 @@ def test_chain_catches_a_last_span_of_the_wrong_length(delta: int, inflater: Inf
     last = f"span {z.max_span_id}: the range ends with a gzip member after"
     assert wrong in check.problems or check.problems[0].startswith(last), check.problems
     assert not check.ok
+
+
+def test_spans_too_big_to_hold_are_verified_by_the_sequential_read(inflater: Inflater) -> None:
+    """A zTOC's span sizes do not bound verify's memory: spans over CHAIN_MAX_SPAN are not
+    held (chained) but checked against one sequential read, as with a sample."""
+    rnd = random.Random(3)
+    data = rnd.randbytes(CHAIN_MAX_SPAN + (1 << 20))
+    layer = gz(build_tar([Entry(name=b"huge.bin", data=data), Entry(name=b"x", data=b"y")]).data)
+    ztoc, _ = built(layer, inflater, span=1 << 30)  # one span: the whole layer
+    assert len(parse_ztoc(ztoc).span_digests) == 1
+    alone = Reader(layer)
+    check = run(layer, ztoc, alone, inflater, sample=None)
+    assert check.ok, check.problems
+    assert check.truth == "layer" and alone.streams == 1
+    small, _ = built(layer, inflater)  # 64 KiB spans: chained, no sequential read
+    again = Reader(layer)
+    check = run(layer, small, again, inflater, sample=None)
+    assert check.ok, check.problems
+    assert check.truth == "ranges" and again.streams == 0
