@@ -9,7 +9,7 @@ compressed by default) and three small ones, then measures, in this order:
 
   * `skopeo copy docker://... dir:...`: reading the image once (the reference);
   * `soci-ci index REF` (a new tag, so the whole job is done);
-  * `soci-ci verify SOCI-REF` alone (reads each layer once itself, then each span once);
+  * `soci-ci verify SOCI-REF` alone (reads each span once: the chained spans are the truth);
   * `run`'s index + verify: both steps in one process as `soci-ci run` calls them, the
     verify step using what the index step's layer reads recorded.
 

@@ -36,6 +36,11 @@ MAX_ZTOC_READ = 512 * MiB
 # verify: one Range request reads at most this much of a span (larger spans: several pieces),
 # so its memory is a few of these per worker whatever a zTOC declares.
 VERIFY_RANGE_PIECE = 16 * MiB
+# `verify` alone reads a layer by its spans' Range reads only when every span is at most this
+# big, compressed and inflated (a few spans are held at once); else the sequential read.
+CHAIN_MAX_SPAN = 8 * MiB
+# The last span may run on past uncompressed_archive_size (the tar's end blocks): this far.
+CHAIN_MAX_TAIL = 1 * MiB
 
 # --- archives and OCI layouts on disk ---
 # `index.json`, `oci-layout` and manifests/indexes read from a layout (registries use 4 MiB).

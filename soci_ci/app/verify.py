@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,9 +198,13 @@ def find_indexes(
 
 
 def _layer_reader(source: ImageSource, layer: Descriptor) -> BlobReader:
+    check: Callable[[str, int], None] | None = getattr(source, "check_blob_size", None)
     return BlobReader(
         open_stream=lambda: source.open_blob(layer.digest, layer.size),
         read_range=lambda start, end: source.read_blob_range(layer.digest, start, end),
+        check_size=(
+            None if check is None else lambda: check(layer.digest, layer.size)  # a layout
+        ),
     )
 
 
@@ -294,7 +298,9 @@ def verify_image(
             len(result.files),
             result.files_total,
             "ok" if result.ok else "PROBLEMS",
-            "this run's index read" if result.truth == "record" else "a read of the layer",
+            {"record": "this run's index read", "ranges": "the spans' range reads, chained"}.get(
+                result.truth, "a read of the layer"
+            ),
             result.sequential_bytes / 1e6,
             result.range_bytes / 1e6,
             result.range_requests,

@@ -138,6 +138,11 @@ class OciLayout:
                 )
             yield fh
 
+    def check_blob_size(self, digest: str, size: int) -> None:
+        """Raise as `open_blob` does when the blob is not `size` bytes (read by ranges only)."""
+        with self._open_blob(digest, size):
+            pass
+
     def read_blob_range(self, digest: str, start: int, end: int) -> bytes:
         with open_inside(self.root, self.blob_path(digest), f"blob {digest}") as fh:
             size = os.fstat(fh.fileno()).st_size

@@ -12,7 +12,10 @@ request (soci/lazy_read.py). A checked file reads correctly lazily when its TOC 
 regular file of the sequential tar parse (same offset and size) and every span it touches
 gave, inflated from its checkpoint, exactly the uncompressed bytes of the sequential read
 (one SHA-256 per span proves all the files and pieces of files in it). So a run reads a
-layer once for index + verify plus the spans; `verify` alone twice.
+layer once for index + verify plus the spans. `verify` alone, when every file is checked,
+reads the layer once: its spans' Range reads, chained from checkpoint to checkpoint, are the
+layer's stream and so the truth (soci/chain_read.py); only a sample (some spans), or a broken
+chain (to tell what is wrong), adds the sequential read.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, BinaryIO
 
 from soci_ci.errors import InputError, LayerError
 from soci_ci.oci.manifest import Descriptor
+from soci_ci.soci.chain_read import chain_fits, chain_pass
 from soci_ci.soci.gzip_index import Checkpoint
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder, SpanTap
 from soci_ci.soci.lazy_read import Cost, PassResult, file_costs, lazy_pass, needed_spans
@@ -83,7 +87,9 @@ class LayerCheck:
     lazy_median: float = 0.0
     lazy_p90: float = 0.0
     costs: list[int] = field(default_factory=list, repr=False)  # per regular file, bytes
-    truth: str = ""  # "record" (index's read in this run) or "layer" (read here)
+    # "record" (index's read in this run), "ranges" (the spans' Range reads, chained: verify
+    # alone) or "layer" (a sequential read here: a sample, or the diagnosis of a broken chain)
+    truth: str = ""
     sequential_bytes: int = 0  # bytes of the layer read sequentially by verify
     range_bytes: int = 0  # compressed bytes read by Range requests (lazy reads, gzip header)
     range_requests: int = 0
@@ -145,9 +151,14 @@ class BlobReader:
         self,
         open_stream: Callable[[], AbstractContextManager[BinaryIO]],
         read_range: Callable[[int, int], bytes],
+        check_size: Callable[[], None] | None = None,
     ) -> None:
         self.open_stream = open_stream
         self.read_range = read_range
+        # Raises when the blob is not the descriptor's size, for a source that can tell
+        # without reading it (a layout's file); a read by ranges alone would not see bytes
+        # past the end.
+        self.check_size = check_size
 
 
 def _spans_gzip(z: ParsedZtoc, layer_size: int, check: LayerCheck) -> list[Span]:
@@ -389,11 +400,31 @@ def verify_layer(
     chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
     costs = file_costs(spans, chosen)
     needed = needed_spans(costs)
-    if _fits(record, spans, needed):
+    chain = None
+    if (
+        record is None
+        and (len(chosen) == len(files) or len(needed) == len(spans))
+        and chain_fits(spans)
+    ):
+        # Every file (so nearly every span) and no record: the spans' Range reads are the only
+        # read of the layer, proven to be its stream by the chain of checkpoints
+        # (soci/chain_read.py).
+        if reader.check_size is not None:
+            reader.check_size()
+        chain = chain_pass(
+            reader, spans, layer_digest=layer.digest, layer_size=layer.size, inflater=inflater
+        )
+    if chain is not None and chain.record is not None:
+        truth, check.truth, result = chain.record, "ranges", chain.result
+    elif _fits(record, spans, needed):
         assert record is not None
         truth, check.truth = record, "record"
         result = lazy_pass(reader, spans, needed, inflater)
     else:
+        # Today's path: no record, a sample of the spans, or (diagnosis) a broken chain.
+        if chain is not None:
+            check.range_bytes += chain.result.fetched
+            check.range_requests += chain.result.requests
         # No record from this run: read the layer here, while the lazy reads go on (the
         # comparison waits for both; the network and both cores are busy at once).
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -406,15 +437,29 @@ def verify_layer(
         check.truth, check.sequential_bytes = "layer", layer.size
     check.range_bytes += result.fetched
     check.range_requests += result.requests
+    _compare(spans, chosen=chosen, costs=costs, result=result, truth=truth, check=check)
+    if chain is not None:  # a broken chain, then what the sequential read tells of it
+        check.problems[:0] = chain.problems
+    return check
+
+
+def _compare(
+    spans: list[Span],
+    *,
+    chosen: list[FileMetadata],
+    costs: list[Cost],
+    result: PassResult,
+    truth: LayerRecord,
+    check: LayerCheck,
+) -> None:
     check_span_digests(spans, truth, check)
     if truth.error is not None:
         check.problems.append(f"the layer does not decompress: {truth.error}")
     if check.problems:
-        return check
+        return
     bad = _compare_spans(spans, result, truth, check)
     for e, cost in zip(chosen, costs, strict=True):
         check.files.append(_file_check(e, cost, bad=bad, truth=truth, check=check))
-    return check
 
 
 def _compare_spans(

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import pytest
 
+from soci_ci.limits import CHAIN_MAX_SPAN
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
 from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
@@ -91,7 +92,11 @@ def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool, inflater
     alone = Reader(layer)
     check = run(layer, ztoc, alone, inflater, sample=None)
     assert check.ok, check.problems
-    assert check.truth == "layer" and alone.streams == 1
+    # Verify alone reads the layer once: its spans' Range reads, chained, are the truth.
+    assert check.truth == "ranges" and alone.streams == 0
+    fetched = sum(b - a for a, b in alone.ranges)
+    assert len(layer) <= fetched <= len(layer) + check.spans + 64  # shared bytes, header twice
+    assert check.range_bytes == fetched
     with_record = Reader(layer)
     check = run(layer, ztoc, with_record, inflater, sample=None, record=record)
     assert check.ok, check.problems
@@ -266,3 +271,81 @@ def test_shifted_checkpoint_output_offset_is_caught(inflater: Inflater) -> None:
         assert any("span 0: span range ended" in p for p in check.problems), check.problems
         assert any(p.startswith("span 1: lazily read bytes differ") for p in check.problems)
         assert not check.ok
+
+
+def _with_sizes(z: ParsedZtoc, checkpoints: bytes, *, uncompressed: int) -> bytes:
+    return serialize_ztoc(
+        version=z.version,
+        build_tool_identifier=z.build_tool_identifier,
+        compressed_archive_size=z.compressed_archive_size,
+        uncompressed_archive_size=uncompressed,
+        entries=list(z.entries),
+        checkpoints=checkpoints,
+        span_digests=z.span_digests,
+        max_span_id=z.max_span_id,
+        algorithm=z.algorithm,
+    )
+
+
+def test_chain_catches_a_window_that_changes_no_output(inflater: Inflater) -> None:
+    """Random file data deflates to literals only: a wrong window in checkpoint 1 leaves the
+    inflated bytes unchanged, but the chain sees that it is not the layer's window."""
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    blob = parse_ztoc(ztoc).checkpoints_blob
+    at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
+    broken = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
+    check = run(layer, broken, Reader(layer), inflater, sample=None)
+    assert any(
+        "span 0: the window it leaves differs from checkpoint 1" in p for p in check.problems
+    )
+    assert not check.ok
+    assert check.truth == "layer"  # the diagnosis read the layer, on failure only
+
+
+def test_chain_catches_a_range_answer_altered_inside_one_span(inflater: Inflater) -> None:
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    blob = z.checkpoints_blob
+    in2 = int.from_bytes(blob[12 + 2 * 32785 : 12 + 2 * 32785 + 8], "little")
+    at = in2 + 700  # inside span 2, in stored random data
+    served = layer[:at] + bytes([layer[at] ^ 1]) + layer[at + 1 :]
+    check = run(layer, ztoc, Reader(layer, serve=served), inflater, sample=None)
+    assert any("is not the layer" in p or p.startswith("span 2:") for p in check.problems)
+    assert any("span 2: a Range read" in p for p in check.problems), check.problems
+    assert not check.ok
+
+
+@pytest.mark.parametrize("delta", [-1, 1], ids=["truncated", "extended"])
+def test_chain_catches_a_last_span_of_the_wrong_length(delta: int, inflater: Inflater) -> None:
+    layer = gz(tar_bytes())
+    ztoc, _ = built(layer, inflater)
+    z = parse_ztoc(ztoc)
+    broken = _with_sizes(z, z.checkpoints_blob, uncompressed=z.uncompressed_archive_size + delta)
+    check = run(layer, broken, Reader(layer), inflater, sample=None)
+    size = z.uncompressed_archive_size
+    wrong = f"uncompressed_archive_size {size + delta} != {size}, where the layer's tar ends"
+    # Past the tar's end blocks the last span cannot reach; else the tar ends elsewhere.
+    last = f"span {z.max_span_id}: the range ends with a gzip member after"
+    assert wrong in check.problems or check.problems[0].startswith(last), check.problems
+    assert not check.ok
+
+
+def test_spans_too_big_to_hold_are_verified_by_the_sequential_read(inflater: Inflater) -> None:
+    """A zTOC's span sizes do not bound verify's memory: spans over CHAIN_MAX_SPAN are not
+    held (chained) but checked against one sequential read, as with a sample."""
+    rnd = random.Random(3)
+    data = rnd.randbytes(CHAIN_MAX_SPAN + (1 << 20))
+    layer = gz(build_tar([Entry(name=b"huge.bin", data=data), Entry(name=b"x", data=b"y")]).data)
+    ztoc, _ = built(layer, inflater, span=1 << 30)  # one span: the whole layer
+    assert len(parse_ztoc(ztoc).span_digests) == 1
+    alone = Reader(layer)
+    check = run(layer, ztoc, alone, inflater, sample=None)
+    assert check.ok, check.problems
+    assert check.truth == "layer" and alone.streams == 1
+    small, _ = built(layer, inflater)  # 64 KiB spans: chained, no sequential read
+    again = Reader(layer)
+    check = run(layer, small, again, inflater, sample=None)
+    assert check.ok, check.problems
+    assert check.truth == "ranges" and again.streams == 0
