@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from soci_ci.app.build import BuiltImage, build_image
-from soci_ci.app.index_model import IndexReport
+from soci_ci.app.index_model import IndexOptions, IndexReport
 from soci_ci.app.measure import GateResult, run_gate, store_baseline
 from soci_ci.app.options import (
     BuildOptions,
@@ -398,6 +398,7 @@ class Pipeline:
                 probe=opts.probe_config,
                 startup=opts.startup_config,
                 registry=opts.registry,
+                index=IndexOptions(inflate=opts.inflate),
                 engine_image=built or None,
             ),
             limits=parse_limits(opts.startup_limits),

@@ -97,6 +97,7 @@ def _section(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def build_options(args: argparse.Namespace) -> StartupOptions:
+    from soci_ci.app.index_model import IndexOptions  # noqa: PLC0415
     from soci_ci.startup.settings import Overrides, json_argv, startup_options  # noqa: PLC0415
 
     env = {}
@@ -127,6 +128,7 @@ def build_options(args: argparse.Namespace) -> StartupOptions:
             image_source=args.image_source,
         ),
         registry=registry_options(args),
+        index=IndexOptions(inflate=args.environment.inflate),
         pull=not args.no_pull,
     )
 

@@ -24,6 +24,7 @@ from soci_ci.oci.store import ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.verify import BlobReader, LayerCheck, Span, check_structure
+from soci_ci.soci.zlib_binding import Inflater, load_inflater
 from soci_ci.soci.ztoc import (
     Compression,
     UnsupportedCompression,
@@ -88,8 +89,11 @@ def _spans(source: ImageSource, layer: Descriptor, ztoc: bytes) -> tuple[list[Sp
     return spans, "; ".join(check.problems) or None
 
 
-def _list_files(source: ImageSource, layer: Descriptor) -> tuple[tuple[FileMetadata, ...], str]:
-    """The entries of a layer without a zTOC (read once; a zTOC built only to list them)."""
+def _list_files(
+    source: ImageSource, layer: Descriptor, inflater: Inflater
+) -> tuple[tuple[FileMetadata, ...], str]:
+    """The entries of a layer without a zTOC (read once; a zTOC built only to list them, with
+    the configured inflate implementation, as `soci-ci index` would)."""
     compression = compression_from_media_type(layer.media_type)
     if compression is None:
         raise InputError(f"layer {layer.digest} has unsupported media type {layer.media_type!r}")
@@ -98,7 +102,7 @@ def _list_files(source: ImageSource, layer: Descriptor) -> tuple[tuple[FileMetad
     with source.open_blob(layer.digest, layer.size) as raw:
         reader = HashingReader(raw)
         try:
-            built = build_ztoc(reader, compression=compression)  # type: ignore[arg-type]
+            built = build_ztoc(reader, compression=compression, inflater=inflater)  # type: ignore[arg-type]
         except UnsupportedCompression:
             return (), "its files cannot be listed"
         while reader.read(1 << 20):
@@ -172,7 +176,7 @@ def load_layers(
     def one(layer: Descriptor) -> LayerInfo:
         data = ztoc_bytes.get(layer.digest)
         if data is None:
-            entries, problem = _list_files(source, layer)
+            entries, problem = _list_files(source, layer, load_inflater(options.inflate))
             note = notes.get(layer.digest) or "no zTOC in the SOCI index"
             return LayerInfo(
                 descriptor=layer, entries=entries, note=f"{note}; {problem}" if problem else note

@@ -123,6 +123,7 @@ def startup_options(
             span_size=int(span),
             min_layer_size=int(minimum),
             build_tool_identifier=base.build_tool_identifier,
+            inflate=base.inflate,  # SOCI_CI_INFLATE, as `soci-ci index` uses it
         ),
         estimate=params,
         registry=registry or RegistryOptions(),

@@ -92,6 +92,7 @@ class Script:
     app_lines: tuple[tuple[float, str], ...] = ((0.115, "booting"), (1.5, "READY on :8080"))
     snapshotter: str | None = "overlayfs"  # what the check container reports; None: nothing
     stop_at: float | None = None  # the task stops by itself
+    watchdog: bool = True  # False: the check container never ends the task (only StopTask)
     stopped_reason: str = ""
     stop_code: str | None = None
     container_reason: str | None = None  # the app container's reason
@@ -118,7 +119,7 @@ class FakeTask:
         return None if offset is None else self.created + timedelta(seconds=offset)
 
     def watchdog_time(self) -> datetime | None:
-        if self.deadline is None or self.script.started is None:
+        if self.deadline is None or self.script.started is None or not self.script.watchdog:
             return None
         return self.at(self.script.started + self.deadline)
 

@@ -1,5 +1,6 @@
 """Integration fixtures: moto's server for the AWS plumbing, a fault proxy for registries,
-hostile HTTP servers (`serve`) and a time limit for the tests that talk to them."""
+hostile HTTP servers (`serve`) and a time limit for the tests that talk to them, the
+startup images and a second (overlay2) engine, and the action image."""
 
 from __future__ import annotations
 
@@ -8,15 +9,26 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from soci_ci.cli import main
+from tests.servers.dockerd import Dockerd
 from tests.servers.engine_gate import EngineGate
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.hostile_http import ServerPool
 from tests.servers.moto import Moto, MotoProcess, external_endpoint
 from tests.servers.registry import Registry
 from tests.support.runner import LABEL, ROOT, DockerCli, runner_build, trixie_tools
+from tests.support.startup_images import (
+    APP_SPAN,
+    LOCAL,
+    app_context,
+    build,
+    docker,
+    import_helper,
+)
 from tests.support.time_limit import time_limit
 
 _AWS_ENV = {
@@ -75,6 +87,43 @@ def proxy(registry: Registry) -> Iterator[FaultProxy]:
     fp.start()
     yield fp
     fp.stop()
+
+
+# -- startup: the images with known startup reads, a second engine --------------------------
+# Module scope: each test module that asks gets its own, as when each module defined them.
+@pytest.fixture(scope="module")
+def app_image(
+    docker_engine: str, base_image: str, registry: Registry, tmp_path_factory: Any
+) -> str:
+    """The app image (tests/support/startup_images.py), pushed and indexed (`APP_SPAN`)."""
+    ctx = app_context(tmp_path_factory.mktemp("startup"), base_image)
+    ref = f"{registry.host}/startup/app:1"
+    build(docker_engine, ctx, ref)
+    docker(docker_engine, "push", ref)
+    assert main(["index", ref, "--span-size", str(APP_SPAN)]) == 0
+    return ref
+
+
+@pytest.fixture(scope="module")
+def local_image(docker_engine: str, base_image: str, tmp_path_factory: Any) -> str:
+    """The same app image built in the test engine only (never pushed)."""
+    build(docker_engine, app_context(tmp_path_factory.mktemp("local"), base_image), LOCAL)
+    return LOCAL
+
+
+@pytest.fixture(scope="module")
+def helper_image(docker_engine: str) -> str:
+    return import_helper(docker_engine, "soci-ci-test/recorder:1", ROOT / "soci_ci")
+
+
+@pytest.fixture(scope="module")
+def overlay2_engine() -> Iterator[str]:
+    """A second dockerd with the overlay2 driver (what CI runners and CodeBuild use)."""
+    engine = Dockerd(storage_driver="overlay2")
+    try:
+        yield engine.start()
+    finally:
+        engine.stop()
 
 
 # -- the production path: the action image, Debian 13's docker CLI, an Engine 29 gate -------

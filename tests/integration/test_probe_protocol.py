@@ -128,8 +128,16 @@ def test_hostile_aws_probe_completes_and_leaves_nothing(
         assert keys["cost-center"] == "ci" and task_definition.TAG_DEADLINE in keys
 
 
+def _described_after_run(calls: list[str]) -> bool:
+    """DescribeTasks called after the last RunTask (the probe has the RunTask answers)."""
+    seen = list(calls)
+    return "RunTask" in seen and "DescribeTasks" in seen[len(seen) - seen[::-1].index("RunTask") :]
+
+
 def test_sigterm_mid_run_exits_130_and_cleans_up(fake: AwsFakeServer, tmp_path: Path) -> None:
-    fake.aws.default_script = Script(app_lines=())  # never ready: the probe is mid-run
+    # Never ready and never ended by its watchdog (37 s of real time at SPEED): nothing but
+    # the probe's own StopTask ends these tasks, so the run is mid-way whenever SIGTERM comes.
+    fake.aws.default_script = Script(app_lines=(), watchdog=False)
     proc = subprocess.Popen(
         probe_command(write_config(tmp_path, timeout=600)),
         env=env(fake),
@@ -138,7 +146,8 @@ def test_sigterm_mid_run_exits_130_and_cleans_up(fake: AwsFakeServer, tmp_path: 
         text=True,
     )
     try:
-        wait_for(lambda: len(fake.aws.tasks) == 2, 60)
+        # Both tasks created and both RunTask answers in the probe's hands: it polls them.
+        wait_for(lambda: len(fake.aws.tasks) == 2 and _described_after_run(fake.aws.calls), 60)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -148,6 +157,8 @@ def test_sigterm_mid_run_exits_130_and_cleans_up(fake: AwsFakeServer, tmp_path: 
     assert proc.returncode == 130, stderr
     state = fake.state()
     assert state["running"] == [] and state["active_definitions"] == []
+    assert len(state["tasks"]) == 2  # the first wave only: no run started after SIGTERM
+    assert {t["stopCode"] for t in state["tasks"]} == {"UserInitiated"}  # by the probe
 
 
 def test_sigkill_tasks_end_at_their_deadline_and_the_next_run_stops_stale_ones(

@@ -1,6 +1,6 @@
 """`soci-ci startup` against the real test dockerd and registry: exact files, exact spans.
 
-The image (tests/support/startup_images.py) reads a known set of files at start; the expected
+The image (tests/support/startup_images.py; the fixtures are tests/integration/conftest.py's) reads a known set of files at start; the expected
 spans are computed here from the zTOCs `soci-ci index` pushed, by interval overlap of each
 file's bytes with the checkpoints (not by the code under test).
 """
@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,53 +21,14 @@ import requests
 
 from soci_ci.cli import main
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
-from tests.servers.dockerd import Dockerd
 from tests.servers.registry import Registry
-from tests.support.startup_images import (
-    EXPECTED,
-    SHADOW_UPPER,
-    app_context,
-    build,
-    docker,
-    import_helper,
-)
+from tests.support.startup_checks import leftovers
+from tests.support.startup_images import APP_SPAN, EXPECTED, SHADOW_UPPER, docker
 
 pytestmark = pytest.mark.integration
 
-SPAN = 1 << 20
+SPAN = APP_SPAN  # app_image is indexed with it
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def app_image(
-    docker_engine: str, base_image: str, registry: Registry, tmp_path_factory: Any
-) -> str:
-    ctx = app_context(tmp_path_factory.mktemp("startup"), base_image)
-    ref = f"{registry.host}/startup/app:1"
-    build(docker_engine, ctx, ref)
-    docker(docker_engine, "push", ref)
-    assert main(["index", ref, "--span-size", str(SPAN)]) == 0
-    return ref
-
-
-@pytest.fixture(scope="module")
-def helper_image(docker_engine: str) -> str:
-    return import_helper(docker_engine, "soci-ci-test/recorder:1", REPO / "soci_ci")
-
-
-@pytest.fixture(scope="module")
-def overlay2_engine() -> Iterator[str]:
-    """A second dockerd with the overlay2 driver (what CI runners and CodeBuild use)."""
-    engine = Dockerd(storage_driver="overlay2")
-    try:
-        yield engine.start()
-    finally:
-        engine.stop()
-
-
-def _leftovers(docker_host: str) -> list[str]:
-    out = docker(docker_host, "ps", "-aq", "--filter", "label=soci-ci.startup")
-    return out.split()
 
 
 def _expected_spans(registry: Registry, layer: dict[str, Any], path: str) -> list[int]:
@@ -154,7 +114,7 @@ def test_exact_files_layers_and_spans(
         s["start_span"] <= s["end_span"] for s in artifact["prefetch_spans"]
     )
     assert json.loads((tmp_path / "prefetch" / "prefetch-files.json").read_text()) == list(EXPECTED)
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
     # Without the SOCI index: zTOCs built as `soci-ci index` would give the same spans.
     built = _run(
@@ -219,7 +179,7 @@ def test_overlay2_pulled_image_gives_the_same_files_and_spans(
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
     if reference is not None:
         assert reference["files"] == data["files"]
-    assert _leftovers(overlay2_engine) == []
+    assert leftovers(overlay2_engine) == []
 
 
 def test_helper_container_records_the_same(
@@ -246,7 +206,7 @@ def test_helper_container_records_the_same(
     )
     assert data["recording"]["mode"] == "helper"
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 def test_never_ready_ends_at_the_timeout_and_is_removed(
@@ -258,7 +218,7 @@ def test_never_ready_ends_at_the_timeout_and_is_removed(
     assert rc == 8
     assert time.monotonic() - started < 60
     assert "not ready within 3 s" in capsys.readouterr().err
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 def test_sigterm_removes_the_helper_and_the_container(
@@ -302,7 +262,7 @@ def test_sigterm_removes_the_helper_and_the_container(
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 def test_run_shows_the_startup_figures_and_gates_them_exactly(
@@ -343,7 +303,7 @@ def test_run_shows_the_startup_figures_and_gates_them_exactly(
     assert f"❌ `startup.fetch_requests <= 3` | fetch_requests is {requests_made} (limit 3)" in out
     assert "➖ `startup.fetch_bytes +10 % vs base`" in out  # no base-branch record here
     assert "fail (startup threshold(s) failed: startup.fetch_requests <= 3)" in captured.err
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 def test_run_verifies_exactly_the_files_read_at_start(

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import ActionImage
-from tests.integration.test_startup import _leftovers, app_image, helper_image  # noqa: F401
-from tests.integration.test_startup_local import local_image  # noqa: F401
 from tests.servers.registry import Registry
+from tests.support.startup_checks import leftovers
 from tests.support.startup_images import EXPECTED
 
 pytestmark = pytest.mark.integration
@@ -60,7 +59,7 @@ def _in_action(
 
 def test_startup_inside_the_action_container_through_the_socket(
     action_image: ActionImage,
-    app_image: str,  # noqa: F811
+    app_image: str,
     docker_engine: str,
     registry: Registry,
     tmp_path: Path,
@@ -71,12 +70,12 @@ def test_startup_inside_the_action_container_through_the_socket(
     data = json.loads((out / "s.json").read_text())
     assert data["recording"]["mode"] == "helper"
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 def test_a_local_image_inside_the_action_container_through_the_socket(
     action_image: ActionImage,
-    local_image: str,  # noqa: F811
+    local_image: str,
     docker_engine: str,
     tmp_path: Path,
 ) -> None:
@@ -90,4 +89,4 @@ def test_a_local_image_inside_the_action_container_through_the_socket(
     assert data["image_source"] == "engine" and data["computed_locally"] is True
     assert [f["path"] for f in data["files"]] == list(EXPECTED)
     assert "COMPUTED LOCALLY" in result.stdout
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []

@@ -25,13 +25,14 @@ import pytest
 from soci_ci.cli import main
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
-from tests.integration.test_startup import _leftovers
-from tests.integration.test_startup_local import EDGE, EDGE_SPAN, expected_spans, gzip6
 from tests.servers.counting_proxy import CountingProxy
 from tests.servers.dockerd import TRIXIE_DOCKERD, Dockerd, import_base_image
 from tests.support.runner import trixie_tools
+from tests.support.startup_checks import expected_spans, gzip6, leftovers
 from tests.support.startup_images import (
+    EDGE,
     EDGE_EXPECTED,
+    EDGE_SPAN,
     EXPECTED,
     app_context,
     build,
@@ -115,7 +116,7 @@ def test_engine26_classic_store_measures_a_local_image_without_any_registry(
     by_path = {f["path"]: f for f in data["files"]}
     for path in ("/data/f007", "/data/f250", "/opt/deep/bin/tool"):
         assert by_path[path]["spans"] == expected_spans(tars[1], SPAN, path), path
-    assert _leftovers(engine26_classic) == []
+    assert leftovers(engine26_classic) == []
 
     # The control: a registry host in the name is asked first, through the proxy.
     docker(engine26_classic, "tag", LOCAL, "registry.invalid/startup/e26:1")
@@ -187,7 +188,7 @@ def test_engine26_containerd_store_records_a_local_image_without_any_registry(
     by_path = {f["path"]: f for f in data["files"]}
     assert by_path["/data/f007"]["layer"] == digests[1]
     assert by_path["/data/shadow.txt"]["layer"] == digests[4]
-    assert _leftovers(host) == []
+    assert leftovers(host) == []
 
 
 def test_engine26_containerd_store_attributes_the_tricky_cases(
@@ -213,4 +214,4 @@ def test_engine26_containerd_store_attributes_the_tricky_cases(
             assert f["spans"] == spans_in_blob(blob, EDGE_SPAN, f["path"]), f["path"]
         else:  # stored as a tar: gzipped as a push would
             assert f["spans"] == expected_spans(blob, EDGE_SPAN, f["path"]), f["path"]
-    assert _leftovers(host) == []
+    assert leftovers(host) == []

@@ -3,11 +3,11 @@
 There is no pushed blob: the expected layer digests and spans are computed here, independently
 of the code under test, from the engine's own `docker save` archive (each layer tar gzipped at
 level 6, as the docs say a push would; its zTOC built with the same span size; each file's
-spans by interval overlap of its bytes with the checkpoints). The edge image
-(tests/support/startup_images.py `edge_layers`) pins the attribution's tricky cases: an
-opaque directory, a file replaced by a directory and back, a file deleted and re-added,
-hard links in two layers, absolute, relative and directory symbolic links, the engine's bind
-mounts of /etc/hosts, /etc/resolv.conf and /etc/hostname, /proc, /sys and /dev, a
+spans by interval overlap of its bytes with the checkpoints: tests/support/startup_checks.py).
+The edge image (tests/support/startup_images.py `edge_layers`) pins the attribution's tricky
+cases: an opaque directory, a file replaced by a directory and back, a file deleted and
+re-added, hard links in two layers, absolute, relative and directory symbolic links, the
+engine's bind mounts of /etc/hosts, /etc/resolv.conf and /etc/hostname, /proc, /sys and /dev, a
 non-root USER and a `/bin/sh -c` entrypoint.
 """
 
@@ -20,7 +20,6 @@ import os
 import subprocess
 import tarfile
 import tempfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,15 @@ from typing import Any
 import pytest
 
 from soci_ci.cli import main
-from soci_ci.soci.ztoc import Compression, build_ztoc
-from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
-from tests.integration.test_startup import _leftovers, helper_image, overlay2_engine  # noqa: F401
 from tests.servers.registry import Registry
+from tests.support.startup_checks import expected_spans, gzip6, leftovers
 from tests.support.startup_images import (
+    EDGE,
     EDGE_EXPECTED,
+    EDGE_SPAN,
     EXPECTED,
+    LOCAL,
     app_context,
-    build,
     docker,
     edge_archive,
     load,
@@ -45,15 +44,6 @@ from tests.support.startup_images import (
 pytestmark = pytest.mark.integration
 
 SPAN = 1 << 20
-EDGE_SPAN = 64 << 10
-LOCAL = "soci-ci-test/startup-local:1"
-EDGE = "soci-ci-test/startup-edge:1"
-
-
-@pytest.fixture(scope="module")
-def local_image(docker_engine: str, base_image: str, tmp_path_factory: Any) -> str:
-    build(docker_engine, app_context(tmp_path_factory.mktemp("local"), base_image), LOCAL)
-    return LOCAL
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +72,6 @@ def saved_layers(docker_host: str, image: str) -> list[bytes]:
     with tarfile.open(fileobj=io.BytesIO(out)) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
         return [tar.extractfile(name).read() for name in manifest[0]["Layers"]]  # type: ignore[union-attr]
-
-
-def gzip6(data: bytes) -> bytes:
-    z = zlib.compressobj(6, zlib.DEFLATED, 31)
-    return z.compress(data) + z.flush()
-
-
-def expected_spans(layer_tar: bytes, span: int, path: str) -> list[int]:
-    z = parse_ztoc(
-        build_ztoc(io.BytesIO(gzip6(layer_tar)), compression=Compression.GZIP, span_size=span).data
-    )
-    by_name = {e.name.decode().lstrip("./").rstrip("/"): e for e in z.entries}
-    entry = by_name[path.lstrip("/")]
-    if entry.type == b"hardlink":
-        entry = by_name[entry.linkname.decode().lstrip("./")]
-    _, checkpoints = parse_checkpoints(z.checkpoints_blob)
-    bounds = [cp.out_offset for cp in checkpoints] + [z.uncompressed_archive_size]
-    lo, hi = entry.uncompressed_offset, entry.uncompressed_offset + entry.uncompressed_size
-    return [i for i in range(len(checkpoints)) if bounds[i] < hi and bounds[i + 1] > lo]
 
 
 def run_startup(args: list[str], out: Path) -> dict[str, Any]:
@@ -144,15 +115,15 @@ def test_a_local_image_gives_exact_files_layers_and_locally_computed_spans(
     assert "COMPUTED LOCALLY" in out
     assert any("computed locally" in n for n in data["notes"])
     assert list(own_tmp.iterdir()) == []  # the exported layers are gone
-    assert _leftovers(docker_engine) == []
+    assert leftovers(docker_engine) == []
 
 
 @pytest.mark.parametrize("engine", ["vfs", "overlay2"])
 def test_the_tricky_cases_of_attribution(
     engine: str,
     docker_engine: str,
-    overlay2_engine: str,  # noqa: F811
-    helper_image: str,  # noqa: F811
+    overlay2_engine: str,
+    helper_image: str,
     edge_image: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -187,7 +158,7 @@ def test_the_tricky_cases_of_attribution(
     for f in data["files"]:
         layer = digests.index(f["layer"])
         assert f["spans"] == expected_spans(tars[layer], EDGE_SPAN, f["path"]), f["path"]
-    assert _leftovers(host) == []
+    assert leftovers(host) == []
 
 
 def test_a_registry_tag_only_built_here_falls_back_to_the_engine(

@@ -38,6 +38,8 @@ EXPECTED = (
 )
 
 SHADOW_UPPER = "upper layer version\n"
+APP_SPAN = 1 << 20  # the span size the app image is indexed with (tests/integration/conftest.py)
+LOCAL = "soci-ci-test/startup-local:1"  # the app image built in the engine, never pushed
 ENTRY = """\
 cat /data/f007 /data/f123 > /dev/null
 cat /data/f250 > /dev/null
@@ -209,6 +211,8 @@ EDGE_EXPECTED = (
     (f"/{EDGE_LONG}", 2),
 )
 EDGE_USER = "app"  # not root: /secret (mode 0600) cannot be read
+EDGE = "soci-ci-test/startup-edge:1"  # the edge image's tag
+EDGE_SPAN = 64 << 10  # small spans: the files span several
 
 
 def _entry(name: str, data: bytes | None = None, **kw: object) -> tuple[tarfile.TarInfo, bytes]:

@@ -362,3 +362,15 @@ def test_the_runner_network_is_refused_before_anything_runs() -> None:
 
     with pytest.raises(UsageError, match="network 'host' is not allowed"):
         startup_options("r/app:1", startup={"network": "host"})
+
+
+def test_startup_builds_its_ztocs_with_the_inflate_library_of_soci_ci_inflate() -> None:
+    from soci_ci.cli import build_parser
+    from soci_ci.cli.environment import read_environment
+    from soci_ci.cli.startup import build_options
+    from soci_ci.soci.zlib_binding import InflateBackend
+
+    args = build_parser().parse_args(["startup", "r/app:1"])
+    for given, backend in (("zlib", InflateBackend.ZLIB), (None, InflateBackend.AUTO)):
+        args.environment = read_environment({"SOCI_CI_INFLATE": given} if given else {})
+        assert build_options(args).index.inflate is backend
