@@ -38,15 +38,21 @@ class Reference:
         return text
 
 
+def names_registry_host(name: str) -> bool:
+    """Whether `name` (a reference's name part) starts with a registry host: Docker's rule,
+    a first component with a `.` or `:`, or `localhost`; else the name is Docker Hub's."""
+    first, sep, _ = name.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
 def parse_reference(text: str) -> Reference:
     name, tag, digest = split_reference(text.removeprefix("docker://"))
     if digest and not _DIGEST.fullmatch(digest):
         raise UsageError(f"invalid digest in image reference {text!r}")
     if tag is not None and not _TAG.fullmatch(tag):
         raise UsageError(f"invalid tag {tag!r} in image reference {text!r}")
-    first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
+    if names_registry_host(name):
+        registry, _, repository = name.partition("/")
     else:
         registry, repository = DOCKER_HUB, name
         if "/" not in repository:

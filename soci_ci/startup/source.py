@@ -37,7 +37,7 @@ from enum import StrEnum
 
 from soci_ci.errors import UsageError
 from soci_ci.oci.image_ref import ImageRef, Transport
-from soci_ci.registry.reference import parse_reference
+from soci_ci.registry.reference import names_registry_host, parse_reference
 
 
 class SourceMode(StrEnum):
@@ -60,8 +60,7 @@ class SourceChoice:
 
 def names_registry(ref: ImageRef) -> bool:
     """Whether the reference names a registry host (Docker's rule for its first component)."""
-    first, sep, _ = ref.repository.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+    return names_registry_host(ref.repository)
 
 
 def _same_repository(ref: ImageRef, repo_digests: Sequence[str], image_id: str) -> bool:
