@@ -366,12 +366,7 @@ class Pipeline:
     def _working_set(self) -> dict[str, tuple[str, ...]] | None:
         """The files the application read at start, by layer digest (None: not measured)."""
         startup = self.state.startup
-        if startup is None:
-            return None
-        files: dict[str, list[str]] = {}
-        for f in startup.report.get("files", ()):
-            files.setdefault(str(f["layer"]), []).append(str(f["path"]))
-        return {layer: tuple(paths) for layer, paths in files.items()}
+        return None if startup is None else dict(startup.working_set)
 
     def _startup(self) -> str:
         """The local startup working set (`soci_ci.startup`), a typed call."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from soci_ci.app.build import BuiltImage
 from soci_ci.app.index_model import IndexReport
@@ -21,6 +21,9 @@ from soci_ci.errors import ExitCode
 from soci_ci.gate.verdict import Verdict
 from soci_ci.probe.model import ProbeResult
 from soci_ci.soci.verify import LazyStartSummary
+
+if TYPE_CHECKING:  # startup is imported when it runs (it needs the Docker SDK)
+    from soci_ci.startup.step import StartupStepResult
 
 
 class StepName(StrEnum):
@@ -65,7 +68,7 @@ class RunState:
     index: IndexReport | None = None
     soci_image_ref: str | None = None
     verify: VerifyReport | None = None
-    startup: Any = None  # soci_ci.startup.step.StartupStepResult
+    startup: StartupStepResult | None = None
     probe: ProbeResult | None = None
     gate: GateResult | None = None
     steps: list[StepRecord] = field(default_factory=list)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from soci_ci.errors import SociCiError
 from soci_ci.startup.markdown import render_startup
 from soci_ci.startup.measure import StartupOptions, measure
+from soci_ci.startup.model import StartupReport
 from soci_ci.startup.thresholds import LimitCheck, Outcome, StartupLimit, check_limits, totals_of
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class StartupStepResult:
     baseline: Mapping[str, float] | None = None
     baseline_label: str = "base branch"
     stored: str = ""
+    # The files read before ready, by the digest of the layer each came from (verify in `run`).
+    working_set: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -114,6 +117,14 @@ def store_totals(step: StartupStep, report: Mapping[str, Any]) -> str:
     return f"startup figures stored for {step.branch}"
 
 
+def working_set_of(report: StartupReport) -> dict[str, tuple[str, ...]]:
+    """The files read before ready, in access order, by layer digest."""
+    files: dict[str, list[str]] = {}
+    for f in report.result.files:
+        files.setdefault(f.layer, []).append(f.path)
+    return {layer: tuple(paths) for layer, paths in files.items()}
+
+
 def run_startup_step(step: StartupStep) -> StartupStepResult:
     measured = measure(step.options)
     report = measured.report.to_json()
@@ -134,6 +145,7 @@ def run_startup_step(step: StartupStep) -> StartupStepResult:
         detail += f"; {stored}"
     return StartupStepResult(
         report=report,
+        working_set=working_set_of(measured.report),
         checks=checks,
         detail=detail,
         baseline=baseline,

@@ -272,11 +272,11 @@ def test_startup_runs_before_verify_which_checks_the_files_read_at_start() -> No
         StartupReport,
         Totals,
     )
-    from soci_ci.startup.step import StartupStepResult
+    from soci_ci.startup.step import StartupStepResult, working_set_of
 
     one, two = "sha256:" + "1" * 64, "sha256:" + "2" * 64
     read = [("/app/server", one), ("/etc/app.conf", two), ("/app/lib.so", one)]
-    report = StartupReport(
+    measured = StartupReport(
         image=f"{REPO}@{DIGEST_A}",
         manifest_digest=DIGEST_A,
         platform="linux/amd64",
@@ -293,12 +293,17 @@ def test_startup_runs_before_verify_which_checks_the_files_read_at_start() -> No
                 fetch_requests=0,
             ),
         ),
-    ).to_json()
+    )
 
     class WithStartup(FakeSteps):
         def startup(self, step: object) -> StartupStepResult:
             self._call("startup", step)
-            return StartupStepResult(report=report, checks=(), detail="3 file(s)")
+            return StartupStepResult(
+                report=measured.to_json(),
+                working_set=working_set_of(measured),
+                checks=(),
+                detail="3 file(s)",
+            )
 
     steps = WithStartup(engine=True)
     summary = Pipeline(_options(), CTX, steps).run()
