@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,7 @@ from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor, Index, Manifest, load_json
 from soci_ci.oci.referrers import referrers_tag
-from soci_ci.oci.store import Fetched, ImageSource, read_blob
+from soci_ci.oci.store import BlobSizeChecker, Fetched, ImageSource, read_blob
 from soci_ci.soci import constants as c
 from soci_ci.soci.index_manifest import IndexFormat, soci_index_format
 from soci_ci.soci.layer_record import LayerRecord
@@ -198,13 +198,13 @@ def find_indexes(
 
 
 def _layer_reader(source: ImageSource, layer: Descriptor) -> BlobReader:
-    check: Callable[[str, int], None] | None = getattr(source, "check_blob_size", None)
+    sized = source if isinstance(source, BlobSizeChecker) else None  # a layout
     return BlobReader(
         open_stream=lambda: source.open_blob(layer.digest, layer.size),
         read_range=lambda start, end: source.read_blob_range(layer.digest, start, end),
-        check_size=(
-            None if check is None else lambda: check(layer.digest, layer.size)  # a layout
-        ),
+        check_size=None
+        if sized is None
+        else lambda: sized.check_blob_size(layer.digest, layer.size),
     )
 
 

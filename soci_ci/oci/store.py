@@ -36,6 +36,16 @@ class VerifiedBlobReader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+@runtime_checkable
+class BlobSizeChecker(Protocol):
+    """A source that can tell a blob's size without reading it (an OCI layout's file): a
+    read by `Range` requests alone would not see bytes past the descriptor's size."""
+
+    def check_blob_size(self, digest: str, size: int) -> None:
+        """Raise `InputError` when the blob is not `size` bytes."""
+        ...
+
+
 class ImageSource(Protocol):
     """Read side: the image the user named, its manifests and blobs."""
 
