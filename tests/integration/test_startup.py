@@ -22,7 +22,7 @@ import requests
 from soci_ci.cli import main
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.servers.registry import Registry
-from tests.support.startup_checks import leftovers
+from tests.support.startup_checks import leftovers, run_startup
 from tests.support.startup_images import APP_SPAN, EXPECTED, SHADOW_UPPER, docker
 
 pytestmark = pytest.mark.integration
@@ -41,12 +41,6 @@ def _expected_spans(registry: Registry, layer: dict[str, Any], path: str) -> lis
     return [i for i in range(len(checkpoints)) if bounds[i] < hi and bounds[i + 1] > lo]
 
 
-def _run(args: list[str], out: Path) -> dict[str, Any]:
-    assert main(["startup", *args, "--output-json", str(out)]) == 0
-    data: dict[str, Any] = json.loads(out.read_text())
-    return data
-
-
 def test_exact_files_layers_and_spans(
     docker_engine: str,
     app_image: str,
@@ -56,7 +50,7 @@ def test_exact_files_layers_and_spans(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_engine)
-    data = _run(
+    data = run_startup(
         [
             app_image,
             "--soci-image",
@@ -117,7 +111,7 @@ def test_exact_files_layers_and_spans(
     assert leftovers(docker_engine) == []
 
     # Without the SOCI index: zTOCs built as `soci-ci index` would give the same spans.
-    built = _run(
+    built = run_startup(
         [app_image, "--ready-log-regex", "^READY$", "--span-size", str(SPAN)], tmp_path / "b.json"
     )
     assert built["files"] == data["files"]
@@ -153,14 +147,14 @@ def test_overlay2_pulled_image_gives_the_same_files_and_spans(
         )
     monkeypatch.setenv("DOCKER_HOST", overlay2_engine)
     reference = (
-        _run(
+        run_startup(
             [app_image, "--soci-image", f"{app_image}-soci", "--ready-log-regex", "READY"],
             tmp_path / "ref.json",
         )
         if recorder == "local"
         else None
     )
-    data = _run(
+    data = run_startup(
         [
             app_image,
             "--soci-image",
@@ -190,7 +184,7 @@ def test_helper_container_records_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_engine)
-    data = _run(
+    data = run_startup(
         [
             app_image,
             "--soci-image",

@@ -23,12 +23,10 @@ from typing import Any
 import pytest
 
 from soci_ci.cli import main
-from soci_ci.soci.ztoc import Compression, build_ztoc
-from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.servers.counting_proxy import CountingProxy
 from tests.servers.dockerd import TRIXIE_DOCKERD, Dockerd, import_base_image
 from tests.support.runner import trixie_tools
-from tests.support.startup_checks import expected_spans, gzip6, leftovers
+from tests.support.startup_checks import expected_spans, gzip6, leftovers, spans_in_blob
 from tests.support.startup_images import (
     EDGE,
     EDGE_EXPECTED,
@@ -124,19 +122,6 @@ def test_engine26_classic_store_measures_a_local_image_without_any_registry(
     assert main(["startup", *args, "--output-json", str(tmp_path / "r.json")]) == 0
     assert any("registry.invalid:443" in seen for seen in proxy.seen), proxy.seen
     assert json.loads((tmp_path / "r.json").read_text())["image_source"] == "engine"
-
-
-def spans_in_blob(blob: bytes, span: int, path: str) -> list[int]:
-    """The spans of `path` in a gzip layer blob as stored (the containerd store keeps it)."""
-    z = parse_ztoc(build_ztoc(io.BytesIO(blob), compression=Compression.GZIP, span_size=span).data)
-    by_name = {e.name.decode().lstrip("./").rstrip("/"): e for e in z.entries}
-    entry = by_name[path.lstrip("/")]
-    if entry.type == b"hardlink":
-        entry = by_name[entry.linkname.decode().lstrip("./")]
-    _, checkpoints = parse_checkpoints(z.checkpoints_blob)
-    bounds = [cp.out_offset for cp in checkpoints] + [z.uncompressed_archive_size]
-    lo, hi = entry.uncompressed_offset, entry.uncompressed_offset + entry.uncompressed_size
-    return [i for i in range(len(checkpoints)) if bounds[i] < hi and bounds[i + 1] > lo]
 
 
 @pytest.mark.parametrize("recorder", ["local", "helper"])

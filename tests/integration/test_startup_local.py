@@ -22,13 +22,12 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from soci_ci.cli import main
 from tests.servers.registry import Registry
-from tests.support.startup_checks import expected_spans, gzip6, leftovers
+from tests.support.startup_checks import expected_spans, gzip6, leftovers, run_startup
 from tests.support.startup_images import (
     EDGE,
     EDGE_EXPECTED,
@@ -72,12 +71,6 @@ def saved_layers(docker_host: str, image: str) -> list[bytes]:
     with tarfile.open(fileobj=io.BytesIO(out)) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
         return [tar.extractfile(name).read() for name in manifest[0]["Layers"]]  # type: ignore[union-attr]
-
-
-def run_startup(args: list[str], out: Path) -> dict[str, Any]:
-    assert main(["startup", *args, "--output-json", str(out)]) == 0
-    data: dict[str, Any] = json.loads(out.read_text())
-    return data
 
 
 def test_a_local_image_gives_exact_files_layers_and_locally_computed_spans(

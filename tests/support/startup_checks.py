@@ -7,8 +7,12 @@ its bytes with the checkpoints)."""
 from __future__ import annotations
 
 import io
+import json
 import zlib
+from pathlib import Path
+from typing import Any
 
+from soci_ci.cli import main
 from soci_ci.soci.ztoc import Compression, build_ztoc
 from soci_ci.soci.ztoc_reader import parse_checkpoints, parse_ztoc
 from tests.support.startup_images import docker
@@ -25,10 +29,9 @@ def gzip6(data: bytes) -> bytes:
     return z.compress(data) + z.flush()
 
 
-def expected_spans(layer_tar: bytes, span: int, path: str) -> list[int]:
-    z = parse_ztoc(
-        build_ztoc(io.BytesIO(gzip6(layer_tar)), compression=Compression.GZIP, span_size=span).data
-    )
+def spans_in_blob(blob: bytes, span: int, path: str) -> list[int]:
+    """The spans of `path` in a gzip layer blob (its zTOC built with span size `span`)."""
+    z = parse_ztoc(build_ztoc(io.BytesIO(blob), compression=Compression.GZIP, span_size=span).data)
     by_name = {e.name.decode().lstrip("./").rstrip("/"): e for e in z.entries}
     entry = by_name[path.lstrip("/")]
     if entry.type == b"hardlink":
@@ -37,3 +40,15 @@ def expected_spans(layer_tar: bytes, span: int, path: str) -> list[int]:
     bounds = [cp.out_offset for cp in checkpoints] + [z.uncompressed_archive_size]
     lo, hi = entry.uncompressed_offset, entry.uncompressed_offset + entry.uncompressed_size
     return [i for i in range(len(checkpoints)) if bounds[i] < hi and bounds[i + 1] > lo]
+
+
+def expected_spans(layer_tar: bytes, span: int, path: str) -> list[int]:
+    """The spans of `path` in an uncompressed layer tar, gzipped at level 6 as a push would."""
+    return spans_in_blob(gzip6(layer_tar), span, path)
+
+
+def run_startup(args: list[str], out: Path) -> dict[str, Any]:
+    """`soci-ci startup ARGS --output-json OUT` in process (exit 0), and its JSON."""
+    assert main(["startup", *args, "--output-json", str(out)]) == 0
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
