@@ -79,7 +79,7 @@ def build_layer_ztoc(
         recorder = LayerRecorder() if options.record_for_verify else None
         try:
             built = build_ztoc(
-                reader,  # type: ignore[arg-type]
+                reader,
                 compression=job.compression,
                 span_size=options.span_size,
                 build_tool_identifier=options.build_tool_identifier,

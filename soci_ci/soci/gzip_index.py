@@ -25,7 +25,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from soci_ci import limits
 from soci_ci.errors import LayerError
@@ -41,6 +41,14 @@ from soci_ci.soci.zlib_binding import (
     Inflater,
     Stream,
 )
+
+
+class LayerStream(Protocol):
+    """What a layer is read from: `read(n)` (a file, a registry stream, a hashing reader);
+    a `readinto` method, when there is one, is used to fill buffers without a copy."""
+
+    def read(self, n: int, /) -> bytes: ...
+
 
 INPUT_CHUNK = 1 << 20
 INPUT_BUFFERS = 4
@@ -61,7 +69,7 @@ class GzipScanner:
     """Inflates a gzip stream once; serves the output as a `TarStream` (read/skip)."""
 
     def __init__(
-        self, source: BinaryIO, span_size: int, inflater: Inflater, *, hash_spans: bool = True
+        self, source: LayerStream, span_size: int, inflater: Inflater, *, hash_spans: bool = True
     ) -> None:
         self._source = source
         self._span_size = span_size
@@ -325,7 +333,7 @@ def _hash_worker(jobs: queue.SimpleQueue[_Job | None], free: queue.SimpleQueue[i
 
 
 def _read_worker(
-    source: BinaryIO,
+    source: LayerStream,
     views: list[memoryview],
     free: queue.SimpleQueue[int],
     filled: queue.SimpleQueue[tuple[int, int, BaseException | None]],
@@ -345,7 +353,7 @@ def _read_worker(
             return
 
 
-def _read_into(source: BinaryIO, view: memoryview) -> int:
+def _read_into(source: LayerStream, view: memoryview) -> int:
     readinto = getattr(source, "readinto", None)
     if readinto is not None:
         total = 0

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from soci_ci import limits
 from soci_ci.errors import LayerError
+
+if TYPE_CHECKING:
+    from soci_ci.soci.gzip_index import LayerStream
 
 CHUNK = 1 << 20
 
@@ -20,7 +23,7 @@ CHUNK = 1 << 20
 class PlainScanner:
     """Serves a plain tar file as a `TarStream` while hashing fixed-size spans."""
 
-    def __init__(self, source: BinaryIO, span_size: int) -> None:
+    def __init__(self, source: LayerStream, span_size: int) -> None:
         self._source = source
         self._span_size = span_size
         self._buf = b""

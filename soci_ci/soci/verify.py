@@ -294,7 +294,7 @@ def read_layer(
         tap = SpanTap(stream, [(s.c_start, s.c_end) for s in spans])
         try:
             build_ztoc(
-                tap,  # type: ignore[arg-type]
+                tap,
                 compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
                 span_size=SEQUENTIAL_SPAN,
                 build_tool_identifier="soci-ci verify",

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
 
 from soci_ci.errors import LayerError
 from soci_ci.oci import media_types as mt
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.soci.constants import DEFAULT_BUILD_TOOL, DEFAULT_SPAN_SIZE, ZTOC_VERSION
-from soci_ci.soci.gzip_index import GzipScanner, zinfo_pieces
+from soci_ci.soci.gzip_index import GzipScanner, LayerStream, zinfo_pieces
 from soci_ci.soci.layer_record import (
     CheckpointOffsets,
     LayerRecorder,
@@ -94,7 +93,7 @@ class ZtocBuild:
 class _Counting:
     """Wraps a stream to report progress in compressed bytes."""
 
-    def __init__(self, source: BinaryIO, progress: Callable[[int], None]) -> None:
+    def __init__(self, source: LayerStream, progress: Callable[[int], None]) -> None:
         self._source = source
         self._progress = progress
         self._done = 0
@@ -112,7 +111,7 @@ class _Counting:
         return data
 
 
-def _readinto(source: BinaryIO, view: memoryview) -> int:
+def _readinto(source: LayerStream, view: memoryview) -> int:
     readinto = getattr(source, "readinto", None)
     if readinto is not None:
         return int(readinto(view) or 0)
@@ -131,7 +130,7 @@ def _read_toc(scanner: TarStream, recorder: LayerRecorder | None) -> TarToc:
 
 
 def build_ztoc(
-    stream: BinaryIO,
+    stream: LayerStream,
     *,
     compression: Compression,
     span_size: int = DEFAULT_SPAN_SIZE,
@@ -154,9 +153,9 @@ def build_ztoc(
         raise UnsupportedCompression(
             "zstd layers are not supported by SOCI (the official tool skips them)"
         )
-    source: BinaryIO = stream
+    source: LayerStream = stream
     if progress is not None:
-        source = _Counting(stream, progress)  # type: ignore[assignment]
+        source = _Counting(stream, progress)
     scanner: GzipScanner | PlainScanner
     if compression is Compression.GZIP:
         scanner = GzipScanner(

@@ -102,7 +102,7 @@ def _list_files(
     with source.open_blob(layer.digest, layer.size) as raw:
         reader = HashingReader(raw)
         try:
-            built = build_ztoc(reader, compression=compression, inflater=inflater)  # type: ignore[arg-type]
+            built = build_ztoc(reader, compression=compression, inflater=inflater)
         except UnsupportedCompression:
             return (), "its files cannot be listed"
         while reader.read(1 << 20):

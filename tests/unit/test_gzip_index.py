@@ -54,7 +54,7 @@ def sample_tar(files: int = 40, seed: int = 7) -> bytes:
 def ztoc(data: bytes, inflater: Inflater, span: int = 65536, step: int | None = None) -> bytes:
     stream = Trickle(data, step) if step else io.BytesIO(data)
     return build_ztoc(
-        stream,  # type: ignore[arg-type]
+        stream,
         compression=Compression.GZIP,
         span_size=span,
         inflater=inflater,
