@@ -140,9 +140,11 @@ def run(args: argparse.Namespace) -> int:
     options = build_options(args)
     with signal_guard():
         measured = measure(options)
+    from soci_ci.ci.workflow_commands import neutralize  # noqa: PLC0415
     from soci_ci.startup.table import render_table  # noqa: PLC0415
 
-    sys.stdout.write(render_table(measured.report, top=args.top))
+    # File paths come from the image: no line of them may start a workflow command.
+    sys.stdout.write(neutralize(render_table(measured.report, top=args.top)))
     if args.output_json:
         args.output_json.write_text(json.dumps(measured.report.to_json(), indent=2) + "\n")
     if args.write_prefetch:
