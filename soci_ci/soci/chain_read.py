@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import zlib
 from collections import deque
 from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,6 +41,7 @@ from soci_ci.soci.zlib_binding import (
     Z_OK,
     Z_STREAM_END,
     Inflater,
+    crc32,
 )
 
 REORDER = 2 * LAZY_WORKERS  # spans fetched ahead of the in-order consumer (memory bound)
@@ -182,7 +182,7 @@ def _read(reader: RangeReader, spans: Sequence[Span], k: int, inflater: Inflater
 def _crc(pieces: list[bytes]) -> tuple[int, int]:
     crc = length = 0
     for piece in pieces:
-        crc, length = zlib.crc32(piece, crc), length + len(piece)
+        crc, length = crc32(piece, crc), length + len(piece)
     return crc, length
 
 

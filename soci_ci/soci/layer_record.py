@@ -1,14 +1,24 @@
 """What one streaming read of a layer proves, kept for verify: the layer is read once per run.
 
 While a layer streams through the zTOC builder (its bytes checked against the layer digest),
-a `LayerRecorder` taps the tar stream: it keeps the SHA-256 of each span's uncompressed bytes
+a `LayerRecorder` taps the tar stream: it keeps a digest of each span's uncompressed bytes
 (the span cut where the zTOC's checkpoints are, as they are placed) and the place of every
 regular file; the builder adds the compressed range and digest of each span. The resulting
 `LayerRecord` is what `verify` needs from a sequential read (the truth its lazy reads are
 compared with), so `run` verifies without downloading the layer again. Its size is one
 digest per span and one place per regular file, like the zTOC itself, whatever the layer's
-size; the bytes are hashed on a thread of their own (hashlib releases the GIL), through a
-bounded queue, so the tar reader does not wait for them.
+size.
+
+Which digest of the uncompressed bytes (`ContentDigest`) is decided here, once. A span
+inflated from its checkpoint is a function of the checkpoint and of the span's compressed
+bytes; those are pinned by SHA-256 (the zTOC's span digests, checked against the record). So
+the uncompressed digest only has to catch a wrong checkpoint: with a zTOC built by this same
+read (`run`: index records, verify checks that zTOC) nobody else chose any input, and CRC-32
+(zlib-ng's, about ten times as fast as SHA-256 here) catches a mistake but for 2^-32; with
+a zTOC from elsewhere (read from the registry) its checkpoints, and so the inflated bytes,
+could be chosen to collide, so the digest is SHA-256. `LayerRecord.usable_with` is that rule.
+SHA-256 is hashed on a thread of its own (hashlib releases the GIL), through a bounded queue,
+so the tar reader does not wait for it; CRC-32 is computed inline.
 """
 
 from __future__ import annotations
@@ -19,9 +29,11 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from soci_ci.soci.tar_toc import FileMetadata, TarStream
+from soci_ci.soci.zlib_binding import crc32
 
 CHUNK = 1 << 20
 STAGE = 1 << 18  # small reads (tar headers) are gathered up to this before being hashed
@@ -31,18 +43,53 @@ SpanRange = tuple[int, int]  # [start, end) of a span: compressed, or uncompress
 FileKey = tuple[int, int]  # (uncompressed offset, size) of a regular file's data
 
 
+class ContentDigest(StrEnum):
+    """How a span's uncompressed bytes are digested for the lazy-read comparison."""
+
+    SHA256 = "sha256"  # any zTOC: its checkpoints may have been chosen by someone else
+    CRC32 = "crc32"  # only the zTOC built by the same read (nobody else chose its checkpoints)
+
+    def new(self) -> SpanHasher:
+        return hashlib.sha256() if self is ContentDigest.SHA256 else Crc32()
+
+
+class SpanHasher(Protocol):
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+class Crc32:
+    """A hashlib-like CRC-32 (4 bytes, big-endian)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        self.value = crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerRecord:
-    """The truth about one layer: span digests by compressed range, the SHA-256 of each
-    span's uncompressed bytes by uncompressed range, and where the regular files are."""
+    """The truth about one layer: span digests by compressed range, a digest (`content`) of
+    each span's uncompressed bytes by uncompressed range, and where the regular files are."""
 
     layer: str  # layer digest
     size: int
     spans: Mapping[SpanRange, str] = field(repr=False)  # -> "sha256:<hex>" of those bytes
-    contents: Mapping[SpanRange, bytes] = field(repr=False)  # -> SHA-256 (32 bytes)
+    contents: Mapping[SpanRange, bytes] = field(repr=False)  # -> `content` digest
     files: AbstractSet[FileKey] = field(repr=False)  # every regular file of the tar parse
     error: str | None = None  # the layer stopped decompressing here (spans still hashed)
     ztoc: bytes = field(default=b"", repr=False)  # the zTOC built from this read, if any
+    content: ContentDigest = ContentDigest.SHA256
+
+    def usable_with(self, ztoc: bytes) -> bool:
+        """Whether this record may be the truth for checking `ztoc` (the module's rule)."""
+        return self.content is ContentDigest.SHA256 or (bool(self.ztoc) and self.ztoc == ztoc)
 
 
 class _Source(Protocol):
@@ -56,18 +103,24 @@ class LayerRecorder:
     `cuts` are the uncompressed offsets where spans start (span k is [cuts[k], cuts[k+1]),
     the last one to the end of the tar); the builder may still be growing it (`follow`),
     which is safe because a checkpoint is placed before any byte after it is read. Only the
-    spans in `wanted` are hashed (None: all).
+    spans in `wanted` are hashed (None: all), with `content`.
     """
 
-    def __init__(self, cuts: Cuts | None = None, wanted: AbstractSet[int] | None = None) -> None:
+    def __init__(
+        self,
+        cuts: Cuts | None = None,
+        wanted: AbstractSet[int] | None = None,
+        content: ContentDigest = ContentDigest.SHA256,
+    ) -> None:
         self.cuts: Cuts = cuts if cuts is not None else ()
         self.wanted = wanted
+        self.content = content
         self.files: set[FileKey] = set()
         self.spans: dict[SpanRange, str] = {}
         self.contents: dict[SpanRange, bytes] = {}
         self._pos = 0  # uncompressed bytes read so far
         self._k = -1  # the span being read (-1: before the first cut)
-        self._hasher: hashlib._Hash | None = None
+        self._hasher: SpanHasher | None = None
         self._stage = bytearray()
         self._jobs: queue.Queue[_Job | None] = queue.Queue(QUEUED)
         self._thread: threading.Thread | None = None
@@ -98,8 +151,10 @@ class LayerRecorder:
             at += take
             self._pos += take
 
-    def _add(self, hasher: hashlib._Hash, piece: memoryview) -> None:
-        if len(piece) >= STAGE:
+    def _add(self, hasher: SpanHasher, piece: memoryview) -> None:
+        if self.content is ContentDigest.CRC32:  # inline: cheaper than handing it over
+            hasher.update(piece)
+        elif len(piece) >= STAGE:
             self._flush(hasher)
             self._put((hasher, bytes(piece)))
         else:
@@ -107,7 +162,7 @@ class LayerRecorder:
             if len(self._stage) >= STAGE:
                 self._flush(hasher)
 
-    def _flush(self, hasher: hashlib._Hash) -> None:
+    def _flush(self, hasher: SpanHasher) -> None:
         if self._stage:
             self._put((hasher, self._stage))
             self._stage = bytearray()
@@ -122,15 +177,19 @@ class LayerRecorder:
 
     def _close_span(self) -> None:
         if self._hasher is not None:
-            self._flush(self._hasher)
-            self._put((self._hasher, (self.cuts[self._k], self._pos)))
+            span = (self.cuts[self._k], self._pos)
+            if self.content is ContentDigest.CRC32:
+                self.contents[span] = self._hasher.digest()
+            else:
+                self._flush(self._hasher)
+                self._put((self._hasher, span))
             self._hasher = None
 
     def _next_span(self) -> None:
         self._close_span()
         self._k += 1
         if self.wanted is None or self._k in self.wanted:
-            self._hasher = hashlib.sha256()
+            self._hasher = self.content.new()
 
     def finish(self) -> None:
         """The tar stream ended (or failed): close the last span, wait for the hashing."""
@@ -152,11 +211,12 @@ class LayerRecorder:
             contents=self.contents,
             files=frozenset(self.files),
             ztoc=ztoc,
+            content=self.content,
         )
 
 
 # A hashing job: (hasher, bytes) feeds it; (hasher, range) stores its digest under range.
-_Job = tuple["hashlib._Hash", "bytes | bytearray | SpanRange"]
+_Job = tuple[SpanHasher, "bytes | bytearray | SpanRange"]
 
 
 def _hash_worker(jobs: queue.Queue[_Job | None], out: dict[SpanRange, bytes]) -> None:

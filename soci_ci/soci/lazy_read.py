@@ -2,11 +2,12 @@
 
 For the files to check, the spans that hold them are fetched with one `Range` request each
 (ranges larger than `VERIFY_RANGE_PIECE` in several pieces). Each span is read on its own,
-as a lazy loader reads it: the digest of its compressed bytes is kept (the caller compares
+as a lazy loader reads it: the SHA-256 of its compressed bytes is kept (the caller compares
 it with the sequential read: a registry that serves other bytes for a range is caught), and
-the span is inflated from its checkpoint alone and the SHA-256 of its uncompressed bytes
-kept; the caller compares that with the sequential read's digest of the same uncompressed
-range, which proves every file, or piece of a file, inside the span at once. Spans are
+the span is inflated from its checkpoint alone and the digest of its uncompressed bytes
+kept (the record's `ContentDigest`, soci/layer_record.py); the caller compares that with the
+sequential read's digest of the same uncompressed range, which proves every file, or piece
+of a file, inside the span at once. Spans are
 independent, so they are read in parallel (round trips overlap; inflate and hashing release
 the GIL). Memory: per worker one range piece and one output buffer.
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from soci_ci.errors import InputError
 from soci_ci.limits import VERIFY_RANGE_PIECE
+from soci_ci.soci.layer_record import ContentDigest
 from soci_ci.soci.span_reader import inflate_from_checkpoint
 from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.zlib_binding import Inflater
@@ -62,7 +64,7 @@ def file_costs(spans: Sequence[Span], files: Sequence[FileMetadata]) -> list[Cos
 @dataclass(slots=True, kw_only=True)
 class PassResult:
     ranges: dict[int, str] = field(default_factory=dict)  # span -> digest of the bytes read
-    contents: dict[int, bytes] = field(default_factory=dict)  # span -> SHA-256, uncompressed
+    contents: dict[int, bytes] = field(default_factory=dict)  # span -> digest, uncompressed
     errors: dict[int, str] = field(default_factory=dict)  # span -> why it could not be read
     fetched: int = 0  # compressed bytes read by Range requests
     requests: int = 0
@@ -74,15 +76,21 @@ def needed_spans(costs: Sequence[Cost]) -> list[int]:
 
 
 def lazy_pass(
-    reader: RangeReader, spans: Sequence[Span], needed: Sequence[int], inflater: Inflater
+    reader: RangeReader,
+    spans: Sequence[Span],
+    needed: Sequence[int],
+    inflater: Inflater,
+    content: ContentDigest = ContentDigest.SHA256,
 ) -> PassResult:
     """Read each needed span once, as a lazy loader does: the digest of the bytes the Range
-    requests returned, and of the uncompressed bytes inflated from its checkpoint."""
+    requests returned, and (`content`) of the uncompressed bytes inflated from its checkpoint."""
     result = PassResult()
+
+    def read(k: int) -> _SpanRead:
+        return _read_span(reader, spans[k], inflater, content)
+
     with ThreadPoolExecutor(max_workers=max(1, min(LAZY_WORKERS, len(needed)))) as pool:
-        for k, one in zip(
-            needed, pool.map(lambda k: _read_span(reader, spans[k], inflater), needed), strict=True
-        ):
+        for k, one in zip(needed, pool.map(read, needed), strict=True):
             result.fetched += one.fetched
             result.requests += one.requests
             if one.error is not None:
@@ -112,9 +120,11 @@ def _pieces(reader: RangeReader, start: int, end: int) -> Iterator[bytes]:
         yield data
 
 
-def _read_span(reader: RangeReader, span: Span, inflater: Inflater) -> _SpanRead:
+def _read_span(
+    reader: RangeReader, span: Span, inflater: Inflater, kind: ContentDigest
+) -> _SpanRead:
     out = _SpanRead()
-    compressed, content = hashlib.sha256(), hashlib.sha256()
+    compressed, content = hashlib.sha256(), kind.new()
 
     def chunks() -> Iterator[bytes]:
         for data in _pieces(reader, span.c_start, span.c_end):

@@ -11,7 +11,8 @@ then each span the checked files need is read once, from its checkpoint, through
 request (soci/lazy_read.py). A checked file reads correctly lazily when its TOC entry is a
 regular file of the sequential tar parse (same offset and size) and every span it touches
 gave, inflated from its checkpoint, exactly the uncompressed bytes of the sequential read
-(one SHA-256 per span proves all the files and pieces of files in it). So a run reads a
+(one digest per span proves all the files and pieces of files in it: SHA-256, or CRC-32 for
+the record's own zTOC, `LayerRecord.usable_with`). So a run reads a
 layer once for index + verify plus the spans. `verify` alone, when every file is checked,
 reads the layer once: its spans' Range reads, chained from checkpoint to checkpoint, are the
 layer's stream and so the truth (soci/chain_read.py); only a sample (some spans), or a broken
@@ -400,6 +401,8 @@ def verify_layer(
     chosen = choose_files(z.entries, files, sample=sample, seed=seed, paths=paths)
     costs = file_costs(spans, chosen)
     needed = needed_spans(costs)
+    if record is not None and not record.usable_with(ztoc_bytes):
+        record = None  # a CRC-32 record proves only its own zTOC: read as if there were none
     chain = None
     if (
         record is None
@@ -419,7 +422,7 @@ def verify_layer(
     elif _fits(record, spans, needed):
         assert record is not None
         truth, check.truth = record, "record"
-        result = lazy_pass(reader, spans, needed, inflater)
+        result = lazy_pass(reader, spans, needed, inflater, record.content)
     else:
         # Today's path: no record, a sample of the spans, or (diagnosis) a broken chain.
         if chain is not None:

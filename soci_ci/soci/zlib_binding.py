@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import zlib
+from collections.abc import Callable
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -161,3 +163,18 @@ def _system_zlib() -> Inflater:
         raise ZlibUnavailable(f"cannot load the system zlib ({name}): {exc}") from None
     lib.zlibVersion.restype = ctypes.c_char_p
     return Inflater(lib, prefix="", name=f"zlib {lib.zlibVersion().decode()}", stream=ZStream)
+
+
+def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
+    """CRC-32 as zlib computes it: zlib-ng's (about 10 GB/s here), else Python's `zlib`."""
+    return _crc32()(data, value)
+
+
+@cache
+def _crc32() -> Callable[[bytes | bytearray | memoryview, int], int]:
+    try:
+        from zlib_ng import zlib_ng  # noqa: PLC0415 - optional, loaded once
+
+        return zlib_ng.crc32
+    except ImportError:
+        return zlib.crc32

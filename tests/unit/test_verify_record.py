@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import BinaryIO
@@ -13,7 +14,7 @@ import pytest
 from soci_ci.limits import CHAIN_MAX_SPAN
 from soci_ci.oci.digest import sha256_digest
 from soci_ci.oci.manifest import Descriptor
-from soci_ci.soci.layer_record import LayerRecord, LayerRecorder
+from soci_ci.soci.layer_record import ContentDigest, LayerRecord, LayerRecorder
 from soci_ci.soci.tar_toc import FileMetadata
 from soci_ci.soci.verify import BlobReader, LayerCheck, verify_layer
 from soci_ci.soci.zlib_binding import Inflater
@@ -55,10 +56,23 @@ class Reader:
         return self.serve[start:end]
 
 
+@pytest.fixture(params=list(ContentDigest))
+def content(request: pytest.FixtureRequest) -> ContentDigest:
+    """Each digest of a span's uncompressed bytes a record can keep: SHA-256 (verify's own
+    sequential read) and CRC-32 (the index step's record of its own zTOC, as `run` uses)."""
+    return ContentDigest(request.param)
+
+
 def built(
-    layer: bytes, inflater: Inflater, *, gzip: bool = True, span: int = 65536
+    layer: bytes,
+    inflater: Inflater,
+    *,
+    gzip: bool = True,
+    span: int = 65536,
+    content: ContentDigest = ContentDigest.SHA256,
 ) -> tuple[bytes, LayerRecord]:
-    recorder = LayerRecorder()
+    """The zTOC and the record of one build, as the index step keeps them."""
+    recorder = LayerRecorder(content=content)
     z = build_ztoc(
         io.BytesIO(layer),
         compression=Compression.GZIP if gzip else Compression.UNCOMPRESSED,
@@ -66,7 +80,13 @@ def built(
         recorder=recorder,
         inflater=inflater,
     )
-    return z.data, recorder.record(sha256_digest(layer), len(layer))
+    return z.data, recorder.record(sha256_digest(layer), len(layer), z.data)
+
+
+def own(record: LayerRecord, ztoc: bytes) -> LayerRecord:
+    """The record as if its build had written `ztoc` (a builder bug): a CRC-32 record is the
+    truth only for its own zTOC, so the corruption tests hand it the broken one as its own."""
+    return replace(record, ztoc=ztoc)
 
 
 def run(layer: bytes, ztoc: bytes, reader: Reader, inflater: Inflater, **kw: object) -> LayerCheck:
@@ -82,9 +102,11 @@ def run(layer: bytes, ztoc: bytes, reader: Reader, inflater: Inflater, **kw: obj
 
 
 @pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "tar"])
-def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool, inflater: Inflater) -> None:
+def test_record_of_the_build_is_the_truth_verify_would_read(
+    gzip: bool, inflater: Inflater, content: ContentDigest
+) -> None:
     layer = gz(tar_bytes()) if gzip else tar_bytes()
-    ztoc, record = built(layer, inflater, gzip=gzip)
+    ztoc, record = built(layer, inflater, gzip=gzip, content=content)
     z = parse_ztoc(ztoc)
     regular = [e for e in z.entries if e.type == b"reg" and e.uncompressed_size]
     assert set(record.files) == {(e.uncompressed_offset, e.uncompressed_size) for e in regular}
@@ -104,9 +126,11 @@ def test_record_of_the_build_is_the_truth_verify_would_read(gzip: bool, inflater
     assert len(check.files) == len(regular)
 
 
-def test_each_span_is_read_once_with_one_range_request(inflater: Inflater) -> None:
+def test_each_span_is_read_once_with_one_range_request(
+    inflater: Inflater, content: ContentDigest
+) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     reader = Reader(layer)
     check = run(layer, ztoc, reader, inflater, sample=None, record=record)
     assert check.ok, check.problems
@@ -122,9 +146,11 @@ def test_each_span_is_read_once_with_one_range_request(inflater: Inflater) -> No
     assert 0 < check.lazy_median <= check.lazy_p90 <= len(layer)
 
 
-def test_sample_and_working_set_fetch_only_their_spans(inflater: Inflater) -> None:
+def test_sample_and_working_set_fetch_only_their_spans(
+    inflater: Inflater, content: ContentDigest
+) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     reader = Reader(layer)
     check = run(layer, ztoc, reader, inflater, sample=2, seed=1, record=record)
     assert check.ok and len(check.files) == 2
@@ -137,9 +163,9 @@ def test_sample_and_working_set_fetch_only_their_spans(inflater: Inflater) -> No
     assert sorted(f.name for f in check.files) == ["after/3", "small/0", "small/1"]
 
 
-def test_a_range_serving_other_bytes_is_caught(inflater: Inflater) -> None:
+def test_a_range_serving_other_bytes_is_caught(inflater: Inflater, content: ContentDigest) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     z = parse_ztoc(ztoc)
     start = len(layer) // 2
     served = (
@@ -152,7 +178,7 @@ def test_a_range_serving_other_bytes_is_caught(inflater: Inflater) -> None:
     assert len(z.span_digests) > 3
 
 
-def test_corrupted_checkpoint_window_is_caught(inflater: Inflater) -> None:
+def test_corrupted_checkpoint_window_is_caught(inflater: Inflater, content: ContentDigest) -> None:
     rnd = random.Random(3)
     words = [rnd.randbytes(6).hex() for _ in range(300)]
     text = [
@@ -160,18 +186,18 @@ def test_corrupted_checkpoint_window_is_caught(inflater: Inflater) -> None:
         for i in range(8)
     ]
     layer = gz(build_tar(text).data)
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     blob = parse_ztoc(ztoc).checkpoints_blob
     at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
     broken = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
-    check = run(layer, broken, Reader(layer), inflater, sample=None, record=record)
+    check = run(layer, broken, Reader(layer), inflater, sample=None, record=own(record, broken))
     assert any("lazily read bytes differ" in p or "inflate" in p for p in check.problems)
     assert check.truth == "record"  # span ranges and files unchanged: no second download
 
 
-def test_shifted_toc_offsets_are_caught(inflater: Inflater) -> None:
+def test_shifted_toc_offsets_are_caught(inflater: Inflater, content: ContentDigest) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     z = parse_ztoc(ztoc)
     entries = list(z.entries)
     k = next(i for i, e in enumerate(entries) if e.name == b"after/2")
@@ -188,7 +214,7 @@ def test_shifted_toc_offsets_are_caught(inflater: Inflater) -> None:
         algorithm=z.algorithm,
     )
     reader = Reader(layer)
-    check = run(layer, shifted, reader, inflater, sample=None, record=record)
+    check = run(layer, shifted, reader, inflater, sample=None, record=own(record, shifted))
     assert [p for p in check.problems if "after/2" in p], check.problems
     assert not next(f for f in check.files if f.name == "after/2").ok
     # The record places every regular file of the layer: no second download to know that
@@ -198,16 +224,18 @@ def test_shifted_toc_offsets_are_caught(inflater: Inflater) -> None:
     assert [p for p in alone.problems if "after/2" in p], alone.problems
 
 
-def test_wrong_span_digest_with_record(inflater: Inflater) -> None:
+def test_wrong_span_digest_with_record(inflater: Inflater, content: ContentDigest) -> None:
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     at = ztoc.find(b"sha256:") + 7
     broken = ztoc[:at] + (b"0" if ztoc[at : at + 1] != b"0" else b"1") + ztoc[at + 1 :]
-    check = run(layer, broken, Reader(layer), inflater, sample=None, record=record)
+    check = run(layer, broken, Reader(layer), inflater, sample=None, record=own(record, broken))
     assert any("digest mismatch" in p for p in check.problems)
 
 
-def test_working_set_follows_links_inside_the_layer(inflater: Inflater) -> None:
+def test_working_set_follows_links_inside_the_layer(
+    inflater: Inflater, content: ContentDigest
+) -> None:
     rnd = random.Random(5)
     entries = [
         Entry(name=b"app/bin/server", data=rnd.randbytes(9000)),
@@ -217,7 +245,7 @@ def test_working_set_follows_links_inside_the_layer(inflater: Inflater) -> None:
         Entry(name=b"app/other", data=rnd.randbytes(9000)),
     ]
     layer = gz(build_tar(entries).data)
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     for path in ("/app/current", "usr/lib/abs", "/app/hard", "/app/bin/server"):
         check = run(layer, ztoc, Reader(layer), inflater, sample=None, record=record, paths=[path])
         assert [f.name for f in check.files] == ["app/bin/server"], path
@@ -238,34 +266,36 @@ def _with_entries(z: ParsedZtoc, entries: list[FileMetadata], checkpoints: bytes
     )
 
 
-def test_wrong_file_size_in_toc_is_caught(inflater: Inflater) -> None:
+def test_wrong_file_size_in_toc_is_caught(inflater: Inflater, content: ContentDigest) -> None:
     """A file's bytes are proved by its spans' digests plus its place in the sequential tar
     parse: a TOC entry with the right offset but another size is not a file of the layer."""
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     z = parse_ztoc(ztoc)
     entries = list(z.entries)
     k = next(i for i, e in enumerate(entries) if e.name == b"small/5")
     entries[k] = replace(entries[k], uncompressed_size=entries[k].uncompressed_size - 1)
     broken = _with_entries(z, entries, z.checkpoints_blob)
-    for kw in ({"record": record}, {}):
+    for kw in ({"record": own(record, broken)}, {}):
         check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
         assert [p for p in check.problems if p.startswith("small/5:")], check.problems
         assert [f.name for f in check.files if not f.ok] == ["small/5"]
 
 
-def test_shifted_checkpoint_output_offset_is_caught(inflater: Inflater) -> None:
+def test_shifted_checkpoint_output_offset_is_caught(
+    inflater: Inflater, content: ContentDigest
+) -> None:
     """A checkpoint that claims its bytes start elsewhere in the tar: the span's lazily read
     bytes are compared with the sequential read's bytes at the claimed place, and differ."""
     layer = gz(tar_bytes())
-    ztoc, record = built(layer, inflater)
+    ztoc, record = built(layer, inflater, content=content)
     z = parse_ztoc(ztoc)
     blob = bytearray(z.checkpoints_blob)
     at = 12 + 32785 + 8  # out_offset of checkpoint 1
     out = int.from_bytes(blob[at : at + 8], "little")
     blob[at : at + 8] = (out + 512).to_bytes(8, "little")
     broken = _with_entries(z, list(z.entries), bytes(blob))
-    for kw in ({"record": record}, {}):
+    for kw in ({"record": own(record, broken)}, {}):
         check = run(layer, broken, Reader(layer), inflater, sample=None, **kw)
         # span 0 now ends 512 bytes later than its compressed bytes reach; span 1 starts there
         assert any("span 0: span range ended" in p for p in check.problems), check.problems
@@ -349,3 +379,38 @@ def test_spans_too_big_to_hold_are_verified_by_the_sequential_read(inflater: Inf
     check = run(layer, small, again, inflater, sample=None)
     assert check.ok, check.problems
     assert check.truth == "ranges" and again.streams == 0
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "tar"])
+def test_a_crc_record_holds_the_crc_of_each_span_of_the_tar(gzip: bool, inflater: Inflater) -> None:
+    tar = tar_bytes()
+    layer = gz(tar) if gzip else tar
+    ztoc, record = built(layer, inflater, gzip=gzip, content=ContentDigest.CRC32)
+    assert record.content is ContentDigest.CRC32 and record.ztoc == ztoc
+    z = parse_ztoc(ztoc)
+    assert len(record.contents) == len(z.span_digests) > 5
+    for (start, end), digest in record.contents.items():  # against Python's own zlib
+        assert digest == zlib.crc32(tar[start:end]).to_bytes(4, "big"), (start, end)
+    assert max(end for _, end in record.contents) == len(tar)
+
+
+def test_a_crc_record_is_not_the_truth_for_another_ztoc(inflater: Inflater) -> None:
+    """A zTOC other than the record's own (one read from the registry) could carry windows
+    chosen to make a CRC-32 collide: the record is set aside and verify reads as if it had
+    none, so the wrong window is still caught."""
+    layer = gz(tar_bytes())
+    ztoc, record = built(layer, inflater, content=ContentDigest.CRC32)
+    fine = run(layer, ztoc, Reader(layer), inflater, sample=None, record=record)
+    assert fine.ok and fine.truth == "record"
+    blob = parse_ztoc(ztoc).checkpoints_blob
+    at = ztoc.find(blob) + 12 + 32785 + 17  # the window of checkpoint 1
+    other = ztoc[:at] + bytes(b ^ 0x20 for b in ztoc[at : at + 32768]) + ztoc[at + 32768 :]
+    reader = Reader(layer)
+    check = run(layer, other, reader, inflater, sample=None, record=record)
+    assert check.truth != "record" and not check.ok
+    assert any("window it leaves differs from checkpoint 1" in p for p in check.problems)
+    # A sample (no chain): the sequential read, with SHA-256, is the truth.
+    sampled = run(layer, other, Reader(layer), inflater, sample=3, record=record)
+    assert sampled.truth == "layer"
+    assert not record.usable_with(other) and record.usable_with(ztoc)
+    assert replace(record, content=ContentDigest.SHA256).usable_with(other)
