@@ -8,13 +8,16 @@ layers (tar of real binaries from /usr, text and random data, `gzip -6`; about 7
 compressed by default) and three small ones, then measures, in this order:
 
   * `skopeo copy docker://... dir:...`: reading the image once (the reference);
-  * `soci-ci index REF` (a new tag, so the whole job is done);
+  * `soci-ci index REF --force` (a tag of its own, the whole job done every time);
   * `soci-ci verify SOCI-REF` alone (reads each span once: the chained spans are the truth);
-  * `run`'s index + verify: both steps in one process as `soci-ci run` calls them, the
-    verify step using what the index step's layer reads recorded.
+  * `run`'s index + verify, twice: both steps in one process as `soci-ci run` calls them, the
+    verify step using what the index step's layer reads recorded; once with the default
+    `soci.verify.sample` (200 files per layer) and once with every file (`sample: 0`).
 
-The four steps are repeated `--rounds` times, interleaved (every index rebuilds: `--force`),
-and each time is the median of its rounds, with the range; the ratios compare medians.
+The five steps are repeated `--rounds` times, interleaved, and each time is the median of
+its rounds, with the range; the ratios compare medians. The CPU of each step (the command's,
+all threads, plus the registry's) divided by the cores is the least time the step could take
+on this machine: printed beside the time, as a ratio to `skopeo copy` too.
 
 Targets (issue 16): run's index+verify transfers <= 2.0x the indexed bytes and takes <= 1.5x
 the skopeo copy; verify alone <= 1.2x the skopeo copy. Not a test: timings depend on the

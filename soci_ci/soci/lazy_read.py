@@ -7,9 +7,9 @@ it with the sequential read: a registry that serves other bytes for a range is c
 the span is inflated from its checkpoint alone and the digest of its uncompressed bytes
 kept (the record's `ContentDigest`, soci/layer_record.py); the caller compares that with the
 sequential read's digest of the same uncompressed range, which proves every file, or piece
-of a file, inside the span at once. Spans are
-independent, so they are read in parallel (round trips overlap; inflate and hashing release
-the GIL). Memory: per worker one range piece and one output buffer.
+of a file, inside the span at once. Spans are independent, so they are read in parallel
+(round trips overlap; inflate and hashing release the GIL). Memory: per worker one range
+piece and one output buffer.
 
 What a lazy start costs per file (bytes and requests) is computed from the zTOC, not fetched.
 """

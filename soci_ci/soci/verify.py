@@ -12,8 +12,8 @@ request (soci/lazy_read.py). A checked file reads correctly lazily when its TOC 
 regular file of the sequential tar parse (same offset and size) and every span it touches
 gave, inflated from its checkpoint, exactly the uncompressed bytes of the sequential read
 (one digest per span proves all the files and pieces of files in it: SHA-256, or CRC-32 for
-the record's own zTOC, `LayerRecord.usable_with`). So a run reads a
-layer once for index + verify plus the spans. `verify` alone, when every file is checked,
+the record's own zTOC, `LayerRecord.usable_with`). So a run reads a layer once for index +
+verify plus the spans. `verify` alone, when every file is checked,
 reads the layer once: its spans' Range reads, chained from checkpoint to checkpoint, are the
 layer's stream and so the truth (soci/chain_read.py); only a sample (some spans), or a broken
 chain (to tell what is wrong), adds the sequential read.
