@@ -24,6 +24,7 @@ from soci_ci.gate.baseline import StoreKey
 from soci_ci.gate.verdict import Verdict
 from soci_ci.report.run import render_junit, render_markdown
 from tests.support.pipeline import DIGEST_A, DIGEST_B, DIGEST_C, NO_DOCKER, FakeSteps
+from tests.support.startup_reports import startup_report
 
 CTX = CiContext(
     provider=Provider.GITHUB,
@@ -265,35 +266,11 @@ def test_merge_commit_build_says_which_commit_it_is() -> None:
 
 
 def test_startup_runs_before_verify_which_checks_the_files_read_at_start() -> None:
-    from soci_ci.startup.model import (
-        FileRead,
-        RecordingInfo,
-        StartupFiles,
-        StartupReport,
-        Totals,
-    )
     from soci_ci.startup.step import StartupStepResult, working_set_of
 
     one, two = "sha256:" + "1" * 64, "sha256:" + "2" * 64
     read = [("/app/server", one), ("/etc/app.conf", two), ("/app/lib.so", one)]
-    measured = StartupReport(
-        image=f"{REPO}@{DIGEST_A}",
-        manifest_digest=DIGEST_A,
-        platform="linux/amd64",
-        ztoc_source="registry",
-        recording=RecordingInfo(mode="local", driver="vfs", ready_by="log", ready_seconds=0.5),
-        result=StartupFiles(
-            files=tuple(FileRead(path=p, layer=la, size=10, kind="open") for p, la in read),
-            layers=(),
-            totals=Totals(
-                image_bytes=100,
-                startup_files=3,
-                startup_file_bytes=30,
-                fetch_bytes=0,
-                fetch_requests=0,
-            ),
-        ),
-    )
+    measured = startup_report(f"{REPO}@{DIGEST_A}", DIGEST_A, read)
 
     class WithStartup(FakeSteps):
         def startup(self, step: object) -> StartupStepResult:
